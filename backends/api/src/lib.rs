@@ -1,0 +1,126 @@
+//! The contract between the harness and the engines it measures.
+//!
+//! A [`Backend`] loads a model file into a [`Session`]; loading (parse, optimise, compile) is kept apart
+//! from running so that load time, first-run time and steady-state time can be measured separately.
+//! Inputs are converted to the engine's own form once, by [`Session::prepare`], outside the timed region;
+//! [`Session::run`] is the only call that is timed.
+
+mod error;
+mod layout;
+mod options;
+mod tensor;
+
+pub use error::BackendError;
+pub use layout::{adapt_input, Adaptation, Layout};
+pub use options::EngineOptions;
+pub use tensor::{ElementType, Tensor, TensorData, TensorInfo};
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+
+/// A model file format an engine can read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelFormat {
+    Onnx,
+    Tflite,
+}
+
+impl ModelFormat {
+    pub const ALL: [ModelFormat; 2] = [ModelFormat::Onnx, ModelFormat::Tflite];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelFormat::Onnx => "onnx",
+            ModelFormat::Tflite => "tflite",
+        }
+    }
+}
+
+impl fmt::Display for ModelFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a session is asked to do when it is created.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadOptions {
+    /// The thread budget for one inference; every backend gets the same one.
+    pub threads: usize,
+    /// Engine-specific settings passed through from the scenario.
+    pub engine: EngineOptions,
+}
+
+/// One engine setting as it was really applied, recorded beside the measurement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Setting {
+    pub key: String,
+    pub value: String,
+}
+
+impl Setting {
+    pub fn new(key: impl Into<String>, value: impl fmt::Display) -> Setting {
+        Setting {
+            key: key.into(),
+            value: value.to_string(),
+        }
+    }
+}
+
+/// What `harness backends` shows about one compiled-in engine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendInfo {
+    pub name: String,
+    pub engine_version: String,
+    pub formats: Vec<ModelFormat>,
+    /// Where the engine's code comes from (e.g. "statically linked" or a library path), or why it cannot be loaded.
+    pub runtime: Result<String, String>,
+    /// What the thread option really does in this engine.
+    pub threads_note: String,
+}
+
+/// An inference engine the harness can measure.
+pub trait Backend: Send + Sync {
+    /// The short name used in scenarios, on the command line and in results.
+    fn name(&self) -> &'static str;
+
+    fn info(&self) -> BackendInfo;
+
+    fn reads(&self, format: ModelFormat) -> bool {
+        self.info().formats.contains(&format)
+    }
+
+    /// Parses, optimises and compiles `model`; everything that may be done once is done here.
+    fn load(
+        &self,
+        model: &Path,
+        format: ModelFormat,
+        options: &LoadOptions,
+    ) -> Result<Box<dyn Session>, BackendError>;
+}
+
+/// A handle to inputs already converted by [`Session::prepare`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreparedInput(pub usize);
+
+/// A model loaded by one engine, ready to run many times.
+pub trait Session {
+    fn inputs(&self) -> &[TensorInfo];
+
+    fn outputs(&self) -> &[TensorInfo];
+
+    /// Converts one set of inputs (one tensor per model input, in order, already in the layout the model
+    /// wants) into the engine's own form and keeps it for [`Session::run`]. Not timed.
+    fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError>;
+
+    /// Runs one inference on prepared inputs. This call alone is timed.
+    fn run(&mut self, input: PreparedInput) -> Result<(), BackendError>;
+
+    /// The outputs of the last run, in the order of [`Session::outputs`]. Not timed.
+    fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError>;
+
+    /// The engine settings this session really applied (threads, optimisation level, ...).
+    fn settings(&self) -> Vec<Setting>;
+}

@@ -1,0 +1,159 @@
+//! `summary.csv` (one tidy row per measurement) and `samples.csv` (every latency, long format).
+//! Each row is flushed as soon as it is written, so that a crash or Ctrl-C keeps what was measured.
+
+use crate::record::MeasurementRecord;
+use anyhow::{Context, Result};
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+
+pub const SUMMARY_COLUMNS: &[&str] = &[
+    "scenario",
+    "device",
+    "model",
+    "backend",
+    "format",
+    "threads",
+    "engine_version",
+    "status",
+    "validity",
+    "validity_reasons",
+    "runs",
+    "mean_ms",
+    "median_ms",
+    "median_low_ms",
+    "median_high_ms",
+    "min_ms",
+    "max_ms",
+    "std_ms",
+    "p90_ms",
+    "p99_ms",
+    "outliers",
+    "throughput_per_s",
+    "load_ms",
+    "first_run_ms",
+    "warmup_runs",
+    "inputs",
+    "input_adaptation",
+    "settings",
+    "error",
+];
+
+pub const SAMPLE_COLUMNS: &[&str] = &[
+    "scenario",
+    "device",
+    "model",
+    "backend",
+    "format",
+    "threads",
+    "run",
+    "input",
+    "latency_ms",
+];
+
+/// A CSV file created new (never overwriting) that flushes after every row.
+pub struct RowWriter {
+    inner: ::csv::Writer<File>,
+}
+
+impl RowWriter {
+    pub fn create(path: &Path, columns: &[&str]) -> Result<RowWriter> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let mut writer = RowWriter {
+            inner: ::csv::Writer::from_writer(file),
+        };
+        writer.write(columns.iter().map(|c| c.to_string()))?;
+        Ok(writer)
+    }
+
+    fn write(&mut self, row: impl IntoIterator<Item = String>) -> Result<()> {
+        self.inner
+            .write_record(row.into_iter().collect::<Vec<_>>())?;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.inner.flush().context("cannot write a results file")
+    }
+}
+
+fn optional(value: Option<f64>) -> String {
+    value.map_or_else(String::new, |v| format!("{v:.6}"))
+}
+
+pub fn write_summary(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord) -> Result<()> {
+    let s = r.summary.as_ref();
+    let stat = |f: fn(&crate::analysis::Summary) -> f64| optional(s.map(f));
+    let settings: Vec<String> = r
+        .settings
+        .iter()
+        .map(|s| format!("{}={}", s.key, s.value))
+        .collect();
+    let row = vec![
+        scenario.to_string(),
+        r.device.clone(),
+        r.plan.model.clone(),
+        r.plan.backend.clone(),
+        r.plan.format.to_string(),
+        r.plan.threads.to_string(),
+        r.engine_version.clone(),
+        r.status.as_str().to_string(),
+        r.validity
+            .as_ref()
+            .map_or("", |v| v.verdict.as_str())
+            .to_string(),
+        r.validity
+            .as_ref()
+            .map_or(String::new(), |v| v.reasons.join("; ")),
+        s.map_or(String::new(), |s| s.runs.to_string()),
+        stat(|s| s.mean_ms),
+        stat(|s| s.median_ms),
+        stat(|s| s.median_low_ms),
+        stat(|s| s.median_high_ms),
+        stat(|s| s.min_ms),
+        stat(|s| s.max_ms),
+        stat(|s| s.std_ms),
+        stat(|s| s.p90_ms),
+        stat(|s| s.p99_ms),
+        s.map_or(String::new(), |s| s.outliers.to_string()),
+        stat(|s| s.throughput_per_s),
+        optional(r.load_ms),
+        optional(r.first_run_ms),
+        r.warmup_runs.to_string(),
+        r.outputs.len().to_string(),
+        serde_json::to_value(r.adaptation)?
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        settings.join(" "),
+        r.error.clone().unwrap_or_default(),
+    ];
+    debug_assert_eq!(row.len(), SUMMARY_COLUMNS.len());
+    out.write(row)?;
+    out.flush()
+}
+
+pub fn write_samples(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord) -> Result<()> {
+    let inputs = r.outputs.len().max(1);
+    let rotation = r.plan.inputs.pin.map_or(
+        crate::measure::Rotation::Cycle,
+        crate::measure::Rotation::Pinned,
+    );
+    for (run, ns) in r.samples_ns.iter().enumerate() {
+        out.write([
+            scenario.to_string(),
+            r.device.clone(),
+            r.plan.model.clone(),
+            r.plan.backend.clone(),
+            r.plan.format.to_string(),
+            r.plan.threads.to_string(),
+            run.to_string(),
+            rotation.index(run, inputs).to_string(),
+            format!("{:.6}", *ns as f64 / 1e6),
+        ])?;
+    }
+    out.flush()
+}

@@ -1,0 +1,104 @@
+//! The results folder of one run: `results/<UTC timestamp>-<scenario>/`, always new.
+
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Creates a new folder for this run under `parent`; an existing one is never reused.
+pub fn create_run_folder(parent: &Path, scenario: &str, now: SystemTime) -> Result<PathBuf> {
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create the results folder {}", parent.display()))?;
+    let stamp = utc_stamp(now);
+    let slug: String = scenario
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    for attempt in 1.. {
+        let name = if attempt == 1 {
+            format!("{stamp}-{slug}")
+        } else {
+            format!("{stamp}-{slug}-{attempt}")
+        };
+        let dir = parent.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+        }
+    }
+    unreachable!("the attempts never run out")
+}
+
+/// `YYYYMMDDTHHMMSSZ` for a time, in UTC.
+pub fn utc_stamp(time: SystemTime) -> String {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn stamps_are_utc_calendar_times() {
+        assert_eq!(utc_stamp(UNIX_EPOCH), "19700101T000000Z");
+        // 2024-02-29 23:59:59 UTC, a leap day.
+        assert_eq!(
+            utc_stamp(UNIX_EPOCH + Duration::from_secs(1_709_251_199)),
+            "20240229T235959Z"
+        );
+        assert_eq!(
+            utc_stamp(UNIX_EPOCH + Duration::from_secs(1_795_828_357)),
+            "20261128T011237Z"
+        );
+    }
+
+    #[test]
+    fn a_second_run_in_the_same_second_gets_its_own_folder() {
+        let parent = tempfile::tempdir().unwrap();
+        let now = SystemTime::now();
+        let a = create_run_folder(parent.path(), "my scenario", now).unwrap();
+        let b = create_run_folder(parent.path(), "my scenario", now).unwrap();
+        assert_ne!(a, b);
+        assert!(a
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .ends_with("-my-scenario"));
+        assert!(b
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .ends_with("-my-scenario-2"));
+    }
+}

@@ -1,0 +1,108 @@
+//! The table shown in the terminal at the end of a run: ms per frame, and how far from the fastest.
+
+use crate::record::{MeasurementRecord, Status};
+use std::fmt::Write;
+
+pub fn render(records: &[MeasurementRecord]) -> String {
+    let header = [
+        "model",
+        "backend",
+        "format",
+        "threads",
+        "median ms",
+        "95% interval",
+        "p90 ms",
+        "load ms",
+        "first ms",
+        "vs fastest",
+        "verdict",
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for r in records {
+        let fastest = records
+            .iter()
+            .filter(|o| o.plan.model == r.plan.model && o.device == r.device)
+            .filter_map(|o| o.summary.as_ref().map(|s| s.median_ms))
+            .fold(f64::INFINITY, f64::min);
+        let row = match (&r.summary, r.status) {
+            (Some(s), Status::Ok) => vec![
+                format!("{:.3}", s.median_ms),
+                format!("{:.3}–{:.3}", s.median_low_ms, s.median_high_ms),
+                format!("{:.3}", s.p90_ms),
+                r.load_ms.map_or(String::new(), |v| format!("{v:.1}")),
+                r.first_run_ms.map_or(String::new(), |v| format!("{v:.2}")),
+                format!("×{:.2}", s.median_ms / fastest),
+                r.validity
+                    .as_ref()
+                    .map_or("", |v| v.verdict.as_str())
+                    .to_string(),
+            ],
+            _ => {
+                let mut cells = vec![String::new(); 6];
+                cells.push(r.status.as_str().to_string());
+                cells
+            }
+        };
+        let mut full = vec![
+            r.plan.model.clone(),
+            r.plan.backend.clone(),
+            r.plan.format.to_string(),
+            r.plan.threads.to_string(),
+        ];
+        full.extend(row);
+        rows.push(full);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    let line = |out: &mut String, cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                let pad = w - c.chars().count();
+                // Text left-aligned, numbers right-aligned.
+                if i < 3 || i == 10 {
+                    format!("{c}{}", " ".repeat(pad))
+                } else {
+                    format!("{}{c}", " ".repeat(pad))
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", padded.join("  ").trim_end());
+    };
+    line(&mut out, header.to_vec());
+    for row in &rows {
+        line(&mut out, row.iter().map(String::as_str).collect());
+    }
+    for r in records {
+        if let Some(error) = &r.error {
+            let _ = writeln!(
+                out,
+                "! {} {} {} threads={}: {error}",
+                r.plan.model, r.plan.backend, r.plan.format, r.plan.threads
+            );
+        }
+        if let Some(v) = r.validity.as_ref().filter(|v| !v.reasons.is_empty()) {
+            let _ = writeln!(
+                out,
+                "~ {} {} {} threads={} is {}: {}",
+                r.plan.model,
+                r.plan.backend,
+                r.plan.format,
+                r.plan.threads,
+                v.verdict.as_str(),
+                v.reasons.join("; ")
+            );
+        }
+    }
+    out
+}

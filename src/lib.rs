@@ -1,0 +1,16 @@
+//! harness: which inference engine runs my network fastest on this machine, and does it still compute
+//! the same answer?
+//!
+//! Data flows one way: [`scenario`] → [`plan`] → [`measure`] (via [`execute`]) → [`record`] →
+//! [`analysis`] → [`export`].
+
+pub mod analysis;
+pub mod backends;
+pub mod execute;
+pub mod export;
+pub mod inputs;
+pub mod measure;
+pub mod pipeline;
+pub mod plan;
+pub mod record;
+pub mod scenario;

@@ -1,0 +1,153 @@
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use harness::backends;
+use harness::pipeline::{self, Overrides};
+use harness::record::Status;
+use harness::scenario::{self, ScenarioError};
+use harness_backend_api::{LoadOptions, ModelFormat};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Which inference engine runs my network fastest on this machine, and does it still compute the same answer?
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario and write its results folder.
+    Run {
+        scenario: PathBuf,
+        /// Only these backends (comma-separated), of those the scenario configures.
+        #[arg(long, value_delimiter = ',')]
+        backends: Option<Vec<String>>,
+        /// Thread counts to sweep (comma-separated), instead of the scenario's.
+        #[arg(long, value_delimiter = ',')]
+        threads: Option<Vec<usize>>,
+        /// Short warm-up and measurement, for a first look.
+        #[arg(long)]
+        quick: bool,
+        /// Parent folder for the results, instead of the scenario's `output`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a scenario without running it.
+    Check { scenario: PathBuf },
+    /// List the compiled-in backends, their engine versions, runtimes and formats.
+    Backends,
+    /// Show a model's inputs and outputs as each capable backend sees them.
+    Inspect { model: PathBuf },
+}
+
+/// Exit status for a scenario that does not pass its checks.
+const INVALID_SCENARIO: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            scenario,
+            backends,
+            threads,
+            quick,
+            out,
+        } => run(
+            &scenario,
+            Overrides {
+                backends,
+                threads,
+                quick,
+                out,
+            },
+        ),
+        Command::Check { scenario } => check(&scenario),
+        Command::Backends => list_backends(),
+        Command::Inspect { model } => inspect(&model),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            match e.downcast_ref::<ScenarioError>() {
+                Some(_) => ExitCode::from(INVALID_SCENARIO),
+                None => ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
+fn run(path: &Path, overrides: Overrides) -> Result<ExitCode> {
+    let compiled = backends::compiled_in();
+    let mut scenario = scenario::load(path, &backends::infos(&compiled))?;
+    overrides.apply(&mut scenario)?;
+    let outcome = pipeline::run(&scenario, &compiled, &mut std::io::stderr())?;
+    println!("results: {}", outcome.folder.display());
+    if outcome.records.iter().any(|r| r.status == Status::Ok) {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("error: nothing could be measured");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn check(path: &Path) -> Result<ExitCode> {
+    let compiled = backends::compiled_in();
+    let scenario = scenario::load(path, &backends::infos(&compiled))?;
+    let plans = harness::plan::expand(&scenario);
+    println!("{}: valid, {} measurements", path.display(), plans.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list_backends() -> Result<ExitCode> {
+    for info in backends::infos(&backends::compiled_in()) {
+        let formats: Vec<&str> = info.formats.iter().map(|f| f.as_str()).collect();
+        println!("{} {}", info.name, info.engine_version);
+        println!("  formats: {}", formats.join(", "));
+        match &info.runtime {
+            Ok(runtime) => println!("  runtime: {runtime}"),
+            Err(why) => println!("  runtime: NOT AVAILABLE: {why}"),
+        }
+        println!("  threads: {}", info.threads_note);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect(model: &Path) -> Result<ExitCode> {
+    let format = match model.extension().and_then(|e| e.to_str()) {
+        Some("onnx") => ModelFormat::Onnx,
+        Some("tflite") => ModelFormat::Tflite,
+        _ => bail!(
+            "{}: unknown model format (expected .onnx or .tflite)",
+            model.display()
+        ),
+    };
+    std::fs::File::open(model).with_context(|| format!("cannot read {}", model.display()))?;
+    let options = LoadOptions {
+        threads: 1,
+        ..LoadOptions::default()
+    };
+    let mut any = false;
+    for backend in backends::compiled_in().iter().filter(|b| b.reads(format)) {
+        println!("{} ({format}):", backend.name());
+        match backend.load(model, format, &options) {
+            Ok(session) => {
+                any = true;
+                for input in session.inputs() {
+                    println!("  input  {input}");
+                }
+                for output in session.outputs() {
+                    println!("  output {output}");
+                }
+            }
+            Err(e) => println!("  {e}"),
+        }
+    }
+    Ok(if any {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,233 @@
+//! Timing one loaded session: first run, warm-up by count and by time, then timed runs until both the
+//! minimum count and the minimum time are met, capped by the maximum time. Every latency is kept.
+
+mod clock;
+mod rules;
+
+pub use clock::{Clock, MonotonicClock};
+pub use rules::MeasureRules;
+
+use harness_backend_api::{BackendError, PreparedInput, Session};
+use std::time::Duration;
+
+/// Raw timings of one session; analysis happens elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timings {
+    pub first_run: Duration,
+    pub warmup_runs: u64,
+    /// One latency per timed run, in nanoseconds, in the order they were taken.
+    pub samples_ns: Vec<u64>,
+    /// The maximum time ended the timed runs before the minimums were met.
+    pub hit_time_cap: bool,
+}
+
+/// Which prepared input each run uses: all of them in turn, or one pinned input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rotation {
+    Cycle,
+    Pinned(usize),
+}
+
+impl Rotation {
+    pub fn index(self, iteration: usize, inputs: usize) -> usize {
+        match self {
+            Rotation::Cycle => iteration % inputs,
+            Rotation::Pinned(i) => i,
+        }
+    }
+}
+
+/// Times `session` on `inputs` (already prepared) under `rules`, reading time from `clock`.
+pub fn time_session(
+    session: &mut dyn Session,
+    inputs: &[PreparedInput],
+    rotation: Rotation,
+    rules: &MeasureRules,
+    clock: &dyn Clock,
+) -> Result<Timings, BackendError> {
+    assert!(!inputs.is_empty(), "at least one prepared input");
+    let pick = |i: usize| inputs[rotation.index(i, inputs.len())];
+
+    let before = clock.now();
+    session.run(pick(0))?;
+    let first_run = clock.now().saturating_sub(before);
+
+    let warmup_time = Duration::from_secs_f64(rules.warmup_seconds);
+    let cap = Duration::from_secs_f64(rules.max_seconds);
+    let warmup_start = clock.now();
+    let mut warmup_runs = 0u64;
+    loop {
+        let elapsed = clock.now().saturating_sub(warmup_start);
+        let satisfied = warmup_runs >= rules.warmup_runs && elapsed >= warmup_time;
+        if satisfied || elapsed >= cap {
+            break;
+        }
+        session.run(pick(warmup_runs as usize + 1))?;
+        warmup_runs += 1;
+    }
+
+    let min_time = Duration::from_secs_f64(rules.min_seconds);
+    let mut samples_ns = Vec::with_capacity(rules.min_runs as usize * 2);
+    let start = clock.now();
+    let hit_time_cap = loop {
+        let input = pick(samples_ns.len());
+        let t0 = clock.now();
+        session.run(input)?;
+        let t1 = clock.now();
+        samples_ns.push(t1.saturating_sub(t0).as_nanos() as u64);
+        let elapsed = t1.saturating_sub(start);
+        if samples_ns.len() as u64 >= rules.min_runs && elapsed >= min_time {
+            break false;
+        }
+        if elapsed >= cap {
+            break true;
+        }
+    };
+    Ok(Timings {
+        first_run,
+        warmup_runs,
+        samples_ns,
+        hit_time_cap,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harness_backend_api::{Setting, Tensor, TensorInfo};
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+
+    /// A clock that only moves when the fake session says so.
+    #[derive(Clone, Default)]
+    struct FakeClock(Rc<Cell<Duration>>);
+
+    impl Clock for FakeClock {
+        fn now(&self) -> Duration {
+            self.0.get()
+        }
+    }
+
+    /// A session whose runs take the listed durations (the last one repeats) and log their inputs.
+    struct FakeSession {
+        clock: FakeClock,
+        costs: Vec<Duration>,
+        runs: usize,
+        used: Rc<RefCell<Vec<usize>>>,
+    }
+
+    impl Session for FakeSession {
+        fn inputs(&self) -> &[TensorInfo] {
+            &[]
+        }
+        fn outputs(&self) -> &[TensorInfo] {
+            &[]
+        }
+        fn prepare(&mut self, _: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
+            unreachable!()
+        }
+        fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
+            let cost = self.costs[self.runs.min(self.costs.len() - 1)];
+            self.clock.0.set(self.clock.0.get() + cost);
+            self.runs += 1;
+            self.used.borrow_mut().push(input.0);
+            Ok(())
+        }
+        fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {
+            Ok(vec![])
+        }
+        fn settings(&self) -> Vec<Setting> {
+            vec![]
+        }
+    }
+
+    fn rules(
+        warmup_runs: u64,
+        warmup_s: f64,
+        min_runs: u64,
+        min_s: f64,
+        max_s: f64,
+    ) -> MeasureRules {
+        MeasureRules {
+            warmup_runs,
+            warmup_seconds: warmup_s,
+            min_runs,
+            min_seconds: min_s,
+            max_seconds: max_s,
+            ..MeasureRules::default()
+        }
+    }
+
+    fn run(
+        costs_ms: &[u64],
+        rules: &MeasureRules,
+        inputs: usize,
+        rotation: Rotation,
+    ) -> (Timings, Vec<usize>) {
+        let clock = FakeClock::default();
+        let used = Rc::new(RefCell::new(Vec::new()));
+        let mut session = FakeSession {
+            clock: clock.clone(),
+            costs: costs_ms
+                .iter()
+                .map(|&ms| Duration::from_millis(ms))
+                .collect(),
+            runs: 0,
+            used: used.clone(),
+        };
+        let prepared: Vec<PreparedInput> = (0..inputs).map(PreparedInput).collect();
+        let timings = time_session(&mut session, &prepared, rotation, rules, &clock).unwrap();
+        let used = used.borrow().clone();
+        (timings, used)
+    }
+
+    #[test]
+    fn time_dominates_when_runs_are_fast() {
+        // 10 ms runs, at least 30 runs and 1 s: the time rule needs 100 runs.
+        let (t, _) = run(&[10], &rules(0, 0.0, 30, 1.0, 10.0), 1, Rotation::Cycle);
+        assert_eq!(t.samples_ns.len(), 100);
+        assert!(!t.hit_time_cap);
+        assert!(t.samples_ns.iter().all(|&ns| ns == 10_000_000));
+    }
+
+    #[test]
+    fn count_dominates_when_runs_are_slow() {
+        // 100 ms runs, at least 30 runs and 1 s: the count rule needs 30 runs (3 s).
+        let (t, _) = run(&[100], &rules(0, 0.0, 30, 1.0, 10.0), 1, Rotation::Cycle);
+        assert_eq!(t.samples_ns.len(), 30);
+        assert!(!t.hit_time_cap);
+    }
+
+    #[test]
+    fn the_cap_stops_slow_runs_and_says_so() {
+        // 1 s runs, 30 runs wanted, 5 s cap: stops after 5 runs.
+        let (t, _) = run(&[1000], &rules(0, 0.0, 30, 1.0, 5.0), 1, Rotation::Cycle);
+        assert_eq!(t.samples_ns.len(), 5);
+        assert!(t.hit_time_cap);
+    }
+
+    #[test]
+    fn first_run_and_warmup_are_kept_apart_from_samples() {
+        // First run 500 ms, then 10 ms; warm-up needs 3 runs and 0.1 s, so 10 warm-up runs.
+        let (t, _) = run(&[500, 10], &rules(3, 0.1, 5, 0.0, 10.0), 1, Rotation::Cycle);
+        assert_eq!(t.first_run, Duration::from_millis(500));
+        assert_eq!(t.warmup_runs, 10);
+        assert_eq!(t.samples_ns.len(), 5);
+        assert!(t.samples_ns.iter().all(|&ns| ns == 10_000_000));
+    }
+
+    #[test]
+    fn warmup_count_is_honoured_even_when_time_is_already_spent() {
+        let (t, _) = run(&[200], &rules(4, 0.1, 1, 0.0, 10.0), 1, Rotation::Cycle);
+        assert_eq!(t.warmup_runs, 4);
+    }
+
+    #[test]
+    fn inputs_rotate_or_stay_pinned() {
+        let (_, used) = run(&[1], &rules(0, 0.0, 6, 0.0, 10.0), 3, Rotation::Cycle);
+        // The first run uses input 0; timed runs cycle 0, 1, 2, 0, 1, 2.
+        assert_eq!(used, vec![0, 0, 1, 2, 0, 1, 2]);
+        let (_, used) = run(&[1], &rules(0, 0.0, 4, 0.0, 10.0), 3, Rotation::Pinned(2));
+        assert_eq!(used, vec![2; 5]);
+    }
+}

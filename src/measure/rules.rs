@@ -1,0 +1,79 @@
+use serde::{Deserialize, Serialize};
+
+/// How long to warm up and measure, and when a measurement is too noisy to trust.
+/// Defaults follow TFLite's benchmark_model and hyperfine: both a count and a time must be met.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MeasureRules {
+    pub warmup_runs: u64,
+    pub warmup_seconds: f64,
+    pub min_runs: u64,
+    pub min_seconds: f64,
+    /// Caps warm-up and, separately, the timed runs.
+    pub max_seconds: f64,
+    /// A measurement whose 95% interval of the median is wider than this fraction of the median is noisy.
+    pub max_interval_fraction: f64,
+    /// A measurement with more than this fraction of outliers is noisy.
+    pub max_outlier_fraction: f64,
+}
+
+impl Default for MeasureRules {
+    fn default() -> Self {
+        MeasureRules {
+            warmup_runs: 5,
+            warmup_seconds: 0.5,
+            min_runs: 30,
+            min_seconds: 2.0,
+            max_seconds: 30.0,
+            max_interval_fraction: 0.05,
+            max_outlier_fraction: 0.1,
+        }
+    }
+}
+
+impl MeasureRules {
+    /// Short rules for a first look (`--quick`); the validity checks stay as they are.
+    pub fn quick(&self) -> MeasureRules {
+        MeasureRules {
+            warmup_runs: 2,
+            warmup_seconds: 0.1,
+            min_runs: 10,
+            min_seconds: 0.3,
+            max_seconds: 5.0,
+            ..self.clone()
+        }
+    }
+
+    /// Checks the rules; on failure returns the offending field and why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let non_negative = [
+            ("warmup_seconds", self.warmup_seconds),
+            ("min_seconds", self.min_seconds),
+            ("max_seconds", self.max_seconds),
+            ("max_interval_fraction", self.max_interval_fraction),
+            ("max_outlier_fraction", self.max_outlier_fraction),
+        ];
+        if let Some((field, value)) = non_negative
+            .iter()
+            .find(|(_, v)| !v.is_finite() || *v < 0.0)
+        {
+            return Err((
+                field,
+                format!("must be a finite number of at least 0, not {value}"),
+            ));
+        }
+        if self.min_runs == 0 {
+            return Err(("min_runs", "must be at least 1".into()));
+        }
+        if self.max_seconds <= 0.0 || self.max_seconds < self.min_seconds {
+            return Err((
+                "max_seconds",
+                format!(
+                    "must be above 0 and at least min_seconds ({}), not {}",
+                    self.min_seconds, self.max_seconds
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,76 @@
+//! What one measurement produced: the row every table, plot and report is made from.
+
+use crate::analysis::{Summary, Validity};
+use crate::plan::MeasurementPlan;
+use harness_backend_api::{Adaptation, Setting, Tensor};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    /// The engine cannot do what was asked (format, option, element type).
+    Unsupported,
+    /// The engine rejected the model or the inputs.
+    LoadFailed,
+    /// The engine failed while running.
+    RunFailed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Unsupported => "unsupported",
+            Status::LoadFailed => "load_failed",
+            Status::RunFailed => "run_failed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MeasurementRecord {
+    pub plan: MeasurementPlan,
+    pub device: String,
+    pub engine_version: String,
+    pub status: Status,
+    pub error: Option<String>,
+    /// Settings the engine reports it applied.
+    pub settings: Vec<Setting>,
+    pub adaptation: Adaptation,
+    pub load_ms: Option<f64>,
+    pub first_run_ms: Option<f64>,
+    pub warmup_runs: u64,
+    pub summary: Option<Summary>,
+    pub validity: Option<Validity>,
+    pub samples_ns: Vec<u64>,
+    /// The outputs for each prepared input, taken after timing, for checking answers.
+    pub outputs: Vec<Vec<Tensor>>,
+}
+
+impl MeasurementRecord {
+    pub fn failed(
+        plan: &MeasurementPlan,
+        device: &str,
+        engine_version: &str,
+        status: Status,
+        error: String,
+    ) -> Self {
+        MeasurementRecord {
+            plan: plan.clone(),
+            device: device.to_string(),
+            engine_version: engine_version.to_string(),
+            status,
+            error: Some(error),
+            settings: Vec::new(),
+            adaptation: Adaptation::None,
+            load_ms: None,
+            first_run_ms: None,
+            warmup_runs: 0,
+            summary: None,
+            validity: None,
+            samples_ns: Vec::new(),
+            outputs: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! Scenario files: what to measure, read from TOML and checked before anything runs.
+//!
+//! Every error names the file, the line and column, and the field, so that a user can go straight to it.
+
+use crate::inputs::{InputDescription, InputSource};
+use crate::measure::MeasureRules;
+use harness_backend_api::{BackendInfo, EngineOptions, ModelFormat};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// A scenario that parsed and passed every check; paths are resolved against the scenario's folder.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub path: PathBuf,
+    /// The file's text, copied into the results folder as it was.
+    pub source: String,
+    pub name: String,
+    pub description: String,
+    pub output_dir: PathBuf,
+    pub models: Vec<Model>,
+    pub inputs: InputSource,
+    pub backends: Vec<BackendRequest>,
+    pub threads: Vec<usize>,
+    pub measure: MeasureRules,
+}
+
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub name: String,
+    pub files: BTreeMap<ModelFormat, PathBuf>,
+    pub input: InputDescription,
+}
+
+#[derive(Clone, Debug)]
+pub struct BackendRequest {
+    pub name: String,
+    pub formats: Vec<ModelFormat>,
+    pub options: EngineOptions,
+}
+
+/// Why a scenario was refused: file, position, field and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: PathBuf,
+    /// 1-based line and column, when the fault has a place in the file.
+    pub position: Option<(usize, usize)>,
+    /// The dotted path of the field, e.g. `measure.min_runs` or `models[0].onnx`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some((line, column)) = self.position {
+            write!(f, ":{line}:{column}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": field `{}`", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    output: Option<String>,
+    threads: Spanned<Vec<usize>>,
+    models: Spanned<Vec<RawModel>>,
+    inputs: InputSource,
+    backends: Spanned<BTreeMap<String, Spanned<RawBackend>>>,
+    #[serde(default)]
+    measure: MeasureRules,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    name: String,
+    onnx: Option<Spanned<String>>,
+    tflite: Option<Spanned<String>>,
+    input: InputDescription,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawBackend {
+    formats: Option<Spanned<Vec<ModelFormat>>>,
+    #[serde(default)]
+    options: BTreeMap<String, toml::Value>,
+}
+
+/// Reads and checks a scenario file against the backends compiled into this build.
+pub fn load(path: &Path, available: &[BackendInfo]) -> Result<Scenario, ScenarioError> {
+    let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: path.to_path_buf(),
+        position: None,
+        field: String::new(),
+        message: format!("cannot read the scenario file: {e}"),
+    })?;
+    parse(path, source, available)
+}
+
+/// Parses and checks scenario text; `path` names the file in errors and anchors relative paths.
+pub fn parse(
+    path: &Path,
+    source: String,
+    available: &[BackendInfo],
+) -> Result<Scenario, ScenarioError> {
+    let checker = Checker {
+        path,
+        source: &source,
+    };
+    let raw: RawScenario = checker.deserialize()?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let scenario = Scenario {
+        path: path.to_path_buf(),
+        name: raw.name.clone(),
+        description: raw.description.clone(),
+        output_dir: base.join(raw.output.as_deref().unwrap_or("results")),
+        models: checker.models(&raw.models, base)?,
+        inputs: raw.inputs.clone(),
+        backends: checker.backends(&raw.backends, &raw.models, available)?,
+        threads: checker.threads(&raw.threads)?,
+        measure: raw.measure.clone(),
+        source: String::new(),
+    };
+    checker.measure(&scenario.measure)?;
+    checker.inputs(&scenario.inputs, &scenario.models)?;
+    Ok(Scenario { source, ..scenario })
+}
+
+struct Checker<'a> {
+    path: &'a Path,
+    source: &'a str,
+}
+
+impl Checker<'_> {
+    fn error(&self, span: Option<Range<usize>>, field: &str, message: String) -> ScenarioError {
+        ScenarioError {
+            file: self.path.to_path_buf(),
+            position: span.map(|s| line_column(self.source, s.start)),
+            field: field.to_string(),
+            message,
+        }
+    }
+
+    fn deserialize(&self) -> Result<RawScenario, ScenarioError> {
+        let deserializer = toml::de::Deserializer::parse(self.source)
+            .map_err(|e| self.error(e.span(), "", e.message().to_string()))?;
+        serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            let field = if field == "." { String::new() } else { field };
+            self.error(inner.span(), &field, inner.message().to_string())
+        })
+    }
+
+    fn models(
+        &self,
+        raw: &Spanned<Vec<RawModel>>,
+        base: &Path,
+    ) -> Result<Vec<Model>, ScenarioError> {
+        if raw.get_ref().is_empty() {
+            return Err(self.error(Some(raw.span()), "models", "lists no model".into()));
+        }
+        let mut names = Vec::new();
+        raw.get_ref()
+            .iter()
+            .enumerate()
+            .map(|(i, model)| {
+                if names.contains(&model.name) {
+                    return Err(self.error(
+                        Some(raw.span()),
+                        &format!("models[{i}].name"),
+                        format!("the model name `{}` is used twice", model.name),
+                    ));
+                }
+                names.push(model.name.clone());
+                let mut files = BTreeMap::new();
+                for (format, file) in [
+                    (ModelFormat::Onnx, &model.onnx),
+                    (ModelFormat::Tflite, &model.tflite),
+                ] {
+                    if let Some(file) = file {
+                        let resolved = base.join(file.get_ref());
+                        let field = format!("models[{i}].{format}");
+                        std::fs::File::open(&resolved).map_err(|e| {
+                            self.error(
+                                Some(file.span()),
+                                &field,
+                                format!("cannot read the model file {}: {e}", resolved.display()),
+                            )
+                        })?;
+                        files.insert(format, resolved);
+                    }
+                }
+                if files.is_empty() {
+                    return Err(self.error(
+                        Some(raw.span()),
+                        &format!("models[{i}]"),
+                        format!(
+                            "model `{}` names no file: give `onnx`, `tflite` or both",
+                            model.name
+                        ),
+                    ));
+                }
+                model
+                    .input
+                    .check()
+                    .map_err(|m| self.error(Some(raw.span()), &format!("models[{i}].input"), m))?;
+                Ok(Model {
+                    name: model.name.clone(),
+                    files,
+                    input: model.input.clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn backends(
+        &self,
+        raw: &Spanned<BTreeMap<String, Spanned<RawBackend>>>,
+        models: &Spanned<Vec<RawModel>>,
+        available: &[BackendInfo],
+    ) -> Result<Vec<BackendRequest>, ScenarioError> {
+        if raw.get_ref().is_empty() {
+            return Err(self.error(
+                Some(raw.span()),
+                "backends",
+                "lists no backend: add a table such as [backends.tract]".into(),
+            ));
+        }
+        raw.get_ref()
+            .iter()
+            .map(|(name, request)| {
+                let field = format!("backends.{name}");
+                let info = available.iter().find(|b| &b.name == name).ok_or_else(|| {
+                    let known: Vec<&str> = available.iter().map(|b| b.name.as_str()).collect();
+                    self.error(
+                        Some(request.span()),
+                        &field,
+                        format!(
+                            "no backend `{name}` is compiled into this build (available: {})",
+                            known.join(", ")
+                        ),
+                    )
+                })?;
+                let formats = match &request.get_ref().formats {
+                    Some(formats) => {
+                        let field = format!("{field}.formats");
+                        if formats.get_ref().is_empty() {
+                            return Err(self.error(
+                                Some(formats.span()),
+                                &field,
+                                "lists no format".into(),
+                            ));
+                        }
+                        if let Some(f) =
+                            formats.get_ref().iter().find(|f| !info.formats.contains(f))
+                        {
+                            return Err(self.error(
+                                Some(formats.span()),
+                                &field,
+                                format!("{name} does not read {f} models"),
+                            ));
+                        }
+                        if let Some(f) = formats
+                            .get_ref()
+                            .iter()
+                            .find(|&&f| !models.get_ref().iter().any(|m| m.file(f).is_some()))
+                        {
+                            return Err(self.error(
+                                Some(formats.span()),
+                                &field,
+                                format!("no model in this scenario has a {f} file"),
+                            ));
+                        }
+                        formats.get_ref().clone()
+                    }
+                    None => vec![default_format(info)],
+                };
+                let options = request
+                    .get_ref()
+                    .options
+                    .iter()
+                    .map(|(k, v)| {
+                        let text = match v {
+                            toml::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        (k.clone(), text)
+                    })
+                    .collect();
+                Ok(BackendRequest {
+                    name: name.clone(),
+                    formats,
+                    options: EngineOptions(options),
+                })
+            })
+            .collect()
+    }
+
+    fn threads(&self, raw: &Spanned<Vec<usize>>) -> Result<Vec<usize>, ScenarioError> {
+        let threads = raw.get_ref();
+        if threads.is_empty() || threads.contains(&0) {
+            return Err(self.error(
+                Some(raw.span()),
+                "threads",
+                "must list one or more thread counts, each at least 1".into(),
+            ));
+        }
+        Ok(threads.clone())
+    }
+
+    fn measure(&self, rules: &MeasureRules) -> Result<(), ScenarioError> {
+        rules.check().map_err(|(field, message)| {
+            let span = find_key(self.source, "measure", field);
+            self.error(span, &format!("measure.{field}"), message)
+        })
+    }
+
+    fn inputs(&self, source: &InputSource, models: &[Model]) -> Result<(), ScenarioError> {
+        source.check(models.len()).map_err(|(field, message)| {
+            let span = find_key(self.source, "inputs", field);
+            self.error(span, &format!("inputs.{field}"), message)
+        })
+    }
+}
+
+impl RawModel {
+    fn file(&self, format: ModelFormat) -> Option<&Spanned<String>> {
+        match format {
+            ModelFormat::Onnx => self.onnx.as_ref(),
+            ModelFormat::Tflite => self.tflite.as_ref(),
+        }
+    }
+}
+
+/// A backend runs ONNX unless told otherwise, or the first format it reads.
+fn default_format(info: &BackendInfo) -> ModelFormat {
+    if info.formats.contains(&ModelFormat::Onnx) {
+        ModelFormat::Onnx
+    } else {
+        info.formats[0]
+    }
+}
+
+/// Locates `key` inside `[table]` for checks made after parsing (the value itself carries no span there).
+fn find_key(source: &str, table: &str, key: &str) -> Option<Range<usize>> {
+    let document = toml::de::DeTable::parse(source).ok()?.into_inner();
+    let (_, value) = document.iter().find(|(k, _)| k.get_ref() == table)?;
+    match value.get_ref() {
+        toml::de::DeValue::Table(t) => t
+            .iter()
+            .find(|(k, _)| k.get_ref() == key)
+            .map(|(k, _)| k.span()),
+        _ => None,
+    }
+}
+
+fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        let text = "a = 1\nbb = 2\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        assert_eq!(line_column(text, 11), (2, 6));
+    }
+}
