@@ -97,7 +97,13 @@ fn check(path: &Path) -> Result<ExitCode> {
     let compiled = backends::compiled_in();
     let scenario = scenario::load(path, &backends::infos(&compiled))?;
     let plans = harness::plan::expand(&scenario);
-    println!("{}: valid, {} measurements", path.display(), plans.len());
+    let count = plans.len();
+    let noun = if count == 1 {
+        "measurement"
+    } else {
+        "measurements"
+    };
+    println!("{}: valid, {count} {noun}", path.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -157,10 +157,18 @@ impl Checker<'_> {
     }
 
     fn deserialize(&self) -> Result<RawScenario, ScenarioError> {
-        let deserializer = toml::de::Deserializer::parse(self.source)
-            .map_err(|e| self.error(e.span(), "", e.message().to_string()))?;
+        let deserializer = toml::de::Deserializer::parse(self.source).map_err(|e| {
+            let field = e
+                .span()
+                .map_or_else(String::new, |s| field_at(self.source, s.start));
+            self.error(e.span(), &field, e.message().to_string())
+        })?;
         serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let field = e.path().to_string();
+            // `Spanned` wrappers show up in the path as a private field name: leave them out.
+            let field = e
+                .path()
+                .to_string()
+                .replace(".$__serde_spanned_private_value", "");
             let inner = e.into_inner();
             let field = if field == "." { String::new() } else { field };
             self.error(inner.span(), &field, inner.message().to_string())
@@ -367,6 +375,44 @@ fn find_key(source: &str, table: &str, key: &str) -> Option<Range<usize>> {
             .find(|(k, _)| k.get_ref() == key)
             .map(|(k, _)| k.span()),
         _ => None,
+    }
+}
+
+/// The dotted name of the field a syntax error falls in: the last `key =` at or before `offset`, inside
+/// the last table header before it. TOML that does not parse has no tree to ask, so this reads lines.
+fn field_at(source: &str, offset: usize) -> String {
+    let mut table = String::new();
+    let mut key = String::new();
+    let mut start = 0;
+    for line in source.split_inclusive('\n') {
+        if start > offset {
+            break;
+        }
+        let text = line.trim();
+        // An error at the very start of a header is about the value before it (say, an unclosed array).
+        let inside = start + (line.len() - line.trim_start().len()) < offset;
+        if let Some(header) = text.strip_prefix('[').filter(|_| inside) {
+            table = header
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string();
+            key.clear();
+        } else if let Some((name, _)) = text.split_once('=') {
+            let name = name.trim();
+            if !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.\"".contains(c))
+            {
+                key = name.to_string();
+            }
+        }
+        start += line.len();
+    }
+    match (table.is_empty(), key.is_empty()) {
+        (_, true) => table,
+        (true, false) => key,
+        (false, false) => format!("{table}.{key}"),
     }
 }
 

@@ -1,0 +1,237 @@
+//! A small scenario through the real tract backend: the results folder, its CSV columns, and outputs that
+//! equal a direct tract run on the same input.
+
+use harness::export::csv::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
+use harness::pipeline;
+use harness::record::Status;
+use harness::scenario;
+use harness_backend_api::{ModelFormat, TensorData};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tract_onnx::prelude::*;
+
+fn models_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/mobilenet_v2")
+}
+
+fn small_scenario(dir: &Path) -> PathBuf {
+    let models = models_dir();
+    let text = format!(
+        r#"name = "e2e"
+threads = [1, 2]
+output = "results"
+
+[[models]]
+name = "mobilenet_v2"
+onnx = "{onnx}"
+tflite = "{tflite}"
+
+[models.input]
+shape = [1, 3, 224, 224]
+layout = "NCHW"
+
+[inputs]
+random = {{ count = 2, seed = 11 }}
+
+[backends.tract]
+formats = ["onnx", "tflite"]
+
+[measure]
+warmup_runs = 1
+warmup_seconds = 0
+min_runs = 3
+min_seconds = 0
+max_seconds = 20
+"#,
+        onnx = models.join("mobilenet_v2.onnx").display(),
+        tflite = models.join("mobilenet_v2.tflite").display(),
+    );
+    let path = dir.join("e2e.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().iter().map(String::from).collect();
+    let rows = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+/// Runs the model directly with tract, the way a user of tract would.
+fn direct_tract_logits(path: &Path, format: ModelFormat, input: Tensor) -> Vec<f32> {
+    let model = match format {
+        ModelFormat::Onnx => tract_onnx::onnx()
+            .model_for_path(path)
+            .unwrap()
+            .into_typed()
+            .unwrap(),
+        ModelFormat::Tflite => tract_tflite::tflite().model_for_path(path).unwrap(),
+    };
+    let plan = model.into_optimized().unwrap().into_runnable().unwrap();
+    let out = plan.run(tvec!(input.into())).unwrap();
+    out[0]
+        .to_plain_array_view::<f32>()
+        .unwrap()
+        .iter()
+        .copied()
+        .collect()
+}
+
+#[test]
+fn a_scenario_runs_end_to_end_through_tract() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = small_scenario(dir.path());
+    let compiled = harness::backends::compiled_in();
+    let scenario = scenario::load(&path, &harness::backends::infos(&compiled)).unwrap();
+    let outcome = pipeline::run(&scenario, &compiled, &mut std::io::sink()).unwrap();
+
+    // One row per format × thread count, all measured.
+    assert_eq!(outcome.records.len(), 4);
+    for r in &outcome.records {
+        assert_eq!(r.status, Status::Ok, "{:?}", r.error);
+        assert!(r.samples_ns.len() >= 3);
+        assert_eq!(r.outputs.len(), 2, "outputs for each input");
+    }
+
+    let folder = &outcome.folder;
+    assert!(folder.starts_with(std::fs::canonicalize(dir.path().join("results")).unwrap()));
+    let (header, rows) = read_csv(&folder.join("summary.csv"));
+    assert_eq!(header, SUMMARY_COLUMNS);
+    assert_eq!(rows.len(), 4);
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let formats: Vec<&str> = rows.iter().map(|r| r[column("format")].as_str()).collect();
+    assert_eq!(formats, ["onnx", "tflite", "onnx", "tflite"]);
+    for row in &rows {
+        assert_eq!(row[column("status")], "ok");
+        assert_eq!(row[column("engine_version")], "0.23.9");
+        let median: f64 = row[column("median_ms")].parse().unwrap();
+        let low: f64 = row[column("median_low_ms")].parse().unwrap();
+        let high: f64 = row[column("median_high_ms")].parse().unwrap();
+        assert!(median > 0.0 && low <= median && median <= high, "{row:?}");
+    }
+    assert_eq!(rows[1][column("input_adaptation")], "nchw_to_nhwc");
+    assert_eq!(rows[0][column("input_adaptation")], "none");
+
+    let (header, samples) = read_csv(&folder.join("samples.csv"));
+    assert_eq!(header, SAMPLE_COLUMNS);
+    let total: usize = outcome.records.iter().map(|r| r.samples_ns.len()).sum();
+    assert_eq!(samples.len(), total);
+
+    let environment: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("environment.json")).unwrap())
+            .unwrap();
+    for key in [
+        "device",
+        "cpu_model",
+        "logical_cores",
+        "kernel",
+        "os",
+        "rustc",
+        "harness_version",
+        "git_commit",
+    ] {
+        assert!(
+            environment.get(key).is_some(),
+            "environment.json lacks {key}"
+        );
+    }
+    assert_eq!(environment["engines"][0]["engine_version"], "0.23.9");
+    assert_eq!(
+        std::fs::read_to_string(folder.join("scenario.toml")).unwrap(),
+        scenario.source
+    );
+
+    // The harness's outputs equal a direct tract run on the same input.
+    let logical = scenario.inputs.generate(&scenario.models[0].input);
+    for record in outcome.records.iter().filter(|r| r.plan.threads == 1) {
+        for (i, input) in logical.iter().enumerate() {
+            let TensorData::F32(values) = &input.data else {
+                panic!("f32 input")
+            };
+            let array =
+                tract_ndarray::ArrayD::from_shape_vec(input.shape.clone(), values.clone()).unwrap();
+            let array = match record.plan.format {
+                ModelFormat::Onnx => array,
+                ModelFormat::Tflite => array
+                    .permuted_axes(vec![0, 2, 3, 1])
+                    .as_standard_layout()
+                    .to_owned(),
+            };
+            let expected = direct_tract_logits(
+                &record.plan.model_path,
+                record.plan.format,
+                array.into_tensor(),
+            );
+            let TensorData::F32(got) = &record.outputs[i][0].data else {
+                panic!("f32 output")
+            };
+            assert_eq!(got, &expected, "{} input {i}", record.plan.format);
+        }
+    }
+}
+
+#[test]
+fn the_cli_runs_a_scenario_and_a_rejected_model_is_reported_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = small_scenario(dir.path());
+    // A second model whose file is not a model: tract refuses it, the good model is still measured.
+    std::fs::write(dir.path().join("broken.onnx"), b"this is not protobuf").unwrap();
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "[inputs]",
+        "[[models]]\nname = \"broken\"\nonnx = \"broken.onnx\"\n\n[models.input]\nshape = [1, 3, 224, 224]\nlayout = \"NCHW\"\n\n[inputs]",
+    );
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["run", "--threads", "1", "--backends", "tract"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("load_failed: tract could not load"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("broken.onnx"), "{stderr}");
+    assert!(
+        stderr.contains("vs fastest"),
+        "the final table is shown: {stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let folder = PathBuf::from(stdout.trim().strip_prefix("results: ").unwrap());
+    let (header, rows) = read_csv(&folder.join("summary.csv"));
+    let status = header.iter().position(|h| h == "status").unwrap();
+    let statuses: Vec<&str> = rows.iter().map(|r| r[status].as_str()).collect();
+    assert_eq!(statuses, ["ok", "ok", "load_failed"]);
+}
+
+#[test]
+fn nothing_measured_is_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("broken.onnx"), b"junk").unwrap();
+    let text = r#"name = "nothing"
+threads = [1]
+output = "results"
+[[models]]
+name = "broken"
+onnx = "broken.onnx"
+[models.input]
+shape = [1, 4]
+[inputs]
+random = { count = 1, seed = 1 }
+[backends.tract]
+"#;
+    let path = dir.path().join("nothing.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("run")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing could be measured"));
+}

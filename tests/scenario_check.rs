@@ -1,0 +1,163 @@
+//! `harness check` on broken scenarios: each error names the file, line, column and field, and exits 2.
+
+use std::path::Path;
+use std::process::Command;
+
+const VALID: &str = r#"name = "t"
+threads = [1]
+
+[[models]]
+name = "m"
+onnx = "m.onnx"
+
+[models.input]
+shape = [1, 3, 8, 8]
+
+[inputs]
+random = { count = 2, seed = 1 }
+
+[backends.tract]
+
+[measure]
+min_runs = 3
+"#;
+
+/// Runs `harness check` on `text` written beside an (empty) model file; returns exit code and stderr.
+fn check(text: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.onnx"), b"").unwrap();
+    let file = dir.path().join("broken.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("check")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    (
+        out.status.code().unwrap(),
+        stderr,
+        file.display().to_string(),
+    )
+}
+
+fn assert_refused(text: &str, position: &str, field: &str, reason: &str) {
+    let (code, stderr, file) = check(text);
+    assert_eq!(code, 2, "{stderr}");
+    let expected = format!("{file}:{position}: field `{field}`: ");
+    assert!(
+        stderr.contains(&expected),
+        "expected `{expected}` in: {stderr}"
+    );
+    assert!(stderr.contains(reason), "expected `{reason}` in: {stderr}");
+}
+
+#[test]
+fn a_valid_scenario_passes() {
+    let (code, stderr, _) = check(VALID);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn invalid_toml() {
+    let text = VALID.replace("threads = [1]", "threads = [1");
+    assert_refused(
+        &text,
+        "4:1",
+        "threads",
+        "missing comma between array elements",
+    );
+}
+
+#[test]
+fn unknown_key() {
+    let text = VALID.replace("min_runs = 3", "min_runs = 3\nspeed = 9");
+    assert_refused(&text, "18:1", "measure.speed", "unknown field `speed`");
+    let text = VALID.replace("shape = [1, 3, 8, 8]", "shape = [1, 3, 8, 8]\ncolour = 1");
+    assert_refused(
+        &text,
+        "10:1",
+        "models[0].input.colour",
+        "unknown field `colour`",
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let text = VALID.replace("min_runs = 3", "min_runs = \"many\"");
+    assert_refused(
+        &text,
+        "17:12",
+        "measure.min_runs",
+        "invalid type: string \"many\"",
+    );
+}
+
+#[test]
+fn missing_model_file() {
+    let text = VALID.replace("m.onnx", "absent.onnx");
+    let (_, stderr, _) = check(&text);
+    assert_refused(&text, "6:8", "models[0].onnx", "cannot read the model file");
+    assert!(
+        stderr.contains(&format!("absent.onnx: No such file")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn empty_backend_list() {
+    let text = VALID.replace("[backends.tract]", "[backends]");
+    assert_refused(&text, "14:1", "backends", "lists no backend");
+}
+
+#[test]
+fn backend_not_compiled_in() {
+    let text = VALID.replace("[backends.tract]", "[backends.tensorrt]");
+    assert_refused(
+        &text,
+        "14:1",
+        "backends.tensorrt",
+        "no backend `tensorrt` is compiled into this build",
+    );
+}
+
+#[test]
+fn format_the_backend_cannot_read_any_model_in() {
+    let text = VALID.replace(
+        "[backends.tract]",
+        "[backends.tract]\nformats = [\"tflite\"]",
+    );
+    assert_refused(
+        &text,
+        "15:11",
+        "backends.tract.formats",
+        "no model in this scenario has a tflite file",
+    );
+}
+
+#[test]
+fn impossible_measurement_rules() {
+    let text = VALID.replace("min_runs = 3", "min_seconds = 5\nmax_seconds = 1");
+    assert_refused(&text, "18:1", "measure.max_seconds", "at least min_seconds");
+}
+
+#[test]
+fn empty_thread_list() {
+    let text = VALID.replace("threads = [1]", "threads = []");
+    assert_refused(&text, "2:11", "threads", "one or more thread counts");
+}
+
+#[test]
+fn an_unreadable_scenario_names_its_path() {
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["check", "/nonexistent/scenario.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/nonexistent/scenario.toml: cannot read the scenario file"),
+        "{stderr}"
+    );
+    assert!(!Path::new("/nonexistent").exists());
+}
