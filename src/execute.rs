@@ -1,17 +1,21 @@
 //! Carries out one measurement plan: load, prepare inputs, time, collect outputs, analyse.
+//! Also the untimed reference pass whose outputs every measurement is compared with.
 
 use crate::analysis;
 use crate::measure::{time_session, Clock, Rotation};
-use crate::plan::MeasurementPlan;
+use crate::plan::{MeasurementPlan, ReferencePlan};
 use crate::record::{MeasurementRecord, Status};
 use harness_backend_api::{
-    adapt_input, Adaptation, Backend, BackendError, LoadOptions, PreparedInput, Session,
+    adapt_input, Adaptation, Backend, BackendError, Layout, LoadOptions, PreparedInput, Session,
+    Tensor,
 };
 
-/// Runs `plan` on `backend`. Failures become records with a status and the engine's message.
+/// Runs `plan` on `backend` with the model's prepared logical `inputs`. Failures become records with a
+/// status and the engine's message.
 pub fn execute(
     plan: &MeasurementPlan,
     backend: &dyn Backend,
+    inputs: &[Tensor],
     device: &str,
     clock: &dyn Clock,
 ) -> MeasurementRecord {
@@ -40,11 +44,12 @@ pub fn execute(
     };
     let load = clock.now().saturating_sub(before);
 
-    let (prepared, adaptation) = match prepare_inputs(plan, backend.name(), session.as_mut()) {
-        Ok(prepared) => prepared,
-        Err(e) => return failed(Status::LoadFailed, e),
-    };
-    let rotation = plan.inputs.pin.map_or(Rotation::Cycle, Rotation::Pinned);
+    let (prepared, adaptation) =
+        match prepare_inputs(session.as_mut(), backend.name(), inputs, plan.input.layout) {
+            Ok(prepared) => prepared,
+            Err(e) => return failed(Status::LoadFailed, e),
+        };
+    let rotation = plan.pin.map_or(Rotation::Cycle, Rotation::Pinned);
     let timings = match time_session(session.as_mut(), &prepared, rotation, &plan.rules, clock) {
         Ok(timings) => timings,
         Err(e) => return failed(Status::RunFailed, e),
@@ -72,14 +77,32 @@ pub fn execute(
         validity,
         samples_ns: timings.samples_ns,
         outputs,
+        parity: None,
     }
 }
 
-/// Generates the logical inputs, fits them to the model's layout and hands them to the engine.
+/// Runs the reference engine once on every input, untimed, for the parity check.
+pub fn reference_outputs(
+    reference: &ReferencePlan,
+    backend: &dyn Backend,
+    inputs: &[Tensor],
+    layout: Option<Layout>,
+) -> Result<Vec<Vec<Tensor>>, BackendError> {
+    let options = LoadOptions {
+        threads: reference.threads,
+        engine: reference.options.clone(),
+    };
+    let mut session = backend.load(&reference.model_path, reference.format, &options)?;
+    let (prepared, _) = prepare_inputs(session.as_mut(), backend.name(), inputs, layout)?;
+    collect_outputs(session.as_mut(), &prepared)
+}
+
+/// Fits each logical input to the model's layout and hands it to the engine, outside any timing.
 fn prepare_inputs(
-    plan: &MeasurementPlan,
-    engine: &str,
     session: &mut dyn Session,
+    engine: &str,
+    inputs: &[Tensor],
+    layout: Option<Layout>,
 ) -> Result<(Vec<PreparedInput>, Adaptation), BackendError> {
     let wanted = match session.inputs() {
         [single] => single.clone(),
@@ -95,8 +118,8 @@ fn prepare_inputs(
     };
     let mut adaptation = Adaptation::None;
     let mut prepared = Vec::new();
-    for logical in plan.inputs.generate(&plan.input) {
-        let (tensor, how) = adapt_input(engine, &logical, plan.input.layout, &wanted)?;
+    for logical in inputs {
+        let (tensor, how) = adapt_input(engine, logical, layout, &wanted)?;
         adaptation = how;
         prepared.push(session.prepare(vec![tensor])?);
     }
@@ -106,7 +129,7 @@ fn prepare_inputs(
 fn collect_outputs(
     session: &mut dyn Session,
     prepared: &[PreparedInput],
-) -> Result<Vec<Vec<harness_backend_api::Tensor>>, BackendError> {
+) -> Result<Vec<Vec<Tensor>>, BackendError> {
     prepared
         .iter()
         .map(|&input| {

@@ -96,6 +96,7 @@ fn run(path: &Path, overrides: Overrides) -> Result<ExitCode> {
 fn check(path: &Path) -> Result<ExitCode> {
     let compiled = backends::compiled_in();
     let scenario = scenario::load(path, &backends::infos(&compiled))?;
+    harness::pipeline::prepare_models(&scenario)?;
     let plans = harness::plan::expand(&scenario);
     let count = plans.len();
     let noun = if count == 1 {

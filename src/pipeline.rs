@@ -1,15 +1,18 @@
 //! One run of a scenario: plan → measurements → records → results folder and terminal table.
 
-use crate::execute::execute;
+use crate::analysis::parity::{self, ReferenceOutputs};
+use crate::execute::{execute, reference_outputs};
 use crate::export::csv::{
-    write_samples, write_summary, RowWriter, SAMPLE_COLUMNS, SUMMARY_COLUMNS,
+    write_predictions, write_samples, write_summary, RowWriter, PREDICTION_COLUMNS, SAMPLE_COLUMNS,
+    SUMMARY_COLUMNS,
 };
 use crate::export::environment::Environment;
 use crate::export::{folder, table};
+use crate::inputs::ModelInputs;
 use crate::measure::MonotonicClock;
 use crate::plan;
 use crate::record::MeasurementRecord;
-use crate::scenario::Scenario;
+use crate::scenario::{Model, Scenario};
 use anyhow::{bail, Context, Result};
 use harness_backend_api::Backend;
 use std::io::Write;
@@ -57,6 +60,38 @@ impl Overrides {
     }
 }
 
+/// A model's inputs, made once and shared by every backend, and its class names.
+pub struct PreparedModel {
+    pub inputs: ModelInputs,
+    pub labels: Option<Vec<String>>,
+}
+
+/// Decodes and preprocesses every model's inputs and reads its labels: the part of a run that can fail on
+/// bad input files, done before anything is measured (and by `harness check`).
+pub fn prepare_models(scenario: &Scenario) -> Result<Vec<PreparedModel>> {
+    scenario
+        .models
+        .iter()
+        .map(|model| {
+            let inputs = scenario
+                .inputs
+                .prepare(&model.input, model.preprocess.as_ref())
+                .with_context(|| format!("{}: model `{}`", scenario.path.display(), model.name))?;
+            let labels = match &model.labels {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read the labels file {}", path.display()))?
+                        .lines()
+                        .map(|l| l.trim().to_string())
+                        .collect(),
+                ),
+                None => None,
+            };
+            Ok(PreparedModel { inputs, labels })
+        })
+        .collect()
+}
+
 pub struct RunOutcome {
     pub folder: PathBuf,
     pub records: Vec<MeasurementRecord>,
@@ -75,6 +110,7 @@ pub fn run(
             scenario.path.display()
         );
     }
+    let prepared = prepare_models(scenario)?;
     let folder =
         folder::create_run_folder(&scenario.output_dir, &scenario.name, SystemTime::now())?;
     // Shown to the user and stored: an absolute path reads better than `scenarios/../results/...`.
@@ -89,6 +125,13 @@ pub fn run(
     .context("cannot write environment.json")?;
     let mut summary = RowWriter::create(&folder.join("summary.csv"), SUMMARY_COLUMNS)?;
     let mut samples = RowWriter::create(&folder.join("samples.csv"), SAMPLE_COLUMNS)?;
+    let mut predictions = match scenario.models.iter().any(|m| m.classifier) {
+        true => Some(RowWriter::create(
+            &folder.join("predictions.csv"),
+            PREDICTION_COLUMNS,
+        )?),
+        false => None,
+    };
     writeln!(
         progress,
         "{}: {} measurements → {}",
@@ -97,13 +140,25 @@ pub fn run(
         folder.display()
     )?;
 
+    let references: Vec<ReferenceOutputs> = scenario
+        .models
+        .iter()
+        .zip(&prepared)
+        .map(|(model, prepared)| {
+            run_reference(scenario, model, &prepared.inputs, backends, progress)
+        })
+        .collect::<Result<_>>()?;
+
     let clock = MonotonicClock::new();
     let mut records = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
-        let backend = backends
+        let index = scenario
+            .models
             .iter()
-            .find(|b| b.name() == plan.backend)
-            .expect("scenarios only name compiled-in backends");
+            .position(|m| m.name == plan.model)
+            .expect("plans come from the scenario's models");
+        let (model, inputs) = (&scenario.models[index], &prepared[index]);
+        let backend = find(backends, &plan.backend);
         write!(
             progress,
             "[{}/{}] {} · {} · {} · {} thread{} … ",
@@ -117,22 +172,94 @@ pub fn run(
         )?;
         progress.flush()?;
         let started = Instant::now();
-        let record = execute(plan, backend.as_ref(), &environment.device, &clock);
+        let mut record = execute(
+            plan,
+            backend,
+            &inputs.inputs.tensors,
+            &environment.device,
+            &clock,
+        );
+        if record.error.is_none() {
+            let reference = &references[index];
+            let is_reference = plan::reference(scenario, model).is_some_and(|r| r.is(plan));
+            record.parity = Some(parity::check(
+                &record.outputs,
+                reference,
+                is_reference,
+                record.reduced_precision(),
+                model.classifier,
+                &scenario.parity,
+            ));
+        }
         match (&record.summary, &record.error) {
             (Some(s), _) => writeln!(
                 progress,
-                "{:.3} ms median over {} runs ({:.1} s)",
+                "{:.3} ms median over {} runs ({:.1} s){}",
                 s.median_ms,
                 s.runs,
-                started.elapsed().as_secs_f64()
+                started.elapsed().as_secs_f64(),
+                record.parity.as_ref().map_or(String::new(), |p| format!(
+                    ", parity {}",
+                    p.verdict.as_str()
+                ))
             )?,
             (None, Some(e)) => writeln!(progress, "{}: {e}", record.status.as_str())?,
             (None, None) => writeln!(progress, "{}", record.status.as_str())?,
         }
         write_summary(&mut summary, &scenario.name, &record)?;
         write_samples(&mut samples, &scenario.name, &record)?;
+        if let (Some(out), true) = (predictions.as_mut(), model.classifier) {
+            write_predictions(
+                out,
+                &scenario.name,
+                &record,
+                &inputs.inputs.names,
+                inputs.labels.as_deref(),
+            )?;
+        }
         records.push(record);
     }
     writeln!(progress, "\n{}", table::render(&records))?;
     Ok(RunOutcome { folder, records })
+}
+
+fn find<'a>(backends: &'a [Box<dyn Backend>], name: &str) -> &'a dyn Backend {
+    backends
+        .iter()
+        .find(|b| b.name() == name)
+        .map(|b| b.as_ref())
+        .expect("scenarios only name compiled-in backends")
+}
+
+/// The untimed reference pass for one model.
+fn run_reference(
+    scenario: &Scenario,
+    model: &Model,
+    inputs: &ModelInputs,
+    backends: &[Box<dyn Backend>],
+    progress: &mut dyn Write,
+) -> Result<ReferenceOutputs> {
+    let Some(reference) = plan::reference(scenario, model) else {
+        return Ok(ReferenceOutputs {
+            label: "none".into(),
+            outputs: Err("no backend runs this model".into()),
+        });
+    };
+    let label = reference.label();
+    let outputs = reference_outputs(
+        &reference,
+        find(backends, &reference.backend),
+        &inputs.tensors,
+        model.input.layout,
+    )
+    .map_err(|e| e.to_string());
+    match &outputs {
+        Ok(_) => writeln!(progress, "{}: reference outputs from {label}", model.name)?,
+        Err(e) => writeln!(
+            progress,
+            "{}: the reference {label} could not run, parity is unchecked: {e}",
+            model.name
+        )?,
+    }
+    Ok(ReferenceOutputs { label, outputs })
 }

@@ -1,9 +1,9 @@
 //! A scenario expanded into self-contained measurements: one per model × backend × format × threads.
 //! A plan carries everything needed to run it, so that it could be handed to another process.
 
-use crate::inputs::{InputDescription, InputSource};
+use crate::inputs::InputDescription;
 use crate::measure::MeasureRules;
-use crate::scenario::Scenario;
+use crate::scenario::{Model, Scenario};
 use harness_backend_api::{EngineOptions, ModelFormat};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -17,7 +17,8 @@ pub struct MeasurementPlan {
     pub threads: usize,
     pub options: EngineOptions,
     pub input: InputDescription,
-    pub inputs: InputSource,
+    /// Always feed this input instead of cycling through all of them.
+    pub pin: Option<usize>,
     pub rules: MeasureRules,
 }
 
@@ -40,7 +41,7 @@ pub fn expand(scenario: &Scenario) -> Vec<MeasurementPlan> {
                         threads,
                         options: backend.options.clone(),
                         input: model.input.clone(),
-                        inputs: scenario.inputs.clone(),
+                        pin: scenario.inputs.pin,
                         rules: scenario.measure.clone(),
                     });
                 }
@@ -48,4 +49,76 @@ pub fn expand(scenario: &Scenario) -> Vec<MeasurementPlan> {
         }
     }
     plans
+}
+
+/// The engine whose outputs every other engine's are compared with, for one model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReferencePlan {
+    pub backend: String,
+    pub format: ModelFormat,
+    pub threads: usize,
+    pub options: EngineOptions,
+    pub model_path: PathBuf,
+}
+
+impl ReferencePlan {
+    pub fn label(&self) -> String {
+        format!(
+            "{} {} {} thread{}",
+            self.backend,
+            self.format,
+            self.threads,
+            if self.threads == 1 { "" } else { "s" }
+        )
+    }
+
+    pub fn is(&self, plan: &MeasurementPlan) -> bool {
+        plan.backend == self.backend && plan.format == self.format && plan.threads == self.threads
+    }
+}
+
+/// The scenario's reference choice when the model has that file; otherwise ONNX Runtime on the ONNX file,
+/// else the first backend that runs the ONNX file, else the first measurement of the model. The reference
+/// runs at the lowest thread count of the sweep.
+pub fn reference(scenario: &Scenario, model: &Model) -> Option<ReferencePlan> {
+    let runs = |backend: &str, format: ModelFormat| {
+        model.files.contains_key(&format)
+            && scenario
+                .backends
+                .iter()
+                .any(|b| b.name == backend && b.formats.contains(&format))
+    };
+    let explicit = scenario
+        .parity
+        .reference
+        .as_ref()
+        .filter(|r| model.files.contains_key(&r.format))
+        .map(|r| (r.backend.clone(), r.format));
+    let onnx_runtime =
+        runs("ort", ModelFormat::Onnx).then(|| ("ort".to_string(), ModelFormat::Onnx));
+    let first_onnx = scenario
+        .backends
+        .iter()
+        .find(|b| runs(&b.name, ModelFormat::Onnx))
+        .map(|b| (b.name.clone(), ModelFormat::Onnx));
+    let first_any = scenario.backends.iter().find_map(|b| {
+        b.formats
+            .iter()
+            .find(|f| model.files.contains_key(f))
+            .map(|f| (b.name.clone(), *f))
+    });
+    let (backend, format) = explicit.or(onnx_runtime).or(first_onnx).or(first_any)?;
+    let options = scenario
+        .backends
+        .iter()
+        .find(|b| b.name == backend)
+        .map(|b| b.options.clone())
+        .unwrap_or_default();
+    Some(ReferencePlan {
+        model_path: model.files[&format].clone(),
+        threads: scenario.threads.iter().copied().min().unwrap_or(1),
+        backend,
+        format,
+        options,
+    })
 }

@@ -1,5 +1,6 @@
 //! What one measurement produced: the row every table, plot and report is made from.
 
+use crate::analysis::parity::Parity;
 use crate::analysis::{Summary, Validity};
 use crate::plan::MeasurementPlan;
 use harness_backend_api::{Adaptation, Setting, Tensor};
@@ -46,6 +47,8 @@ pub struct MeasurementRecord {
     pub samples_ns: Vec<u64>,
     /// The outputs for each prepared input, taken after timing, for checking answers.
     pub outputs: Vec<Vec<Tensor>>,
+    /// How the outputs compare with the reference engine's; None until checked.
+    pub parity: Option<Parity>,
 }
 
 impl MeasurementRecord {
@@ -71,6 +74,19 @@ impl MeasurementRecord {
             validity: None,
             samples_ns: Vec::new(),
             outputs: Vec::new(),
+            parity: None,
         }
+    }
+}
+
+impl MeasurementRecord {
+    /// Whether the engine computed in reduced precision (quantised input, or a `precision` setting such as
+    /// fp16 or bf16), which the parity check judges with its looser thresholds.
+    pub fn reduced_precision(&self) -> bool {
+        self.plan.input.element_type != harness_backend_api::ElementType::F32
+            || self
+                .settings
+                .iter()
+                .any(|s| s.key == "precision" && !matches!(s.value.as_str(), "f32" | "fp32"))
     }
 }

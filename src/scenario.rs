@@ -2,7 +2,8 @@
 //!
 //! Every error names the file, the line and column, and the field, so that a user can go straight to it.
 
-use crate::inputs::{InputDescription, InputSource};
+use crate::analysis::parity::ParityRules;
+use crate::inputs::{InputDescription, InputSource, Preprocess};
 use crate::measure::MeasureRules;
 use harness_backend_api::{BackendInfo, EngineOptions, ModelFormat};
 use serde::Deserialize;
@@ -26,6 +27,7 @@ pub struct Scenario {
     pub backends: Vec<BackendRequest>,
     pub threads: Vec<usize>,
     pub measure: MeasureRules,
+    pub parity: ParityRules,
 }
 
 #[derive(Clone, Debug)]
@@ -33,6 +35,11 @@ pub struct Model {
     pub name: String,
     pub files: BTreeMap<ModelFormat, PathBuf>,
     pub input: InputDescription,
+    pub preprocess: Option<Preprocess>,
+    /// Class names, one per line (index = line number − 1).
+    pub labels: Option<PathBuf>,
+    /// Whether the first output holds class scores (top-1/top-5 agreement, predictions).
+    pub classifier: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -82,6 +89,8 @@ struct RawScenario {
     backends: Spanned<BTreeMap<String, Spanned<RawBackend>>>,
     #[serde(default)]
     measure: MeasureRules,
+    #[serde(default)]
+    parity: ParityRules,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +100,10 @@ struct RawModel {
     onnx: Option<Spanned<String>>,
     tflite: Option<Spanned<String>>,
     input: InputDescription,
+    preprocess: Option<Preprocess>,
+    labels: Option<Spanned<String>>,
+    /// Default: true when `labels` is given.
+    classifier: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -130,14 +143,19 @@ pub fn parse(
         description: raw.description.clone(),
         output_dir: base.join(raw.output.as_deref().unwrap_or("results")),
         models: checker.models(&raw.models, base)?,
-        inputs: raw.inputs.clone(),
+        inputs: InputSource {
+            images: raw.inputs.images.as_ref().map(|folder| base.join(folder)),
+            ..raw.inputs.clone()
+        },
         backends: checker.backends(&raw.backends, &raw.models, available)?,
         threads: checker.threads(&raw.threads)?,
         measure: raw.measure.clone(),
+        parity: raw.parity.clone(),
         source: String::new(),
     };
     checker.measure(&scenario.measure)?;
     checker.inputs(&scenario.inputs, &scenario.models)?;
+    checker.parity(&scenario.parity, &scenario.backends, available)?;
     Ok(Scenario { source, ..scenario })
 }
 
@@ -228,10 +246,27 @@ impl Checker<'_> {
                     .input
                     .check()
                     .map_err(|m| self.error(Some(raw.span()), &format!("models[{i}].input"), m))?;
+                let labels = match &model.labels {
+                    Some(file) => {
+                        let resolved = base.join(file.get_ref());
+                        std::fs::File::open(&resolved).map_err(|e| {
+                            self.error(
+                                Some(file.span()),
+                                &format!("models[{i}].labels"),
+                                format!("cannot read the labels file {}: {e}", resolved.display()),
+                            )
+                        })?;
+                        Some(resolved)
+                    }
+                    None => None,
+                };
                 Ok(Model {
                     name: model.name.clone(),
                     files,
                     input: model.input.clone(),
+                    preprocess: model.preprocess.clone(),
+                    classifier: model.classifier.unwrap_or(labels.is_some()),
+                    labels,
                 })
             })
             .collect()
@@ -340,10 +375,73 @@ impl Checker<'_> {
     }
 
     fn inputs(&self, source: &InputSource, models: &[Model]) -> Result<(), ScenarioError> {
-        source.check(models.len()).map_err(|(field, message)| {
+        source.check().map_err(|(field, message)| {
             let span = find_key(self.source, "inputs", field);
             self.error(span, &format!("inputs.{field}"), message)
-        })
+        })?;
+        if source.images.is_some() {
+            if let Some(i) = models.iter().position(|m| m.preprocess.is_none()) {
+                return Err(self.error(
+                    find_key(self.source, "inputs", "images"),
+                    &format!("models[{i}].preprocess"),
+                    format!(
+                        "image inputs need a [models.preprocess] table for model `{}`",
+                        models[i].name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn parity(
+        &self,
+        rules: &ParityRules,
+        backends: &[BackendRequest],
+        available: &[BackendInfo],
+    ) -> Result<(), ScenarioError> {
+        rules.check().map_err(|(field, message)| {
+            self.error(
+                find_key(self.source, "parity", field),
+                &format!("parity.{field}"),
+                message,
+            )
+        })?;
+        let Some(reference) = &rules.reference else {
+            return Ok(());
+        };
+        let span = find_key(self.source, "parity", "reference");
+        let Some(info) = available.iter().find(|b| b.name == reference.backend) else {
+            return Err(self.error(
+                span,
+                "parity.reference.backend",
+                format!(
+                    "no backend `{}` is compiled into this build",
+                    reference.backend
+                ),
+            ));
+        };
+        if !info.formats.contains(&reference.format) {
+            return Err(self.error(
+                span,
+                "parity.reference.format",
+                format!(
+                    "{} does not read {} models",
+                    reference.backend, reference.format
+                ),
+            ));
+        }
+        if !backends.iter().any(|b| b.name == reference.backend) {
+            return Err(self.error(
+                span,
+                "parity.reference.backend",
+                format!(
+                    "the reference `{}` is not among the scenario's backends",
+                    reference.backend
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 

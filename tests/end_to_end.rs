@@ -146,7 +146,11 @@ fn a_scenario_runs_end_to_end_through_tract() {
     );
 
     // The harness's outputs equal a direct tract run on the same input.
-    let logical = scenario.inputs.generate(&scenario.models[0].input);
+    let logical = scenario
+        .inputs
+        .prepare(&scenario.models[0].input, None)
+        .unwrap()
+        .tensors;
     for record in outcome.records.iter().filter(|r| r.plan.threads == 1) {
         for (i, input) in logical.iter().enumerate() {
             let TensorData::F32(values) = &input.data else {

@@ -35,7 +35,20 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "inputs",
     "input_adaptation",
     "settings",
+    "parity",
+    "parity_reference",
+    "max_abs_diff",
+    "max_rel_diff",
+    "min_cosine",
+    "top1_agreement",
+    "top5_agreement",
+    "parity_reasons",
     "error",
+];
+
+pub const PREDICTION_COLUMNS: &[&str] = &[
+    "scenario", "device", "model", "backend", "format", "threads", "input", "rank", "class",
+    "label", "score",
 ];
 
 pub const SAMPLE_COLUMNS: &[&str] = &[
@@ -92,7 +105,7 @@ pub fn write_summary(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord)
         .iter()
         .map(|s| format!("{}={}", s.key, s.value))
         .collect();
-    let row = vec![
+    let mut row = vec![
         scenario.to_string(),
         r.device.clone(),
         r.plan.model.clone(),
@@ -129,8 +142,9 @@ pub fn write_summary(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord)
             .unwrap_or_default()
             .to_string(),
         settings.join(" "),
-        r.error.clone().unwrap_or_default(),
     ];
+    row.extend(parity_cells(r));
+    row.push(r.error.clone().unwrap_or_default());
     debug_assert_eq!(row.len(), SUMMARY_COLUMNS.len());
     out.write(row)?;
     out.flush()
@@ -138,7 +152,7 @@ pub fn write_summary(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord)
 
 pub fn write_samples(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord) -> Result<()> {
     let inputs = r.outputs.len().max(1);
-    let rotation = r.plan.inputs.pin.map_or(
+    let rotation = r.plan.pin.map_or(
         crate::measure::Rotation::Cycle,
         crate::measure::Rotation::Pinned,
     );
@@ -154,6 +168,65 @@ pub fn write_samples(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord)
             rotation.index(run, inputs).to_string(),
             format!("{:.6}", *ns as f64 / 1e6),
         ])?;
+    }
+    out.flush()
+}
+
+fn parity_cells(r: &MeasurementRecord) -> Vec<String> {
+    let Some(parity) = &r.parity else {
+        return vec![String::new(); 8];
+    };
+    let agreement = parity.agreement.as_ref();
+    let share = |count: Option<usize>| match (count, agreement) {
+        (Some(n), Some(a)) => format!("{n}/{}", a.inputs),
+        _ => String::new(),
+    };
+    vec![
+        parity.verdict.as_str().to_string(),
+        parity.reference.clone(),
+        agreement.map_or(String::new(), |a| format!("{:e}", a.max_abs_diff)),
+        agreement.map_or(String::new(), |a| format!("{:e}", a.max_rel_diff)),
+        agreement.map_or(String::new(), |a| format!("{:.8}", a.min_cosine)),
+        share(agreement.and_then(|a| a.top1_agree)),
+        share(agreement.and_then(|a| a.top5_agree)),
+        parity.reasons.join("; "),
+    ]
+}
+
+/// Each input's top-5 classes (index, label, score) from the first output of a classifier.
+pub fn write_predictions(
+    out: &mut RowWriter,
+    scenario: &str,
+    r: &MeasurementRecord,
+    input_names: &[String],
+    labels: Option<&[String]>,
+) -> Result<()> {
+    for (outputs, input) in r.outputs.iter().zip(input_names) {
+        let Some(first) = outputs.first() else {
+            continue;
+        };
+        let scores = first.data.to_f32();
+        for (rank, class) in crate::analysis::parity::top_k(&scores, 5)
+            .into_iter()
+            .enumerate()
+        {
+            out.write([
+                scenario.to_string(),
+                r.device.clone(),
+                r.plan.model.clone(),
+                r.plan.backend.clone(),
+                r.plan.format.to_string(),
+                r.plan.threads.to_string(),
+                input.clone(),
+                (rank + 1).to_string(),
+                class.to_string(),
+                labels
+                    .and_then(|l| l.get(class))
+                    .cloned()
+                    .unwrap_or_default(),
+                format!("{:.6}", scores[class]),
+            ])?;
+        }
     }
     out.flush()
 }

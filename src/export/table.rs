@@ -16,6 +16,7 @@ pub fn render(records: &[MeasurementRecord]) -> String {
         "first ms",
         "vs fastest",
         "verdict",
+        "parity",
     ];
     let mut rows: Vec<Vec<String>> = Vec::new();
     for r in records {
@@ -36,10 +37,15 @@ pub fn render(records: &[MeasurementRecord]) -> String {
                     .as_ref()
                     .map_or("", |v| v.verdict.as_str())
                     .to_string(),
+                r.parity
+                    .as_ref()
+                    .map_or("", |p| p.verdict.as_str())
+                    .to_string(),
             ],
             _ => {
                 let mut cells = vec![String::new(); 6];
                 cells.push(r.status.as_str().to_string());
+                cells.push(String::new());
                 cells
             }
         };
@@ -70,7 +76,7 @@ pub fn render(records: &[MeasurementRecord]) -> String {
             .map(|(i, (c, w))| {
                 let pad = w - c.chars().count();
                 // Text left-aligned, numbers right-aligned.
-                if i < 3 || i == 10 {
+                if i < 3 || i >= 10 {
                     format!("{c}{}", " ".repeat(pad))
                 } else {
                     format!("{}{c}", " ".repeat(pad))
@@ -82,6 +88,11 @@ pub fn render(records: &[MeasurementRecord]) -> String {
     line(&mut out, header.to_vec());
     for row in &rows {
         line(&mut out, row.iter().map(String::as_str).collect());
+    }
+    for r in records {
+        if let Some(line) = agreement_line(r) {
+            let _ = writeln!(out, "{line}");
+        }
     }
     for r in records {
         if let Some(error) = &r.error {
@@ -105,4 +116,36 @@ pub fn render(records: &[MeasurementRecord]) -> String {
         }
     }
     out
+}
+
+/// One compact line per measurement: how its answers compare with the reference's.
+fn agreement_line(r: &MeasurementRecord) -> Option<String> {
+    let parity = r.parity.as_ref()?;
+    let who = format!(
+        "{} {} {} threads={}",
+        r.plan.model, r.plan.backend, r.plan.format, r.plan.threads
+    );
+    let Some(a) = &parity.agreement else {
+        return Some(format!(
+            "= {who}: parity {}: {}",
+            parity.verdict.as_str(),
+            parity.reasons.join("; ")
+        ));
+    };
+    let mut figures = Vec::new();
+    if let (Some(top1), Some(top5)) = (a.top1_agree, a.top5_agree) {
+        figures.push(format!("top-1 {top1}/{n}, top-5 {top5}/{n}", n = a.inputs));
+    }
+    figures.push(format!("cosine {:.6}", a.min_cosine));
+    figures.push(format!("max |diff| {:.2e}", a.max_abs_diff));
+    let mut line = format!(
+        "= {who}: parity {} against {}: {}",
+        parity.verdict.as_str(),
+        parity.reference,
+        figures.join(", ")
+    );
+    if !parity.reasons.is_empty() {
+        line.push_str(&format!(" ({})", parity.reasons.join("; ")));
+    }
+    Some(line)
 }
