@@ -76,7 +76,7 @@ pub fn render(records: &[MeasurementRecord]) -> String {
             .map(|(i, (c, w))| {
                 let pad = w - c.chars().count();
                 // Text left-aligned, numbers right-aligned.
-                if i < 3 || i >= 10 {
+                if !(3..10).contains(&i) {
                     format!("{c}{}", " ".repeat(pad))
                 } else {
                     format!("{}{c}", " ".repeat(pad))

@@ -1,0 +1,242 @@
+//! The second question: does every engine compute the same answer? On the default model and images.
+
+use harness::analysis::parity::ParityVerdict;
+use harness::pipeline;
+use harness::record::{MeasurementRecord, Status};
+use harness::scenario;
+use harness_backend_api::{
+    Backend, BackendError, BackendInfo, LoadOptions, ModelFormat, PreparedInput, Session, Setting,
+    Tensor, TensorData, TensorInfo,
+};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The default scenario, shortened: 1 thread, a few timed runs, with extra backend tables appended.
+fn quick_default_scenario(dir: &Path, extra_backends: &str) -> PathBuf {
+    let full = std::fs::read_to_string(root().join("scenarios/mobilenet.toml")).unwrap();
+    let (head, _measure) = full.split_once("[measure]").unwrap();
+    let text = head
+        .replace("../models", &root().join("models").display().to_string())
+        .replace("threads = [1, 2]", "threads = [1]")
+        .replace("output = \"../results\"", "output = \"results\"")
+        + extra_backends
+        + "\n[measure]\nwarmup_runs = 0\nwarmup_seconds = 0\nmin_runs = 2\nmin_seconds = 0\n";
+    let path = dir.join("quick.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A test double that runs tract but returns a wrong answer: class 0 gets +8 on every output.
+struct WrongBackend(Box<dyn Backend>);
+
+struct WrongSession(Box<dyn Session>);
+
+impl Backend for WrongBackend {
+    fn name(&self) -> &'static str {
+        "wrong"
+    }
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            name: "wrong".into(),
+            ..self.0.info()
+        }
+    }
+    fn load(
+        &self,
+        model: &Path,
+        format: ModelFormat,
+        options: &LoadOptions,
+    ) -> Result<Box<dyn Session>, BackendError> {
+        Ok(Box::new(WrongSession(self.0.load(model, format, options)?)))
+    }
+}
+
+impl Session for WrongSession {
+    fn inputs(&self) -> &[TensorInfo] {
+        self.0.inputs()
+    }
+    fn outputs(&self) -> &[TensorInfo] {
+        self.0.outputs()
+    }
+    fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
+        self.0.prepare(inputs)
+    }
+    fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
+        self.0.run(input)
+    }
+    fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {
+        let mut outputs = self.0.last_outputs()?;
+        if let TensorData::F32(values) = &mut outputs[0].data {
+            values[0] += 8.0;
+        }
+        Ok(outputs)
+    }
+    fn settings(&self) -> Vec<Setting> {
+        self.0.settings()
+    }
+}
+
+fn run(path: &Path, backends: Vec<Box<dyn Backend>>) -> Vec<MeasurementRecord> {
+    let infos: Vec<BackendInfo> = backends.iter().map(|b| b.info()).collect();
+    let scenario = scenario::load(path, &infos).unwrap();
+    pipeline::run(&scenario, &backends, &mut std::io::sink())
+        .unwrap()
+        .records
+}
+
+fn find<'a>(
+    records: &'a [MeasurementRecord],
+    backend: &str,
+    format: ModelFormat,
+) -> &'a MeasurementRecord {
+    records
+        .iter()
+        .find(|r| r.plan.backend == backend && r.plan.format == format)
+        .unwrap()
+}
+
+/// The reference top-1 per image, from models/mobilenet_v2/reference_top5.jsonl.
+fn reference_top1() -> Vec<(String, usize)> {
+    std::fs::read_to_string(root().join("models/mobilenet_v2/reference_top5.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            (
+                v["image"].as_str().unwrap().to_string(),
+                v["onnx_top5"][0].as_u64().unwrap() as usize,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn tract_onnx_reaches_the_reference_top1_and_tract_tflite_is_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = quick_default_scenario(dir.path(), "");
+    let records = run(&path, harness::backends::compiled_in());
+
+    let onnx = find(&records, "tract", ModelFormat::Onnx);
+    assert_eq!(onnx.status, Status::Ok);
+    let expected = reference_top1();
+    assert_eq!(expected.len(), 6);
+    assert_eq!(onnx.outputs.len(), 6);
+    // Images are read in file-name order, as the reference file lists them.
+    for ((image, class), outputs) in expected.iter().zip(&onnx.outputs) {
+        let top = harness::analysis::parity::top_k(&outputs[0].data.to_f32(), 1)[0];
+        assert_eq!(top, *class, "{image}");
+    }
+    assert_eq!(
+        onnx.parity.as_ref().unwrap().verdict,
+        ParityVerdict::Reference
+    );
+
+    // tract's TFLite path keeps the top-1 but its logits drift (cosine about 0.98): with the float
+    // thresholds it must fail, with its figures shown.
+    let tflite = find(&records, "tract", ModelFormat::Tflite);
+    let parity = tflite.parity.as_ref().unwrap();
+    assert_eq!(parity.verdict, ParityVerdict::Fail);
+    let agreement = parity.agreement.as_ref().unwrap();
+    assert_eq!(agreement.top1_agree, Some(6));
+    assert!(
+        agreement.min_cosine < 0.999 && agreement.min_cosine > 0.95,
+        "{}",
+        agreement.min_cosine
+    );
+    assert!(agreement.max_abs_diff > 0.5, "{}", agreement.max_abs_diff);
+    assert!(
+        parity.reasons[0].contains("below 0.999"),
+        "{:?}",
+        parity.reasons
+    );
+
+    // The predictions file names the images and the labels.
+    let folder = std::fs::read_dir(dir.path().join("results"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let predictions = std::fs::read_to_string(folder.join("predictions.csv")).unwrap();
+    assert!(
+        predictions.contains("tract,onnx,1,grace_hopper.jpg,1,652,military uniform,"),
+        "{predictions}"
+    );
+    let summary = std::fs::read_to_string(folder.join("summary.csv")).unwrap();
+    assert!(summary.contains(",fail,tract onnx 1 thread,"), "{summary}");
+}
+
+#[test]
+fn a_wrong_backend_is_caught_and_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = quick_default_scenario(dir.path(), "[backends.wrong]\n");
+    let mut backends = harness::backends::compiled_in();
+    let tract = harness::backends::compiled_in().remove(0);
+    backends.push(Box::new(WrongBackend(tract)));
+    let records = run(&path, backends);
+    let wrong = find(&records, "wrong", ModelFormat::Onnx);
+    assert_eq!(
+        wrong.status,
+        Status::Ok,
+        "it runs fine; only its answers are wrong"
+    );
+    let parity = wrong.parity.as_ref().unwrap();
+    assert_eq!(parity.verdict, ParityVerdict::Fail);
+    assert_eq!(parity.reference, "tract onnx 1 thread");
+    let agreement = parity.agreement.as_ref().unwrap();
+    assert!(
+        (agreement.max_abs_diff - 8.0).abs() < 1e-3,
+        "{}",
+        agreement.max_abs_diff
+    );
+    let table = harness::export::table::render(&records);
+    assert!(
+        table.contains("= mobilenet_v2 wrong onnx threads=1: parity fail"),
+        "{table}"
+    );
+}
+
+#[test]
+fn an_unreadable_image_is_named_by_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).unwrap();
+    let path = quick_default_scenario(dir.path(), "");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replace(
+        &root().join("models/images").display().to_string(),
+        &images.display().to_string(),
+    );
+    std::fs::write(&path, text).unwrap();
+
+    let check = || {
+        Command::new(env!("CARGO_BIN_EXE_harness"))
+            .arg("check")
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "the image folder {} holds no JPEG, PNG or BMP file",
+            images.display()
+        )),
+        "{stderr}"
+    );
+
+    std::fs::write(images.join("truncated.png"), &b"\x89PNG\r\n\x1a\n"[..]).unwrap();
+    let out = check();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot read the image") && stderr.contains("truncated.png"),
+        "{stderr}"
+    );
+}
