@@ -99,7 +99,7 @@ fn missing_model_file() {
     let (_, stderr, _) = check(&text);
     assert_refused(&text, "6:8", "models[0].onnx", "cannot read the model file");
     assert!(
-        stderr.contains(&format!("absent.onnx: No such file")),
+        stderr.contains("absent.onnx: No such file"),
         "{stderr}"
     );
 }
