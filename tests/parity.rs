@@ -114,26 +114,40 @@ fn reference_top1() -> Vec<(String, usize)> {
         .collect()
 }
 
+fn assert_reference_top1(record: &MeasurementRecord) {
+    assert_eq!(record.status, Status::Ok, "{:?}", record.error);
+    let expected = reference_top1();
+    assert_eq!(expected.len(), 6);
+    assert_eq!(record.outputs.len(), 6);
+    // Images are read in file-name order, as the reference file lists them.
+    for ((image, class), outputs) in expected.iter().zip(&record.outputs) {
+        let top = harness::analysis::parity::top_k(&outputs[0].data.to_f32(), 1)[0];
+        assert_eq!(top, *class, "{} {image}", record.plan.backend);
+    }
+}
+
 #[test]
-fn tract_onnx_reaches_the_reference_top1_and_tract_tflite_is_flagged() {
+fn onnx_runtime_is_the_reference_tract_onnx_agrees_and_tract_tflite_is_flagged() {
     let dir = tempfile::tempdir().unwrap();
     let path = quick_default_scenario(dir.path(), "");
     let records = run(&path, harness::backends::compiled_in());
 
-    let onnx = find(&records, "tract", ModelFormat::Onnx);
-    assert_eq!(onnx.status, Status::Ok);
-    let expected = reference_top1();
-    assert_eq!(expected.len(), 6);
-    assert_eq!(onnx.outputs.len(), 6);
-    // Images are read in file-name order, as the reference file lists them.
-    for ((image, class), outputs) in expected.iter().zip(&onnx.outputs) {
-        let top = harness::analysis::parity::top_k(&outputs[0].data.to_f32(), 1)[0];
-        assert_eq!(top, *class, "{image}");
-    }
+    let ort = find(&records, "ort", ModelFormat::Onnx);
+    assert_reference_top1(ort);
     assert_eq!(
-        onnx.parity.as_ref().unwrap().verdict,
+        ort.parity.as_ref().unwrap().verdict,
         ParityVerdict::Reference
     );
+    assert_eq!(ort.parity.as_ref().unwrap().reference, "ort onnx 1 thread");
+
+    // ONNX Runtime and tract agree on the ONNX file: top-1 on all six images, cosine at least 0.999.
+    let onnx = find(&records, "tract", ModelFormat::Onnx);
+    assert_reference_top1(onnx);
+    let parity = onnx.parity.as_ref().unwrap();
+    assert_eq!(parity.verdict, ParityVerdict::Pass, "{:?}", parity.reasons);
+    let agreement = parity.agreement.as_ref().unwrap();
+    assert_eq!(agreement.top1_agree, Some(6));
+    assert!(agreement.min_cosine >= 0.999, "{}", agreement.min_cosine);
 
     // tract's TFLite path keeps the top-1 but its logits drift (cosine about 0.98): with the float
     // thresholds it must fail, with its figures shown.
@@ -167,7 +181,7 @@ fn tract_onnx_reaches_the_reference_top1_and_tract_tflite_is_flagged() {
         "{predictions}"
     );
     let summary = std::fs::read_to_string(folder.join("summary.csv")).unwrap();
-    assert!(summary.contains(",fail,tract onnx 1 thread,"), "{summary}");
+    assert!(summary.contains(",fail,ort onnx 1 thread,"), "{summary}");
 }
 
 #[test]
@@ -186,7 +200,7 @@ fn a_wrong_backend_is_caught_and_flagged() {
     );
     let parity = wrong.parity.as_ref().unwrap();
     assert_eq!(parity.verdict, ParityVerdict::Fail);
-    assert_eq!(parity.reference, "tract onnx 1 thread");
+    assert_eq!(parity.reference, "ort onnx 1 thread");
     let agreement = parity.agreement.as_ref().unwrap();
     assert!(
         (agreement.max_abs_diff - 8.0).abs() < 1e-3,

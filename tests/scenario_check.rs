@@ -98,10 +98,7 @@ fn missing_model_file() {
     let text = VALID.replace("m.onnx", "absent.onnx");
     let (_, stderr, _) = check(&text);
     assert_refused(&text, "6:8", "models[0].onnx", "cannot read the model file");
-    assert!(
-        stderr.contains("absent.onnx: No such file"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("absent.onnx: No such file"), "{stderr}");
 }
 
 #[test]

@@ -8,6 +8,7 @@
 mod error;
 mod layout;
 mod options;
+pub mod runtime;
 mod tensor;
 
 pub use error::BackendError;

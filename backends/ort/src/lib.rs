@@ -1,0 +1,426 @@
+//! ONNX Runtime through the `ort` crate, with the shared library loaded at run time (`load-dynamic`) from the
+//! file the set-up step unpacks from the pinned PyPI wheel.
+//!
+//! Session options: graph optimisation ALL, intra-op threads = the scenario's thread count, inter-op 1,
+//! sequential execution. Options: `optimization = "all" | "extended" | "basic" | "disable"`, `spin = true|false`.
+
+use harness_backend_api::runtime::locate_library;
+use harness_backend_api::{
+    Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
+    Session, Setting, Tensor, TensorData, TensorInfo,
+};
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::SessionInputValue;
+use ort::value::{DynValue, TensorElementType, ValueType};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+const NAME: &str = "ort";
+/// The ONNX Runtime release this backend is built and provisioned for (scripts/runtimes.toml).
+pub const ORT_VERSION: &str = "1.31.1";
+const LIBRARY: &str = "libonnxruntime.so.1.31.1";
+/// An explicit path to the library, overriding the project's runtime folder.
+pub const LIBRARY_VARIABLE: &str = "HARNESS_ORT_LIBRARY";
+const THREADS_NOTE: &str = "intra-op threads = N (ONNX Runtime's own pool), inter-op threads = 1, sequential \
+execution. Worker threads spin while waiting (ONNX Runtime's default, option spin = false turns it off); the \
+harness drops each session before the next measurement, so the spinning never competes with another engine.";
+const OPTIONS: &[&str] = &["optimization", "spin"];
+
+struct Runtime {
+    path: PathBuf,
+    /// The release the loaded library reports (`OrtGetApiBase()->GetVersionString()`).
+    version: String,
+    environment: ort::environment::Environment,
+}
+
+/// Loads the library and creates the process's one ONNX Runtime environment, once.
+fn runtime() -> Result<&'static Runtime, String> {
+    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let path = locate_library(LIBRARY_VARIABLE, "onnxruntime", LIBRARY)?;
+            let environment = ort::init_from(&path)
+                .map_err(|e| format!("cannot load {}: {e}", path.display()))?
+                .with_name("harness")
+                .build()
+                .map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", path.display()))?;
+            let version = loaded_version(&path)?;
+            Ok(Runtime {
+                path,
+                version,
+                environment,
+            })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The process's ONNX Runtime environment (there can be only one), for code that drives `ort` directly
+/// beside the backend, such as the benchmark that compares the two.
+pub fn environment() -> Result<&'static ort::environment::Environment, String> {
+    runtime().map(|r| &r.environment)
+}
+
+pub struct OrtBackend;
+
+impl Backend for OrtBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            name: NAME.to_string(),
+            engine_version: runtime()
+                .map_or_else(|_| ORT_VERSION.to_string(), |r| r.version.clone()),
+            formats: vec![ModelFormat::Onnx],
+            runtime: runtime()
+                .map(|r| format!("{} (loaded, reports {})", r.path.display(), r.version)),
+            threads_note: THREADS_NOTE.to_string(),
+        }
+    }
+
+    fn load(
+        &self,
+        model: &Path,
+        format: ModelFormat,
+        options: &LoadOptions,
+    ) -> Result<Box<dyn Session>, BackendError> {
+        if format != ModelFormat::Onnx {
+            return Err(BackendError::Unsupported {
+                engine: NAME.to_string(),
+                what: format!("{format} models"),
+            });
+        }
+        options.engine.ensure_known(NAME, OPTIONS)?;
+        let (level, level_name) = match options.engine.get_str("optimization").unwrap_or("all") {
+            "all" => (GraphOptimizationLevel::All, "all"),
+            "extended" => (GraphOptimizationLevel::Level2, "extended"),
+            "basic" => (GraphOptimizationLevel::Level1, "basic"),
+            "disable" => (GraphOptimizationLevel::Disable, "disable"),
+            other => return Err(BackendError::Option {
+                engine: NAME.to_string(),
+                reason: format!(
+                    "option `optimization` must be all, extended, basic or disable, not `{other}`"
+                ),
+            }),
+        };
+        let spin = options.engine.get_bool(NAME, "spin")?.unwrap_or(true);
+        let threads = options.threads.max(1);
+        let load_error = |reason: String| BackendError::Load {
+            engine: NAME.to_string(),
+            path: model.display().to_string(),
+            reason,
+        };
+        let runtime = runtime().map_err(load_error)?;
+        let session = ort::session::Session::builder(&runtime.environment)
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                b.with_optimization_level(level)
+                    .and_then(|b| b.with_intra_threads(threads))
+                    .and_then(|b| b.with_inter_threads(1))
+                    .and_then(|b| b.with_parallel_execution(false))
+                    .and_then(|b| b.with_intra_op_spinning(spin))
+                    .map_err(|e| e.to_string())
+            })
+            .and_then(|mut b| b.commit_from_file(model).map_err(|e| e.to_string()))
+            .map_err(load_error)?;
+        let inputs = session
+            .inputs()
+            .iter()
+            .map(describe)
+            .collect::<Result<Vec<_>, _>>()?;
+        let outputs = session
+            .outputs()
+            .iter()
+            .map(describe)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Box::new(OrtSession {
+            session,
+            inputs,
+            outputs,
+            settings: vec![
+                Setting::new("threads", threads),
+                Setting::new("inter_op_threads", 1),
+                Setting::new("execution", "sequential"),
+                Setting::new("optimization", level_name),
+                Setting::new("spin", spin),
+            ],
+            prepared: Vec::new(),
+            last: Vec::new(),
+        }))
+    }
+}
+
+/// Asks the library at `path` (already loaded by `ort`, so this only takes another reference) for its release.
+fn loaded_version(path: &Path) -> Result<String, String> {
+    type GetApiBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
+    // SAFETY: the library is ONNX Runtime, already loaded and initialised by `ort::init_from`; OrtGetApiBase has
+    // this signature in every release, and GetVersionString returns a static, NUL-terminated string.
+    unsafe {
+        let library = libloading::Library::new(path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let get_api_base: libloading::Symbol<GetApiBase> = library
+            .get(b"OrtGetApiBase\0")
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = get_api_base();
+        if base.is_null() {
+            return Err(format!(
+                "{}: OrtGetApiBase returned nothing",
+                path.display()
+            ));
+        }
+        let version = std::ffi::CStr::from_ptr(((*base).GetVersionString)());
+        Ok(version.to_string_lossy().into_owned())
+    }
+}
+
+struct OrtSession {
+    session: ort::session::Session,
+    inputs: Vec<TensorInfo>,
+    outputs: Vec<TensorInfo>,
+    settings: Vec<Setting>,
+    prepared: Vec<Vec<DynValue>>,
+    last: Vec<DynValue>,
+}
+
+impl Session for OrtSession {
+    fn inputs(&self) -> &[TensorInfo] {
+        &self.inputs
+    }
+
+    fn outputs(&self) -> &[TensorInfo] {
+        &self.outputs
+    }
+
+    fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
+        let values = inputs
+            .into_iter()
+            .map(to_value)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.prepared.push(values);
+        Ok(PreparedInput(self.prepared.len() - 1))
+    }
+
+    fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
+        let names = self.inputs.iter().map(|i| i.name.as_str());
+        let values: Vec<(&str, SessionInputValue<'_>)> = names
+            .zip(self.prepared[input.0].iter().map(SessionInputValue::from))
+            .collect();
+        let outputs = self.session.run(values).map_err(|e| BackendError::Run {
+            engine: NAME.to_string(),
+            reason: e.to_string(),
+        })?;
+        self.last = outputs.into_iter().map(|(_, value)| value).collect();
+        Ok(())
+    }
+
+    fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {
+        self.last.iter().map(from_value).collect()
+    }
+
+    fn settings(&self) -> Vec<Setting> {
+        self.settings.clone()
+    }
+}
+
+fn describe(outlet: &ort::value::Outlet) -> Result<TensorInfo, BackendError> {
+    match outlet.dtype() {
+        ValueType::Tensor { ty, shape, .. } => Ok(TensorInfo {
+            name: outlet.name().to_string(),
+            shape: shape.iter().map(|&d| usize::try_from(d).ok()).collect(),
+            element_type: element_type(*ty)?,
+        }),
+        other => Err(unsupported(format!(
+            "model inputs and outputs of type {other:?}"
+        ))),
+    }
+}
+
+fn element_type(ty: TensorElementType) -> Result<ElementType, BackendError> {
+    match ty {
+        TensorElementType::Float32 => Ok(ElementType::F32),
+        TensorElementType::Uint8 => Ok(ElementType::U8),
+        TensorElementType::Int8 => Ok(ElementType::I8),
+        other => Err(unsupported(format!(
+            "tensors of type {other:?} in the harness (f32, u8 and i8 only)"
+        ))),
+    }
+}
+
+fn unsupported(what: String) -> BackendError {
+    BackendError::Unsupported {
+        engine: NAME.to_string(),
+        what,
+    }
+}
+
+fn to_value(tensor: Tensor) -> Result<DynValue, BackendError> {
+    let shape = tensor.shape;
+    let value = match tensor.data {
+        TensorData::F32(v) => ort::value::Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
+        TensorData::U8(v) => ort::value::Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
+        TensorData::I8(v) => ort::value::Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
+    };
+    value.map_err(|e| BackendError::Input {
+        engine: NAME.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn from_value(value: &DynValue) -> Result<Tensor, BackendError> {
+    let run_error = |e: ort::Error| BackendError::Run {
+        engine: NAME.to_string(),
+        reason: e.to_string(),
+    };
+    let ValueType::Tensor { ty, .. } = value.dtype() else {
+        return Err(unsupported("non-tensor outputs".to_string()));
+    };
+    let (shape, data) = match element_type(*ty)? {
+        ElementType::F32 => {
+            let (shape, v) = value.try_extract_tensor::<f32>().map_err(run_error)?;
+            (shape.clone(), TensorData::F32(v.to_vec()))
+        }
+        ElementType::U8 => {
+            let (shape, v) = value.try_extract_tensor::<u8>().map_err(run_error)?;
+            (shape.clone(), TensorData::U8(v.to_vec()))
+        }
+        ElementType::I8 => {
+            let (shape, v) = value.try_extract_tensor::<i8>().map_err(run_error)?;
+            (shape.clone(), TensorData::I8(v.to_vec()))
+        }
+    };
+    Ok(Tensor {
+        shape: shape.iter().map(|&d| d as usize).collect(),
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harness_backend_api::EngineOptions;
+
+    fn model() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/mobilenet_v2/mobilenet_v2.onnx")
+    }
+
+    fn options(pairs: &[(&str, &str)]) -> LoadOptions {
+        LoadOptions {
+            threads: 1,
+            engine: EngineOptions(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// In CI a missing or unloadable library must fail here, never be skipped.
+    #[test]
+    fn the_provisioned_library_loads_and_reports_the_pinned_release() {
+        let info = OrtBackend.info();
+        let runtime = info
+            .runtime
+            .expect("ONNX Runtime must load: run scripts/setup.sh");
+        assert!(runtime.contains(LIBRARY), "{runtime}");
+        assert_eq!(info.engine_version, ORT_VERSION);
+    }
+
+    #[test]
+    fn a_session_reports_names_shapes_and_the_settings_it_applied() {
+        let session = OrtBackend
+            .load(
+                &model(),
+                ModelFormat::Onnx,
+                &options(&[("spin", "false"), ("optimization", "disable")]),
+            )
+            .unwrap();
+        assert_eq!(
+            session.inputs()[0].to_string(),
+            "input f32 [1, 3, 224, 224]"
+        );
+        assert_eq!(session.outputs()[0].to_string(), "logits f32 [1, 1000]");
+        let settings: Vec<String> = session
+            .settings()
+            .iter()
+            .map(|s| format!("{}={}", s.key, s.value))
+            .collect();
+        assert_eq!(
+            settings,
+            [
+                "threads=1",
+                "inter_op_threads=1",
+                "execution=sequential",
+                "optimization=disable",
+                "spin=false"
+            ]
+        );
+    }
+
+    #[test]
+    fn tflite_and_unknown_options_are_refused_clearly() {
+        let err = OrtBackend
+            .load(&model(), ModelFormat::Tflite, &options(&[]))
+            .err()
+            .unwrap();
+        assert_eq!(err.to_string(), "ort does not support tflite models");
+        let err = OrtBackend
+            .load(
+                &model(),
+                ModelFormat::Onnx,
+                &options(&[("optimisation", "all")]),
+            )
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("unknown option `optimisation`"),
+            "{err}"
+        );
+        let err = OrtBackend
+            .load(
+                &model(),
+                ModelFormat::Onnx,
+                &options(&[("optimization", "max")]),
+            )
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string()
+                .contains("must be all, extended, basic or disable"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_model_onnx_runtime_rejects_names_the_engine_and_the_file() {
+        let dir = std::env::temp_dir().join(format!("harness-ort-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad = dir.join("bad.onnx");
+        std::fs::write(&bad, b"not a model").unwrap();
+        let err = OrtBackend
+            .load(&bad, ModelFormat::Onnx, &options(&[]))
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("ort could not load {}", bad.display())),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn u8_and_i8_tensors_round_trip_through_values() {
+        for tensor in [
+            Tensor::new(vec![2, 2], TensorData::U8(vec![0, 1, 254, 255])).unwrap(),
+            Tensor::new(vec![1, 3], TensorData::I8(vec![-128, 0, 127])).unwrap(),
+            Tensor::new(vec![1], TensorData::F32(vec![0.5])).unwrap(),
+        ] {
+            runtime().unwrap();
+            let value = to_value(tensor.clone()).unwrap();
+            assert_eq!(from_value(&value).unwrap(), tensor);
+        }
+    }
+}
