@@ -98,12 +98,14 @@ impl Backend for OrtBackend {
             "extended" => (GraphOptimizationLevel::Level2, "extended"),
             "basic" => (GraphOptimizationLevel::Level1, "basic"),
             "disable" => (GraphOptimizationLevel::Disable, "disable"),
-            other => return Err(BackendError::Option {
-                engine: NAME.to_string(),
-                reason: format!(
+            other => {
+                return Err(BackendError::Option {
+                    engine: NAME.to_string(),
+                    reason: format!(
                     "option `optimization` must be all, extended, basic or disable, not `{other}`"
                 ),
-            }),
+                })
+            }
         };
         let spin = options.engine.get_bool(NAME, "spin")?.unwrap_or(true);
         let threads = options.threads.max(1);
@@ -113,18 +115,8 @@ impl Backend for OrtBackend {
             reason,
         };
         let runtime = runtime().map_err(load_error)?;
-        let session = ort::session::Session::builder(&runtime.environment)
-            .map_err(|e| e.to_string())
-            .and_then(|b| {
-                b.with_optimization_level(level)
-                    .and_then(|b| b.with_intra_threads(threads))
-                    .and_then(|b| b.with_inter_threads(1))
-                    .and_then(|b| b.with_parallel_execution(false))
-                    .and_then(|b| b.with_intra_op_spinning(spin))
-                    .map_err(|e| e.to_string())
-            })
-            .and_then(|mut b| b.commit_from_file(model).map_err(|e| e.to_string()))
-            .map_err(load_error)?;
+        let session =
+            open_session(&runtime.environment, model, level, threads, spin).map_err(load_error)?;
         let inputs = session
             .inputs()
             .iter()
@@ -150,6 +142,31 @@ impl Backend for OrtBackend {
             last: Vec::new(),
         }))
     }
+}
+
+/// A session with the latency-oriented options this backend documents.
+fn open_session(
+    environment: &ort::environment::Environment,
+    model: &Path,
+    level: GraphOptimizationLevel,
+    threads: usize,
+    spin: bool,
+) -> Result<ort::session::Session, String> {
+    let text = |e: ort::Error<_>| e.to_string();
+    ort::session::Session::builder(environment)
+        .map_err(|e| e.to_string())?
+        .with_optimization_level(level)
+        .map_err(text)?
+        .with_intra_threads(threads)
+        .map_err(text)?
+        .with_inter_threads(1)
+        .map_err(text)?
+        .with_parallel_execution(false)
+        .map_err(text)?
+        .with_intra_op_spinning(spin)
+        .map_err(text)?
+        .commit_from_file(model)
+        .map_err(|e| e.to_string())
 }
 
 /// Asks the library at `path` (already loaded by `ort`, so this only takes another reference) for its release.
