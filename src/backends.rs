@@ -7,6 +7,8 @@ pub fn compiled_in() -> Vec<Box<dyn Backend>> {
     vec![
         #[cfg(feature = "ort")]
         Box::new(harness_backend_ort::OrtBackend),
+        #[cfg(feature = "tflite")]
+        Box::new(harness_backend_tflite::TfliteBackend),
         #[cfg(feature = "tract")]
         Box::new(harness_backend_tract::TractBackend),
     ]

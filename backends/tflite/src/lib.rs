@@ -1,0 +1,538 @@
+//! TensorFlow Lite, now called LiteRT: the real runtime (`libLiteRt.so` from the pinned `ai-edge-litert`
+//! wheel) through its C API, compiled for the CPU accelerator, which runs the model with XNNPACK.
+//!
+//! Loading creates the model and the compiled model once; `prepare` fills one set of input buffers per input
+//! (outside timing); a run hands prepared buffers to `LiteRtRunCompiledModel`. Every handle is released when
+//! the session is dropped.
+
+mod ffi;
+
+use ffi::Api;
+use harness_backend_api::runtime::locate_library;
+use harness_backend_api::{
+    Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
+    Session, Setting, Tensor, TensorData, TensorInfo,
+};
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+const NAME: &str = "tflite";
+/// The LiteRT release provisioned by scripts/runtimes.toml; the library exports no version function.
+pub const LITERT_VERSION: &str = "2.3.0";
+const LIBRARY: &str = "libLiteRt.so";
+/// An explicit path to `libLiteRt.so`, overriding the project's runtime folder.
+pub const LIBRARY_VARIABLE: &str = "HARNESS_TFLITE_LIBRARY";
+const THREADS_NOTE: &str = "XNNPACK's thread pool gets N threads (the `xnnpack` compilation option \
+`num_threads = N`); operators XNNPACK does not take run on LiteRT's built-in kernels on the calling thread.";
+
+struct Runtime {
+    api: Api,
+    path: PathBuf,
+    environment: ffi::Environment,
+}
+
+// SAFETY: the environment handle is created once and only passed to LiteRT calls, which are thread-safe for
+// distinct models; the harness drives one session at a time.
+unsafe impl Send for Runtime {}
+unsafe impl Sync for Runtime {}
+
+/// Loads the library and creates the process's LiteRT environment, once. The environment lives as long as
+/// the process: LiteRT registers its accelerators in it.
+fn runtime() -> Result<&'static Runtime, String> {
+    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let path = locate_library(LIBRARY_VARIABLE, "litert", LIBRARY)?;
+            let api = Api::load(&path)?;
+            let mut environment = std::ptr::null_mut();
+            // SAFETY: no options; the out-pointer is valid.
+            check(unsafe { (api.LiteRtCreateEnvironment)(0, std::ptr::null(), &mut environment) })
+                .map_err(|e| format!("LiteRtCreateEnvironment: {e}"))?;
+            Ok(Runtime {
+                api,
+                path,
+                environment,
+            })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+fn check(status: ffi::Status) -> Result<(), String> {
+    if status == ffi::STATUS_OK {
+        Ok(())
+    } else {
+        Err(format!("{} (status {status})", ffi::status_text(status)))
+    }
+}
+
+pub struct TfliteBackend;
+
+impl Backend for TfliteBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn info(&self) -> BackendInfo {
+        let overridden = std::env::var_os(LIBRARY_VARIABLE).is_some_and(|v| !v.is_empty());
+        BackendInfo {
+            name: NAME.to_string(),
+            engine_version: if overridden {
+                format!("LiteRT (library from {LIBRARY_VARIABLE}, version not reported)")
+            } else {
+                format!("LiteRT {LITERT_VERSION}")
+            },
+            formats: vec![ModelFormat::Tflite],
+            runtime: runtime().map(|r| format!("{} (loaded)", r.path.display())),
+            threads_note: THREADS_NOTE.to_string(),
+        }
+    }
+
+    fn load(
+        &self,
+        model: &Path,
+        format: ModelFormat,
+        options: &LoadOptions,
+    ) -> Result<Box<dyn Session>, BackendError> {
+        if format != ModelFormat::Tflite {
+            return Err(BackendError::Unsupported {
+                engine: NAME.to_string(),
+                what: format!("{format} models"),
+            });
+        }
+        options.engine.ensure_known(NAME, &[])?;
+        let load_error = |reason: String| BackendError::Load {
+            engine: NAME.to_string(),
+            path: model.display().to_string(),
+            reason,
+        };
+        let runtime = runtime().map_err(load_error)?;
+        let threads = options.threads.max(1);
+        TfliteSession::open(runtime, model, threads)
+            .map(|s| Box::new(s) as Box<dyn Session>)
+            .map_err(load_error)
+    }
+}
+
+struct TfliteSession {
+    runtime: &'static Runtime,
+    model: ffi::Model,
+    compiled: ffi::CompiledModel,
+    inputs: Vec<TensorInfo>,
+    outputs: Vec<TensorInfo>,
+    input_types: Vec<ffi::RankedTensorType>,
+    /// One set of input buffers per prepared input.
+    prepared: Vec<Vec<ffi::TensorBuffer>>,
+    output_buffers: Vec<ffi::TensorBuffer>,
+    threads: usize,
+    signature_key: String,
+}
+
+/// The signature every model is run through: the first one.
+const SIGNATURE: ffi::ParamIndex = 0;
+
+impl TfliteSession {
+    fn open(
+        runtime: &'static Runtime,
+        path: &Path,
+        threads: usize,
+    ) -> Result<TfliteSession, String> {
+        let api = &runtime.api;
+        let file = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
+        let mut session = TfliteSession {
+            runtime,
+            model: std::ptr::null_mut(),
+            compiled: std::ptr::null_mut(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            input_types: Vec::new(),
+            prepared: Vec::new(),
+            output_buffers: Vec::new(),
+            threads,
+            signature_key: String::new(),
+        };
+        // From here on, `session`'s Drop releases whatever was created, also on an early return.
+        // SAFETY: every pointer passed is valid for the call; handles come from the same library.
+        unsafe {
+            check((api.LiteRtCreateModelFromFile)(
+                runtime.environment,
+                file.as_ptr(),
+                &mut session.model,
+            ))
+            .map_err(|e| format!("LiteRtCreateModelFromFile: {e}"))?;
+            let mut signatures = 0;
+            check((api.LiteRtGetNumModelSignatures)(
+                session.model,
+                &mut signatures,
+            ))?;
+            if signatures == 0 {
+                return Err(
+                    "the model has no signature, which LiteRT's compiled-model API needs".into(),
+                );
+            }
+            let mut signature = std::ptr::null_mut();
+            check((api.LiteRtGetModelSignature)(
+                session.model,
+                SIGNATURE,
+                &mut signature,
+            ))?;
+            let mut key: *const c_char = std::ptr::null();
+            check((api.LiteRtGetSignatureKey)(signature, &mut key))?;
+            if !key.is_null() {
+                session.signature_key = CStr::from_ptr(key).to_string_lossy().into_owned();
+            }
+            let (mut input_count, mut output_count) = (0, 0);
+            check((api.LiteRtGetNumSignatureInputs)(
+                signature,
+                &mut input_count,
+            ))?;
+            check((api.LiteRtGetNumSignatureOutputs)(
+                signature,
+                &mut output_count,
+            ))?;
+            for index in 0..input_count {
+                let mut tensor = std::ptr::null_mut();
+                check((api.LiteRtGetSignatureInputTensorByIndex)(
+                    signature,
+                    index,
+                    &mut tensor,
+                ))?;
+                let (info, ty) = describe(api, tensor)?;
+                session.inputs.push(info);
+                session.input_types.push(ty);
+            }
+            let mut output_types = Vec::new();
+            for index in 0..output_count {
+                let mut tensor = std::ptr::null_mut();
+                check((api.LiteRtGetSignatureOutputTensorByIndex)(
+                    signature,
+                    index,
+                    &mut tensor,
+                ))?;
+                let (info, ty) = describe(api, tensor)?;
+                session.outputs.push(info);
+                output_types.push(ty);
+            }
+
+            session.compiled = compile(runtime, session.model, threads)?;
+            for (index, ty) in output_types.iter().enumerate() {
+                let mut requirements = std::ptr::null_mut();
+                check((api.LiteRtGetCompiledModelOutputBufferRequirements)(
+                    session.compiled,
+                    SIGNATURE,
+                    index,
+                    &mut requirements,
+                ))?;
+                let buffer = create_buffer(runtime, ty, requirements)?;
+                session.output_buffers.push(buffer);
+            }
+        }
+        Ok(session)
+    }
+}
+
+/// Compiles `model` for the CPU accelerator (XNNPACK) with `threads` threads.
+///
+/// # Safety
+/// `model` must be a live model of `runtime`'s library.
+unsafe fn compile(
+    runtime: &Runtime,
+    model: ffi::Model,
+    threads: usize,
+) -> Result<ffi::CompiledModel, String> {
+    let api = &runtime.api;
+    let mut options = std::ptr::null_mut();
+    check((api.LiteRtCreateOptions)(&mut options))?;
+    let result = (|| {
+        check((api.LiteRtSetOptionsHardwareAccelerators)(
+            options,
+            ffi::HW_ACCELERATOR_CPU,
+        ))?;
+        // The CPU-options helpers are not exported; the XNNPACK settings travel as a text payload.
+        let payload =
+            CString::new(format!("num_threads = {threads}\n")).expect("no NUL in the payload");
+        let payload = payload.into_raw();
+        let mut opaque = std::ptr::null_mut();
+        let created = check((api.LiteRtCreateOpaqueOptions)(
+            c"xnnpack".as_ptr(),
+            payload.cast(),
+            Some(free_payload),
+            &mut opaque,
+        ));
+        if let Err(e) = created {
+            drop(CString::from_raw(payload));
+            return Err(format!("LiteRtCreateOpaqueOptions: {e}"));
+        }
+        if let Err(e) = check((api.LiteRtAddOpaqueOptions)(options, opaque)) {
+            (api.LiteRtDestroyOpaqueOptions)(opaque);
+            return Err(format!("LiteRtAddOpaqueOptions: {e}"));
+        }
+        let mut compiled = std::ptr::null_mut();
+        check((api.LiteRtCreateCompiledModel)(
+            runtime.environment,
+            model,
+            options,
+            &mut compiled,
+        ))
+        .map_err(|e| format!("LiteRtCreateCompiledModel: {e}"))?;
+        Ok(compiled)
+    })();
+    // The compilation options stay the caller's (ours) after compiling.
+    (api.LiteRtDestroyOptions)(options);
+    result
+}
+
+unsafe extern "C" fn free_payload(payload: *mut c_void) {
+    // SAFETY: the payload is the CString handed over in `compile`, freed exactly once by LiteRT.
+    unsafe { drop(CString::from_raw(payload.cast::<c_char>())) }
+}
+
+/// # Safety
+/// `requirements` must belong to a live compiled model of `runtime`'s library.
+unsafe fn create_buffer(
+    runtime: &Runtime,
+    ty: &ffi::RankedTensorType,
+    requirements: ffi::TensorBufferRequirements,
+) -> Result<ffi::TensorBuffer, String> {
+    let mut buffer = std::ptr::null_mut();
+    check((runtime
+        .api
+        .LiteRtCreateManagedTensorBufferFromRequirements)(
+        runtime.environment,
+        ty,
+        requirements,
+        &mut buffer,
+    ))
+    .map_err(|e| format!("LiteRtCreateManagedTensorBufferFromRequirements: {e}"))?;
+    Ok(buffer)
+}
+
+/// # Safety
+/// `tensor` must be a live tensor of `api`'s library.
+unsafe fn describe(
+    api: &Api,
+    tensor: ffi::Tensor,
+) -> Result<(TensorInfo, ffi::RankedTensorType), String> {
+    let mut name: *const c_char = std::ptr::null();
+    check((api.LiteRtGetTensorName)(tensor, &mut name))?;
+    let name = if name.is_null() {
+        String::new()
+    } else {
+        CStr::from_ptr(name).to_string_lossy().into_owned()
+    };
+    let mut ty: ffi::RankedTensorType = std::mem::zeroed();
+    check((api.LiteRtGetRankedTensorType)(tensor, &mut ty))
+        .map_err(|e| format!("tensor `{name}`: {e}"))?;
+    let element_type =
+        match ty.element_type {
+            ffi::ELEMENT_FLOAT32 => ElementType::F32,
+            ffi::ELEMENT_UINT8 => ElementType::U8,
+            ffi::ELEMENT_INT8 => ElementType::I8,
+            other => return Err(format!(
+                "tensor `{name}` has LiteRT element type {other}; the harness takes f32, u8 and i8"
+            )),
+        };
+    let shape = ty.layout.dimensions[..ty.layout.rank()]
+        .iter()
+        .map(|&d| usize::try_from(d).ok())
+        .collect();
+    Ok((
+        TensorInfo {
+            name,
+            shape,
+            element_type,
+        },
+        ty,
+    ))
+}
+
+impl TfliteSession {
+    fn error(&self, reason: String) -> BackendError {
+        BackendError::Run {
+            engine: NAME.to_string(),
+            reason,
+        }
+    }
+
+    /// Copies `bytes` into `buffer` under a write lock.
+    fn write(&self, buffer: ffi::TensorBuffer, bytes: &[u8]) -> Result<(), String> {
+        let api = &self.runtime.api;
+        // SAFETY: the buffer is live; the lock gives host memory of `size` bytes until unlocked.
+        unsafe {
+            let mut size = 0;
+            check((api.LiteRtGetTensorBufferSize)(buffer, &mut size))?;
+            if size < bytes.len() {
+                return Err(format!(
+                    "the input buffer holds {size} bytes, the tensor has {}",
+                    bytes.len()
+                ));
+            }
+            let mut host: *mut c_void = std::ptr::null_mut();
+            check((api.LiteRtLockTensorBuffer)(
+                buffer,
+                &mut host,
+                ffi::LOCK_WRITE,
+            ))?;
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), host.cast::<u8>(), bytes.len());
+            check((api.LiteRtUnlockTensorBuffer)(buffer))
+        }
+    }
+
+    /// Reads `count` elements of `T` from `buffer` under a read lock.
+    fn read<T: Copy + Default>(
+        &self,
+        buffer: ffi::TensorBuffer,
+        count: usize,
+    ) -> Result<Vec<T>, String> {
+        let api = &self.runtime.api;
+        // SAFETY: as in `write`; the buffer is checked to hold `count` elements.
+        unsafe {
+            let mut size = 0;
+            check((api.LiteRtGetTensorBufferSize)(buffer, &mut size))?;
+            if size < count * std::mem::size_of::<T>() {
+                return Err(format!(
+                    "the output buffer holds {size} bytes, fewer than its tensor needs"
+                ));
+            }
+            let mut host: *mut c_void = std::ptr::null_mut();
+            check((api.LiteRtLockTensorBuffer)(
+                buffer,
+                &mut host,
+                ffi::LOCK_READ,
+            ))?;
+            let mut values = vec![T::default(); count];
+            std::ptr::copy_nonoverlapping(host.cast::<T>(), values.as_mut_ptr(), count);
+            check((api.LiteRtUnlockTensorBuffer)(buffer))?;
+            Ok(values)
+        }
+    }
+}
+
+impl Session for TfliteSession {
+    fn inputs(&self) -> &[TensorInfo] {
+        &self.inputs
+    }
+
+    fn outputs(&self) -> &[TensorInfo] {
+        &self.outputs
+    }
+
+    fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
+        if inputs.len() != self.inputs.len() {
+            return Err(self.error(format!(
+                "{} inputs given, the model has {}",
+                inputs.len(),
+                self.inputs.len()
+            )));
+        }
+        let mut buffers = Vec::new();
+        let result = inputs.iter().enumerate().try_for_each(|(index, tensor)| {
+            let mut requirements = std::ptr::null_mut();
+            // SAFETY: the compiled model is live; the requirements stay owned by it.
+            let buffer = unsafe {
+                check((self
+                    .runtime
+                    .api
+                    .LiteRtGetCompiledModelInputBufferRequirements)(
+                    self.compiled,
+                    SIGNATURE,
+                    index,
+                    &mut requirements,
+                ))?;
+                create_buffer(self.runtime, &self.input_types[index], requirements)?
+            };
+            buffers.push(buffer);
+            self.write(buffer, bytes_of(&tensor.data))
+        });
+        if let Err(e) = result {
+            release_buffers(&self.runtime.api, &buffers);
+            return Err(self.error(e));
+        }
+        self.prepared.push(buffers);
+        Ok(PreparedInput(self.prepared.len() - 1))
+    }
+
+    fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
+        let inputs = &mut self.prepared[input.0];
+        // SAFETY: all handles are live and belong to this compiled model's signature.
+        let status = unsafe {
+            (self.runtime.api.LiteRtRunCompiledModel)(
+                self.compiled,
+                SIGNATURE,
+                inputs.len(),
+                inputs.as_mut_ptr(),
+                self.output_buffers.len(),
+                self.output_buffers.as_mut_ptr(),
+            )
+        };
+        check(status).map_err(|e| self.error(format!("LiteRtRunCompiledModel: {e}")))
+    }
+
+    fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {
+        self.outputs
+            .iter()
+            .zip(&self.output_buffers)
+            .map(|(info, &buffer)| {
+                let shape: Vec<usize> = info.shape.iter().map(|d| d.unwrap_or(1)).collect();
+                let count = shape.iter().product();
+                let data = match info.element_type {
+                    ElementType::F32 => self.read::<f32>(buffer, count).map(TensorData::F32),
+                    ElementType::U8 => self.read::<u8>(buffer, count).map(TensorData::U8),
+                    ElementType::I8 => self.read::<i8>(buffer, count).map(TensorData::I8),
+                }
+                .map_err(|e| self.error(e))?;
+                Ok(Tensor { shape, data })
+            })
+            .collect()
+    }
+
+    fn settings(&self) -> Vec<Setting> {
+        vec![
+            Setting::new("threads", self.threads),
+            Setting::new("accelerator", "cpu"),
+            Setting::new("delegate", "xnnpack"),
+            Setting::new("signature", &self.signature_key),
+        ]
+    }
+}
+
+fn bytes_of(data: &TensorData) -> &[u8] {
+    fn raw<T>(values: &[T]) -> &[u8] {
+        // SAFETY: f32, u8 and i8 have no padding; the byte view covers exactly the slice.
+        unsafe {
+            std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+        }
+    }
+    match data {
+        TensorData::F32(v) => raw(v),
+        TensorData::U8(v) => raw(v),
+        TensorData::I8(v) => raw(v),
+    }
+}
+
+fn release_buffers(api: &Api, buffers: &[ffi::TensorBuffer]) {
+    for &buffer in buffers {
+        // SAFETY: each buffer was created by this library and is destroyed once.
+        unsafe { (api.LiteRtDestroyTensorBuffer)(buffer) }
+    }
+}
+
+impl Drop for TfliteSession {
+    fn drop(&mut self) {
+        let api = &self.runtime.api;
+        release_buffers(api, &self.output_buffers);
+        for buffers in &self.prepared {
+            release_buffers(api, buffers);
+        }
+        // SAFETY: buffers are gone; the compiled model goes before the model it was made from.
+        unsafe {
+            if !self.compiled.is_null() {
+                (api.LiteRtDestroyCompiledModel)(self.compiled);
+            }
+            if !self.model.is_null() {
+                (api.LiteRtDestroyModel)(self.model);
+            }
+        }
+    }
+}
