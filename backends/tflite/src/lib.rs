@@ -324,15 +324,16 @@ unsafe fn describe(
     let mut ty: ffi::RankedTensorType = std::mem::zeroed();
     check((api.LiteRtGetRankedTensorType)(tensor, &mut ty))
         .map_err(|e| format!("tensor `{name}`: {e}"))?;
-    let element_type =
-        match ty.element_type {
-            ffi::ELEMENT_FLOAT32 => ElementType::F32,
-            ffi::ELEMENT_UINT8 => ElementType::U8,
-            ffi::ELEMENT_INT8 => ElementType::I8,
-            other => return Err(format!(
+    let element_type = match ty.element_type {
+        ffi::ELEMENT_FLOAT32 => ElementType::F32,
+        ffi::ELEMENT_UINT8 => ElementType::U8,
+        ffi::ELEMENT_INT8 => ElementType::I8,
+        other => {
+            return Err(format!(
                 "tensor `{name}` has LiteRT element type {other}; the harness takes f32, u8 and i8"
-            )),
-        };
+            ))
+        }
+    };
     let shape = ty.layout.dimensions[..ty.layout.rank()]
         .iter()
         .map(|&d| usize::try_from(d).ok())
@@ -534,5 +535,118 @@ impl Drop for TfliteSession {
                 (api.LiteRtDestroyModel)(self.model);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harness_backend_api::EngineOptions;
+
+    fn model() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/mobilenet_v2/mobilenet_v2.tflite")
+    }
+
+    fn options(threads: usize) -> LoadOptions {
+        LoadOptions {
+            threads,
+            engine: EngineOptions::default(),
+        }
+    }
+
+    /// In CI a missing or unloadable library must fail here, never be skipped.
+    #[test]
+    fn the_provisioned_library_loads() {
+        let info = TfliteBackend.info();
+        let runtime = info
+            .runtime
+            .expect("LiteRT must load: run scripts/setup.sh");
+        assert!(runtime.contains(LIBRARY), "{runtime}");
+        assert_eq!(info.engine_version, "LiteRT 2.3.0");
+    }
+
+    #[test]
+    fn a_session_reports_its_signature_tensors_and_settings() {
+        let session = TfliteBackend
+            .load(&model(), ModelFormat::Tflite, &options(2))
+            .unwrap();
+        assert_eq!(
+            session.inputs()[0].to_string(),
+            "serving_default_input:0 f32 [1, 224, 224, 3]"
+        );
+        assert_eq!(
+            session.outputs()[0].to_string(),
+            "StatefulPartitionedCall_1:0 f32 [1, 1000]"
+        );
+        let settings: Vec<String> = session
+            .settings()
+            .iter()
+            .map(|s| format!("{}={}", s.key, s.value))
+            .collect();
+        assert_eq!(
+            settings,
+            [
+                "threads=2",
+                "accelerator=cpu",
+                "delegate=xnnpack",
+                "signature=serving_default"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_run_gives_the_same_logits_for_the_same_input() {
+        let mut session = TfliteBackend
+            .load(&model(), ModelFormat::Tflite, &options(1))
+            .unwrap();
+        let values: Vec<f32> = (0..224 * 224 * 3)
+            .map(|i| ((i % 255) as f32) / 255.0 - 0.5)
+            .collect();
+        let input = Tensor::new(vec![1, 224, 224, 3], TensorData::F32(values)).unwrap();
+        let a = session.prepare(vec![input.clone()]).unwrap();
+        let b = session.prepare(vec![input]).unwrap();
+        session.run(a).unwrap();
+        let first = session.last_outputs().unwrap();
+        session.run(b).unwrap();
+        let second = session.last_outputs().unwrap();
+        assert_eq!(first, second);
+        let TensorData::F32(logits) = &first[0].data else {
+            panic!("f32 logits")
+        };
+        assert_eq!(logits.len(), 1000);
+        assert!(logits.iter().all(|v| v.is_finite()) && logits.iter().any(|&v| v != 0.0));
+    }
+
+    #[test]
+    fn other_formats_options_and_broken_files_are_refused_clearly() {
+        let err = TfliteBackend
+            .load(&model(), ModelFormat::Onnx, &options(1))
+            .err()
+            .unwrap();
+        assert_eq!(err.to_string(), "tflite does not support onnx models");
+        let mut with_option = options(1);
+        with_option.engine.0.insert("gpu".into(), "true".into());
+        let err = TfliteBackend
+            .load(&model(), ModelFormat::Tflite, &with_option)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("unknown option `gpu`"), "{err}");
+
+        let bad =
+            std::env::temp_dir().join(format!("harness-tflite-{}.tflite", std::process::id()));
+        std::fs::write(&bad, b"not a flatbuffer").unwrap();
+        let err = TfliteBackend
+            .load(&bad, ModelFormat::Tflite, &options(1))
+            .err()
+            .unwrap();
+        std::fs::remove_file(&bad).unwrap();
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "tflite could not load {}: LiteRtCreateModelFromFile",
+                bad.display()
+            )),
+            "{text}"
+        );
     }
 }
