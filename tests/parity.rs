@@ -127,7 +127,7 @@ fn assert_reference_top1(record: &MeasurementRecord) {
 }
 
 #[test]
-fn onnx_runtime_is_the_reference_tract_onnx_agrees_and_tract_tflite_is_flagged() {
+fn onnx_runtime_is_the_reference_tract_and_litert_agree_and_tract_tflite_is_flagged() {
     let dir = tempfile::tempdir().unwrap();
     let path = quick_default_scenario(dir.path(), "");
     let records = run(&path, harness::backends::compiled_in());
@@ -148,6 +148,17 @@ fn onnx_runtime_is_the_reference_tract_onnx_agrees_and_tract_tflite_is_flagged()
     let agreement = parity.agreement.as_ref().unwrap();
     assert_eq!(agreement.top1_agree, Some(6));
     assert!(agreement.min_cosine >= 0.999, "{}", agreement.min_cosine);
+
+    // LiteRT runs the same network from the TFLite file and agrees with ONNX Runtime.
+    let litert = find(&records, "tflite", ModelFormat::Tflite);
+    assert_reference_top1(litert);
+    let parity = litert.parity.as_ref().unwrap();
+    assert_eq!(parity.verdict, ParityVerdict::Pass, "{:?}", parity.reasons);
+    assert!(parity.agreement.as_ref().unwrap().min_cosine >= 0.999);
+    assert!(litert
+        .settings
+        .iter()
+        .any(|s| s.key == "delegate" && s.value == "xnnpack"));
 
     // tract's TFLite path keeps the top-1 but its logits drift (cosine about 0.98): with the float
     // thresholds it must fail, with its figures shown.
