@@ -27,6 +27,24 @@ if ! command -v python3 >/dev/null 2>&1; then
   exit 1
 fi
 
+# System packages from Debian's archive: OpenCV and what the `opencv` crate's build needs (libclang, pkg-config).
+system_packages=(libopencv-dev clang libclang-dev pkg-config)
+missing=()
+for package in "${system_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "missing system packages: ${missing[*]}; this script installs them with apt-get (Debian, Ubuntu); install them with your distribution's tools"
+    exit 1
+  fi
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  say "installing ${missing[*]} from the distribution's archive"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
 # Native runtime libraries from pinned PyPI wheels (ONNX Runtime, ...), checked by sha256.
 for target in "${targets[@]}"; do
   python3 scripts/fetch_runtimes.py "$target"

@@ -5,6 +5,8 @@ use harness_backend_api::{Backend, BackendInfo};
 /// Every backend compiled into this binary.
 pub fn compiled_in() -> Vec<Box<dyn Backend>> {
     vec![
+        #[cfg(feature = "opencv")]
+        Box::new(harness_backend_opencv::OpencvBackend),
         #[cfg(feature = "ort")]
         Box::new(harness_backend_ort::OrtBackend),
         #[cfg(feature = "tflite")]

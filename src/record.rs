@@ -80,13 +80,20 @@ impl MeasurementRecord {
 }
 
 impl MeasurementRecord {
+    /// The value of one applied engine setting.
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        self.settings
+            .iter()
+            .find(|s| s.key == key)
+            .map(|s| s.value.as_str())
+    }
+
     /// Whether the engine computed in reduced precision (quantised input, or a `precision` setting such as
     /// fp16 or bf16), which the parity check judges with its looser thresholds.
     pub fn reduced_precision(&self) -> bool {
         self.plan.input.element_type != harness_backend_api::ElementType::F32
             || self
-                .settings
-                .iter()
-                .any(|s| s.key == "precision" && !matches!(s.value.as_str(), "f32" | "fp32"))
+                .setting("precision")
+                .is_some_and(|p| !matches!(p, "f32" | "fp32"))
     }
 }

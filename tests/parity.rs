@@ -127,7 +127,7 @@ fn assert_reference_top1(record: &MeasurementRecord) {
 }
 
 #[test]
-fn onnx_runtime_is_the_reference_tract_and_litert_agree_and_tract_tflite_is_flagged() {
+fn onnx_runtime_is_the_reference_the_others_agree_and_tract_tflite_is_flagged() {
     let dir = tempfile::tempdir().unwrap();
     let path = quick_default_scenario(dir.path(), "");
     let records = run(&path, harness::backends::compiled_in());
@@ -148,6 +148,17 @@ fn onnx_runtime_is_the_reference_tract_and_litert_agree_and_tract_tflite_is_flag
     let agreement = parity.agreement.as_ref().unwrap();
     assert_eq!(agreement.top1_agree, Some(6));
     assert!(agreement.min_cosine >= 0.999, "{}", agreement.min_cosine);
+
+    // OpenCV 4.6 runs the ONNX file after the in-memory Clip rewrite, says so, and agrees.
+    let opencv = find(&records, "opencv", ModelFormat::Onnx);
+    assert_reference_top1(opencv);
+    let parity = opencv.parity.as_ref().unwrap();
+    assert_eq!(parity.verdict, ParityVerdict::Pass, "{:?}", parity.reasons);
+    assert!(
+        opencv.setting("model_adaptation").is_some(),
+        "{:?}",
+        opencv.settings
+    );
 
     // LiteRT runs the same network from the TFLite file and agrees with ONNX Runtime.
     let litert = find(&records, "tflite", ModelFormat::Tflite);

@@ -34,6 +34,7 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "warmup_runs",
     "inputs",
     "input_adaptation",
+    "model_adaptation",
     "settings",
     "parity",
     "parity_reference",
@@ -141,7 +142,8 @@ pub fn write_summary(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord)
             .as_str()
             .unwrap_or_default()
             .to_string(),
-        settings.join(" "),
+        r.setting("model_adaptation").unwrap_or("none").to_string(),
+        settings.join("; "),
     ];
     row.extend(parity_cells(r));
     row.push(r.error.clone().unwrap_or_default());

@@ -95,6 +95,13 @@ pub fn render(records: &[MeasurementRecord]) -> String {
         }
     }
     for r in records {
+        if let Some(how) = r.setting("model_adaptation").filter(|how| *how != "none") {
+            let _ = writeln!(
+                out,
+                "* {} {} {} threads={} ran an adapted model: {}",
+                r.plan.model, r.plan.backend, r.plan.format, r.plan.threads, how
+            );
+        }
         if let Some(error) = &r.error {
             let _ = writeln!(
                 out,

@@ -5,9 +5,10 @@
 pub mod rewrite;
 
 use harness_backend_api::{ElementType, TensorInfo};
+use prost::encoding::WireType;
 use prost::Message;
-use tract_onnx::pb;
-
+/// The ONNX protobuf types, for code that builds or edits graphs.
+pub use tract_onnx::pb;
 pub use tract_onnx::pb::ModelProto;
 
 /// Decodes an ONNX file's bytes.
@@ -15,8 +16,59 @@ pub fn decode(bytes: &[u8]) -> Result<ModelProto, String> {
     ModelProto::decode(bytes).map_err(|e| format!("not an ONNX model: {e}"))
 }
 
+/// Encodes a model so that every FLOAT attribute carries its value, also 0.0.
+///
+/// The ONNX schema is proto2, where a field's presence is information: importers such as OpenCV's check
+/// `has_f()` and refuse an attribute without it. These prost types are proto3-style and leave zeros out, so the
+/// top-level graph's nodes are encoded here with the value of every float attribute written explicitly.
 pub fn encode(model: &ModelProto) -> Vec<u8> {
-    model.encode_to_vec()
+    let Some(graph) = &model.graph else {
+        return model.encode_to_vec();
+    };
+    // Fields may come in any order; repeated ones keep theirs. Graph and nodes go after everything else.
+    let mut out = ModelProto {
+        graph: None,
+        ..model.clone()
+    }
+    .encode_to_vec();
+    let mut graph_bytes = pb::GraphProto {
+        node: Vec::new(),
+        ..graph.clone()
+    }
+    .encode_to_vec();
+    for node in &graph.node {
+        let mut node_bytes = pb::NodeProto {
+            attribute: Vec::new(),
+            ..node.clone()
+        }
+        .encode_to_vec();
+        for attribute in &node.attribute {
+            let mut bytes = attribute.encode_to_vec();
+            if attribute.r#type == pb::attribute_proto::AttributeType::Float as i32
+                && attribute.f == 0.0
+            {
+                put_field(
+                    &mut bytes,
+                    2,
+                    WireType::ThirtyTwoBit,
+                    &attribute.f.to_le_bytes(),
+                );
+            }
+            put_field(&mut node_bytes, 5, WireType::LengthDelimited, &bytes);
+        }
+        put_field(&mut graph_bytes, 1, WireType::LengthDelimited, &node_bytes);
+    }
+    put_field(&mut out, 7, WireType::LengthDelimited, &graph_bytes);
+    out
+}
+
+/// Appends one field: its key, its length for length-delimited ones, its payload.
+fn put_field(out: &mut Vec<u8>, tag: u32, wire_type: WireType, payload: &[u8]) {
+    prost::encoding::encode_key(tag, wire_type, out);
+    if wire_type == WireType::LengthDelimited {
+        prost::encoding::encode_varint(payload.len() as u64, out);
+    }
+    out.extend_from_slice(payload);
 }
 
 /// The graph's real inputs (those that are not initializers) and its outputs, as the file declares them.
@@ -85,4 +137,36 @@ pub fn default_opset(model: &ModelProto) -> Option<i64> {
         .iter()
         .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
         .map(|o| o.version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_float_attribute_keeps_its_value_on_the_wire() {
+        let zero = pb::AttributeProto {
+            name: "min".into(),
+            r#type: pb::attribute_proto::AttributeType::Float as i32,
+            f: 0.0,
+            ..Default::default()
+        };
+        // prost alone leaves the zero out: the attribute has no value at all for a proto2 reader.
+        assert!(!zero.encode_to_vec().ends_with(&[0x15, 0, 0, 0, 0]));
+        let model = ModelProto {
+            graph: Some(pb::GraphProto {
+                node: vec![pb::NodeProto {
+                    op_type: "Clip".into(),
+                    attribute: vec![zero],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let bytes = encode(&model);
+        // Field 2 (float, wire type 5) with 0.0 follows the attribute's other fields.
+        assert!(bytes.windows(5).any(|w| w == [0x15, 0, 0, 0, 0]));
+        assert_eq!(decode(&bytes).unwrap(), model);
+    }
 }
