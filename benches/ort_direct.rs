@@ -5,7 +5,7 @@
 use harness::execute::execute;
 use harness::inputs::{InputDescription, RandomInputs};
 use harness::measure::{MeasureRules, MonotonicClock};
-use harness::plan::MeasurementPlan;
+use harness::plan::{MeasurementPlan, Timing};
 use harness_backend_api::{ElementType, Layout, ModelFormat, TensorData};
 use harness_backend_ort::OrtBackend;
 use ort::session::builder::GraphOptimizationLevel;
@@ -35,13 +35,14 @@ fn main() {
         element_type: ElementType::F32,
         quantization: None,
     };
-    let inputs = RandomInputs { count: 6, seed: 1 }.generate(&input).tensors;
+    let inputs = RandomInputs { count: 6, seed: 1 }.generate(&input);
     let plan = MeasurementPlan {
         model: "mobilenet_v2".into(),
         model_path: model.clone(),
         format: ModelFormat::Onnx,
         backend: "ort".into(),
         threads: 1,
+        timing: Timing::Inference,
         options: Default::default(),
         input,
         pin: None,
@@ -71,6 +72,7 @@ fn main() {
         .commit_from_file(&model)
         .unwrap();
     let values: Vec<ort::value::Tensor<f32>> = inputs
+        .tensors
         .iter()
         .map(|t| {
             let TensorData::F32(data) = &t.data else {

@@ -18,6 +18,9 @@ impl Session for NoOpSession {
     fn prepare(&mut self, _: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
         Ok(PreparedInput(0))
     }
+    fn refill(&mut self, _: PreparedInput, _: Vec<Tensor>) -> Result<(), BackendError> {
+        Ok(())
+    }
     fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
         black_box(input);
         Ok(())

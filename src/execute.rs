@@ -2,8 +2,9 @@
 //! Also the untimed reference pass whose outputs every measurement is compared with.
 
 use crate::analysis;
-use crate::measure::{time_session, Clock, Rotation};
-use crate::plan::{MeasurementPlan, ReferencePlan};
+use crate::inputs::ModelInputs;
+use crate::measure::{time_runs, time_session, Clock, Rotation, Timings};
+use crate::plan::{MeasurementPlan, ReferencePlan, Timing};
 use crate::record::{MeasurementRecord, Status};
 use harness_backend_api::{
     adapt_input, Adaptation, Backend, BackendError, Layout, LoadOptions, PreparedInput, Session,
@@ -15,7 +16,7 @@ use harness_backend_api::{
 pub fn execute(
     plan: &MeasurementPlan,
     backend: &dyn Backend,
-    inputs: &[Tensor],
+    inputs: &ModelInputs,
     device: &str,
     clock: &dyn Clock,
 ) -> MeasurementRecord {
@@ -44,13 +45,30 @@ pub fn execute(
     };
     let load = clock.now().saturating_sub(before);
 
-    let (prepared, adaptation) =
-        match prepare_inputs(session.as_mut(), backend.name(), inputs, plan.input.layout) {
-            Ok(prepared) => prepared,
-            Err(e) => return failed(Status::LoadFailed, e),
-        };
+    let (prepared, adaptation) = match prepare_inputs(
+        session.as_mut(),
+        backend.name(),
+        &inputs.tensors,
+        plan.input.layout,
+    ) {
+        Ok(prepared) => prepared,
+        Err(e) => return failed(Status::LoadFailed, e),
+    };
     let rotation = plan.pin.map_or(Rotation::Cycle, Rotation::Pinned);
-    let timings = match time_session(session.as_mut(), &prepared, rotation, &plan.rules, clock) {
+    let timed = match plan.timing {
+        Timing::Inference => {
+            time_session(session.as_mut(), &prepared, rotation, &plan.rules, clock)
+        }
+        Timing::EndToEnd => time_end_to_end(
+            plan,
+            backend.name(),
+            session.as_mut(),
+            inputs,
+            rotation,
+            clock,
+        ),
+    };
+    let timings = match timed {
         Ok(timings) => timings,
         Err(e) => return failed(Status::RunFailed, e),
     };
@@ -79,6 +97,38 @@ pub fn execute(
         outputs,
         parity: None,
     }
+}
+
+/// Times each run from the image file on: decode, preprocess, fit the layout, hand over, run. A spare
+/// prepared slot is refilled each time, so that the prepared inputs stay intact for the outputs.
+fn time_end_to_end(
+    plan: &MeasurementPlan,
+    engine: &str,
+    session: &mut dyn Session,
+    inputs: &ModelInputs,
+    rotation: Rotation,
+    clock: &dyn Clock,
+) -> Result<Timings, BackendError> {
+    let input_error = |reason: String| BackendError::Input {
+        engine: engine.to_string(),
+        reason,
+    };
+    let recipe = inputs
+        .images
+        .as_ref()
+        .ok_or_else(|| input_error("end-to-end timing needs image inputs".into()))?;
+    let wanted = session.inputs()[0].clone();
+    let (first, _) = adapt_input(engine, &inputs.tensors[0], plan.input.layout, &wanted)?;
+    let slot = session.prepare(vec![first])?;
+    let mut run = |index: usize| {
+        let logical = recipe
+            .make(index, &plan.input)
+            .map_err(|e| input_error(format!("{e:#}")))?;
+        let (tensor, _) = adapt_input(engine, &logical, plan.input.layout, &wanted)?;
+        session.refill(slot, vec![tensor])?;
+        session.run(slot)
+    };
+    time_runs(&mut run, recipe.files.len(), rotation, &plan.rules, clock)
 }
 
 /// Runs the reference engine once on every input, untimed, for the parity check.

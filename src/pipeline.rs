@@ -161,24 +161,23 @@ pub fn run(
         let backend = find(backends, &plan.backend);
         write!(
             progress,
-            "[{}/{}] {} · {} · {} · {} thread{} … ",
+            "[{}/{}] {} · {} · {} · {} thread{}{} … ",
             i + 1,
             plans.len(),
             plan.model,
             plan.backend,
             plan.format,
             plan.threads,
-            if plan.threads == 1 { "" } else { "s" }
+            if plan.threads == 1 { "" } else { "s" },
+            if plan.timing == plan::Timing::EndToEnd {
+                " · end to end"
+            } else {
+                ""
+            }
         )?;
         progress.flush()?;
         let started = Instant::now();
-        let mut record = execute(
-            plan,
-            backend,
-            &inputs.inputs.tensors,
-            &environment.device,
-            &clock,
-        );
+        let mut record = execute(plan, backend, &inputs.inputs, &environment.device, &clock);
         if record.error.is_none() {
             let reference = &references[index];
             let is_reference = plan::reference(scenario, model).is_some_and(|r| r.is(plan));
@@ -208,7 +207,11 @@ pub fn run(
         }
         write_summary(&mut summary, &scenario.name, &record)?;
         write_samples(&mut samples, &scenario.name, &record)?;
-        if let (Some(out), true) = (predictions.as_mut(), model.classifier) {
+        // End-to-end rows compute the same outputs as their inference rows: listed once.
+        if let (Some(out), true) = (
+            predictions.as_mut(),
+            model.classifier && plan.timing == plan::Timing::Inference,
+        ) {
             write_predictions(
                 out,
                 &scenario.name,

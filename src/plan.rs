@@ -8,6 +8,25 @@ use harness_backend_api::{EngineOptions, ModelFormat};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// What a timed run covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timing {
+    /// The engine's run call on an input already in the engine's form.
+    Inference,
+    /// Decoding the image file, preprocessing, layout conversion, handing it to the engine, and the run.
+    EndToEnd,
+}
+
+impl Timing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Timing::Inference => "inference",
+            Timing::EndToEnd => "end_to_end",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MeasurementPlan {
     pub model: String,
@@ -15,6 +34,7 @@ pub struct MeasurementPlan {
     pub format: ModelFormat,
     pub backend: String,
     pub threads: usize,
+    pub timing: Timing,
     pub options: EngineOptions,
     pub input: InputDescription,
     /// Always feed this input instead of cycling through all of them.
@@ -33,17 +53,25 @@ pub fn expand(scenario: &Scenario) -> Vec<MeasurementPlan> {
                     let Some(path) = model.files.get(format) else {
                         continue;
                     };
-                    plans.push(MeasurementPlan {
-                        model: model.name.clone(),
-                        model_path: path.clone(),
-                        format: *format,
-                        backend: backend.name.clone(),
-                        threads,
-                        options: backend.options.clone(),
-                        input: model.input.clone(),
-                        pin: scenario.inputs.pin,
-                        rules: scenario.measure.clone(),
-                    });
+                    let timings: &[Timing] = if scenario.measure.end_to_end {
+                        &[Timing::Inference, Timing::EndToEnd]
+                    } else {
+                        &[Timing::Inference]
+                    };
+                    for &timing in timings {
+                        plans.push(MeasurementPlan {
+                            model: model.name.clone(),
+                            model_path: path.clone(),
+                            format: *format,
+                            backend: backend.name.clone(),
+                            threads,
+                            timing,
+                            options: backend.options.clone(),
+                            input: model.input.clone(),
+                            pin: scenario.inputs.pin,
+                            rules: scenario.measure.clone(),
+                        });
+                    }
                 }
             }
         }
@@ -73,7 +101,10 @@ impl ReferencePlan {
     }
 
     pub fn is(&self, plan: &MeasurementPlan) -> bool {
-        plan.backend == self.backend && plan.format == self.format && plan.threads == self.threads
+        plan.backend == self.backend
+            && plan.format == self.format
+            && plan.threads == self.threads
+            && plan.timing == Timing::Inference
     }
 }
 

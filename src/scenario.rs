@@ -154,7 +154,11 @@ pub fn parse(
         source: String::new(),
     };
     checker.measure(&scenario.measure)?;
-    checker.inputs(&scenario.inputs, &scenario.models)?;
+    checker.inputs(
+        &scenario.inputs,
+        &scenario.models,
+        scenario.measure.end_to_end,
+    )?;
     checker.parity(&scenario.parity, &scenario.backends, available)?;
     Ok(Scenario { source, ..scenario })
 }
@@ -374,11 +378,23 @@ impl Checker<'_> {
         })
     }
 
-    fn inputs(&self, source: &InputSource, models: &[Model]) -> Result<(), ScenarioError> {
+    fn inputs(
+        &self,
+        source: &InputSource,
+        models: &[Model],
+        measure_end_to_end: bool,
+    ) -> Result<(), ScenarioError> {
         source.check().map_err(|(field, message)| {
             let span = find_key(self.source, "inputs", field);
             self.error(span, &format!("inputs.{field}"), message)
         })?;
+        if measure_end_to_end && source.images.is_none() {
+            return Err(self.error(
+                find_key(self.source, "measure", "end_to_end"),
+                "measure.end_to_end",
+                "end-to-end timing starts from image files: give `images = \"folder\"` under [inputs]".into(),
+            ));
+        }
         if source.images.is_some() {
             if let Some(i) = models.iter().position(|m| m.preprocess.is_none()) {
                 return Err(self.error(

@@ -241,3 +241,45 @@ random = { count = 1, seed = 1 }
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing could be measured"));
 }
+
+#[test]
+fn end_to_end_timing_is_a_separate_labelled_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let scenario_text = std::fs::read_to_string(root.join("scenarios/mobilenet.toml")).unwrap();
+    let (head, _) = scenario_text.split_once("# OpenCV's DNN module").unwrap();
+    let text = head
+        .replace("../models", &root.join("models").display().to_string())
+        .replace("threads = [1, 2]", "threads = [1]")
+        .replace("output = \"../results\"", "output = \"results\"")
+        + "[backends.tract]\n\n[measure]\nwarmup_runs = 0\nwarmup_seconds = 0\nmin_runs = 6\nmin_seconds = 0\nend_to_end = true\n";
+    let path = dir.path().join("e2e.toml");
+    std::fs::write(&path, &text).unwrap();
+    let compiled = harness::backends::compiled_in();
+    let scenario = scenario::load(&path, &harness::backends::infos(&compiled)).unwrap();
+    let outcome = pipeline::run(&scenario, &compiled, &mut std::io::sink()).unwrap();
+    let timings: Vec<&str> = outcome
+        .records
+        .iter()
+        .map(|r| r.plan.timing.as_str())
+        .collect();
+    assert_eq!(timings, ["inference", "end_to_end"]);
+    for record in &outcome.records {
+        assert_eq!(record.status, Status::Ok, "{:?}", record.error);
+        assert!(record.samples_ns.len() >= 6);
+    }
+    // Timing the whole path leaves the answers as they were.
+    assert_eq!(outcome.records[0].outputs, outcome.records[1].outputs);
+    let (header, rows) = read_csv(&outcome.folder.join("summary.csv"));
+    let timing = header.iter().position(|h| h == "timing").unwrap();
+    assert_eq!(rows[1][timing], "end_to_end");
+    let table = harness::export::table::render(&outcome.records);
+    assert!(table.contains("onnx end-to-end"), "{table}");
+
+    // Random tensors have no file to start from.
+    let random = text.replace("images = ", "random = { count = 2, seed = 1 }\n# ");
+    std::fs::write(&path, random).unwrap();
+    let err = scenario::load(&path, &harness::backends::infos(&compiled)).unwrap_err();
+    assert_eq!(err.field, "measure.end_to_end");
+    assert!(err.message.contains("starts from image files"), "{err}");
+}

@@ -65,6 +65,9 @@ impl Session for WrongSession {
     fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
         self.0.prepare(inputs)
     }
+    fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
+        self.0.refill(input, inputs)
+    }
     fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
         self.0.run(input)
     }

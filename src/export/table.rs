@@ -1,5 +1,6 @@
 //! The table shown in the terminal at the end of a run: ms per frame, and how far from the fastest.
 
+use crate::plan::Timing;
 use crate::record::{MeasurementRecord, Status};
 use std::fmt::Write;
 
@@ -52,7 +53,10 @@ pub fn render(records: &[MeasurementRecord]) -> String {
         let mut full = vec![
             r.plan.model.clone(),
             r.plan.backend.clone(),
-            r.plan.format.to_string(),
+            match r.plan.timing {
+                Timing::Inference => r.plan.format.to_string(),
+                Timing::EndToEnd => format!("{} end-to-end", r.plan.format),
+            },
             r.plan.threads.to_string(),
         ];
         full.extend(row);

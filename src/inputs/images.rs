@@ -1,7 +1,7 @@
 //! Image inputs: decoded and preprocessed once, in the harness, so that every engine gets bit-identical
 //! tensors. Declared per model: crop, resize, channel order, scale, mean and std, layout, element type.
 
-use super::{InputDescription, ModelInputs};
+use super::{ImageRecipe, InputDescription, ModelInputs};
 use anyhow::{bail, Context, Result};
 use harness_backend_api::{ElementType, Layout, Tensor, TensorData};
 use image::imageops::{self, FilterType};
@@ -95,16 +95,21 @@ pub fn load_folder(
     let mut inputs = ModelInputs {
         names: Vec::new(),
         tensors: Vec::new(),
+        images: None,
     };
-    for file in files {
+    for file in &files {
         inputs
             .tensors
-            .push(load_image(&file, description, preprocess)?);
+            .push(load_image(file, description, preprocess)?);
         inputs.names.push(
             file.file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         );
     }
+    inputs.images = Some(ImageRecipe {
+        files,
+        preprocess: preprocess.clone(),
+    });
     Ok(inputs)
 }
 

@@ -102,11 +102,26 @@ pub struct InputSource {
     pub pin: Option<usize>,
 }
 
-/// The prepared inputs of one model, with a name for each (the image file, or `random-N`).
+/// The prepared inputs of one model, with a name for each (the image file, or `random-N`), and for images the
+/// recipe that made them, which end-to-end timing repeats inside the timed region.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelInputs {
     pub names: Vec<String>,
     pub tensors: Vec<Tensor>,
+    pub images: Option<ImageRecipe>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageRecipe {
+    pub files: Vec<PathBuf>,
+    pub preprocess: Preprocess,
+}
+
+impl ImageRecipe {
+    /// Decodes and preprocesses image `index` again, as `load_folder` did.
+    pub fn make(&self, index: usize, description: &InputDescription) -> Result<Tensor> {
+        images::load_image(&self.files[index], description, &self.preprocess)
+    }
 }
 
 impl InputSource {

@@ -17,6 +17,7 @@ impl RandomInputs {
             tensors: (0..self.count)
                 .map(|i| random_tensor(description, self.seed.wrapping_add(i as u64)))
                 .collect(),
+            images: None,
         }
     }
 }

@@ -46,10 +46,28 @@ pub fn time_session(
     clock: &dyn Clock,
 ) -> Result<Timings, BackendError> {
     assert!(!inputs.is_empty(), "at least one prepared input");
-    let pick = |i: usize| inputs[rotation.index(i, inputs.len())];
+    time_runs(
+        &mut |i| session.run(inputs[i]),
+        inputs.len(),
+        rotation,
+        rules,
+        clock,
+    )
+}
+
+/// The stopping rule around any unit of work: `run(i)` does one timed run on input `i` (of `input_count`).
+/// Only `run` sits between the two clock reads.
+pub fn time_runs(
+    run: &mut dyn FnMut(usize) -> Result<(), BackendError>,
+    input_count: usize,
+    rotation: Rotation,
+    rules: &MeasureRules,
+    clock: &dyn Clock,
+) -> Result<Timings, BackendError> {
+    let pick = |i: usize| rotation.index(i, input_count);
 
     let before = clock.now();
-    session.run(pick(0))?;
+    run(pick(0))?;
     let first_run = clock.now().saturating_sub(before);
 
     let warmup_time = Duration::from_secs_f64(rules.warmup_seconds);
@@ -62,7 +80,7 @@ pub fn time_session(
         if satisfied || elapsed >= cap {
             break;
         }
-        session.run(pick(warmup_runs as usize + 1))?;
+        run(pick(warmup_runs as usize + 1))?;
         warmup_runs += 1;
     }
 
@@ -72,7 +90,7 @@ pub fn time_session(
     let hit_time_cap = loop {
         let input = pick(samples_ns.len());
         let t0 = clock.now();
-        session.run(input)?;
+        run(input)?;
         let t1 = clock.now();
         samples_ns.push(t1.saturating_sub(t0).as_nanos() as u64);
         let elapsed = t1.saturating_sub(start);
@@ -124,6 +142,9 @@ mod tests {
             &[]
         }
         fn prepare(&mut self, _: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
+            unreachable!()
+        }
+        fn refill(&mut self, _: PreparedInput, _: Vec<Tensor>) -> Result<(), BackendError> {
             unreachable!()
         }
         fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {

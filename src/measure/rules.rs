@@ -15,6 +15,8 @@ pub struct MeasureRules {
     pub max_interval_fraction: f64,
     /// A measurement with more than this fraction of outliers is noisy.
     pub max_outlier_fraction: f64,
+    /// Also time each run end to end, image decoding and preprocessing included, as separate rows.
+    pub end_to_end: bool,
 }
 
 impl Default for MeasureRules {
@@ -27,6 +29,7 @@ impl Default for MeasureRules {
             max_seconds: 30.0,
             max_interval_fraction: 0.05,
             max_outlier_fraction: 0.1,
+            end_to_end: false,
         }
     }
 }

@@ -238,18 +238,9 @@ impl OpencvSession {
             reason,
         }
     }
-}
 
-impl Session for OpencvSession {
-    fn inputs(&self) -> &[TensorInfo] {
-        &self.inputs
-    }
-
-    fn outputs(&self) -> &[TensorInfo] {
-        &self.outputs
-    }
-
-    fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
+    /// An NCHW f32 blob holding the one input tensor.
+    fn blob(&self, inputs: Vec<Tensor>) -> Result<Mat, BackendError> {
         let [tensor] = <[Tensor; 1]>::try_from(inputs).map_err(|given| {
             self.error(format!(
                 "OpenCV models here take one input, {} given",
@@ -266,14 +257,33 @@ impl Session for OpencvSession {
             });
         };
         let sizes: Vec<i32> = tensor.shape.iter().map(|&d| d as i32).collect();
-        let blob = Mat::new_nd_with_default(&sizes, core::CV_32F, Scalar::all(0.0))
+        Mat::new_nd_with_default(&sizes, core::CV_32F, Scalar::all(0.0))
             .and_then(|mut blob| {
                 blob.data_typed_mut::<f32>()?.copy_from_slice(values);
                 Ok(blob)
             })
-            .map_err(|e| self.error(cv_error(e)))?;
+            .map_err(|e| self.error(cv_error(e)))
+    }
+}
+
+impl Session for OpencvSession {
+    fn inputs(&self) -> &[TensorInfo] {
+        &self.inputs
+    }
+
+    fn outputs(&self) -> &[TensorInfo] {
+        &self.outputs
+    }
+
+    fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
+        let blob = self.blob(inputs)?;
         self.prepared.push(blob);
         Ok(PreparedInput(self.prepared.len() - 1))
+    }
+
+    fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
+        self.prepared[input.0] = self.blob(inputs)?;
+        Ok(())
     }
 
     fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {

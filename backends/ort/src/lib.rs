@@ -211,12 +211,13 @@ impl Session for OrtSession {
     }
 
     fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
-        let values = inputs
-            .into_iter()
-            .map(to_value)
-            .collect::<Result<Vec<_>, _>>()?;
-        self.prepared.push(values);
+        self.prepared.push(to_values(inputs)?);
         Ok(PreparedInput(self.prepared.len() - 1))
+    }
+
+    fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
+        self.prepared[input.0] = to_values(inputs)?;
+        Ok(())
     }
 
     fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
@@ -270,6 +271,10 @@ fn unsupported(what: String) -> BackendError {
         engine: NAME.to_string(),
         what,
     }
+}
+
+fn to_values(inputs: Vec<Tensor>) -> Result<Vec<DynValue>, BackendError> {
+    inputs.into_iter().map(to_value).collect()
 }
 
 fn to_value(tensor: Tensor) -> Result<DynValue, BackendError> {

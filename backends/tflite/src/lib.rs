@@ -454,6 +454,22 @@ impl Session for TfliteSession {
         Ok(PreparedInput(self.prepared.len() - 1))
     }
 
+    fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
+        if inputs.len() != self.inputs.len() {
+            return Err(self.error(format!(
+                "{} inputs given, the model has {}",
+                inputs.len(),
+                self.inputs.len()
+            )));
+        }
+        // The buffers exist already: only their contents change.
+        for (&buffer, tensor) in self.prepared[input.0].iter().zip(&inputs) {
+            self.write(buffer, bytes_of(&tensor.data))
+                .map_err(|e| self.error(e))?;
+        }
+        Ok(())
+    }
+
     fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
         let inputs = &mut self.prepared[input.0];
         // SAFETY: all handles are live and belong to this compiled model's signature.

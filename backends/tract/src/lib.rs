@@ -106,12 +106,13 @@ impl Session for TractSession {
     }
 
     fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
-        let values = inputs
-            .into_iter()
-            .map(|t| to_tract(t).map(TValue::from))
-            .collect::<Result<TVec<_>, _>>()?;
-        self.prepared.push(values);
+        self.prepared.push(to_values(inputs)?);
         Ok(PreparedInput(self.prepared.len() - 1))
+    }
+
+    fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
+        self.prepared[input.0] = to_values(inputs)?;
+        Ok(())
     }
 
     fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
@@ -195,6 +196,13 @@ fn element_type(datum: DatumType) -> Result<ElementType, BackendError> {
             what: format!("model tensors of type {other:?} in the harness (f32, u8 and i8 only)"),
         }),
     }
+}
+
+fn to_values(inputs: Vec<Tensor>) -> Result<TVec<TValue>, BackendError> {
+    inputs
+        .into_iter()
+        .map(|t| to_tract(t).map(TValue::from))
+        .collect()
 }
 
 fn to_tract(tensor: Tensor) -> Result<tract_onnx::prelude::Tensor, BackendError> {
