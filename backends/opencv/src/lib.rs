@@ -7,7 +7,7 @@
 
 use harness_backend_api::{
     Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
-    Session, Setting, Tensor, TensorData, TensorInfo,
+    PreparedInputs, Session, Setting, Tensor, TensorData, TensorInfo,
 };
 use harness_onnx_graph::rewrite::clip_bounds_to_attributes;
 use opencv::core::{self, Mat, Scalar, Vector};
@@ -188,7 +188,7 @@ struct OpencvSession {
     inputs: Vec<TensorInfo>,
     outputs: Vec<TensorInfo>,
     output_layers: Vector<String>,
-    prepared: Vec<Mat>,
+    prepared: PreparedInputs<Mat>,
     last: Vector<Mat>,
     settings: Vec<Setting>,
 }
@@ -226,7 +226,7 @@ impl OpencvSession {
             inputs,
             outputs,
             output_layers,
-            prepared: Vec::new(),
+            prepared: PreparedInputs::default(),
             last: Vector::new(),
             settings,
         }))
@@ -277,12 +277,12 @@ impl Session for OpencvSession {
 
     fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
         let blob = self.blob(inputs)?;
-        self.prepared.push(blob);
-        Ok(PreparedInput(self.prepared.len() - 1))
+        Ok(self.prepared.add(blob))
     }
 
     fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
-        self.prepared[input.0] = self.blob(inputs)?;
+        let blob = self.blob(inputs)?;
+        self.prepared.replace(input, blob);
         Ok(())
     }
 
@@ -290,7 +290,7 @@ impl Session for OpencvSession {
         // OpenCV copies the blob into the network on set_input: part of using it, so part of the timing.
         let name = self.inputs[0].name.as_str();
         self.net
-            .set_input(&self.prepared[input.0], name, 1.0, Scalar::default())
+            .set_input(self.prepared.get(input), name, 1.0, Scalar::default())
             .and_then(|_| self.net.forward(&mut self.last, &self.output_layers))
             .map_err(|e| BackendError::Run {
                 engine: NAME.to_string(),

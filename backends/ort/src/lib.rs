@@ -7,7 +7,7 @@
 use harness_backend_api::runtime::locate_library;
 use harness_backend_api::{
     Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
-    Session, Setting, Tensor, TensorData, TensorInfo,
+    PreparedInputs, Session, Setting, Tensor, TensorData, TensorInfo,
 };
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::SessionInputValue;
@@ -138,7 +138,7 @@ impl Backend for OrtBackend {
                 Setting::new("optimization", level_name),
                 Setting::new("spin", spin),
             ],
-            prepared: Vec::new(),
+            prepared: PreparedInputs::default(),
             last: Vec::new(),
         }))
     }
@@ -197,7 +197,7 @@ struct OrtSession {
     inputs: Vec<TensorInfo>,
     outputs: Vec<TensorInfo>,
     settings: Vec<Setting>,
-    prepared: Vec<Vec<DynValue>>,
+    prepared: PreparedInputs<Vec<DynValue>>,
     last: Vec<DynValue>,
 }
 
@@ -211,19 +211,18 @@ impl Session for OrtSession {
     }
 
     fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
-        self.prepared.push(to_values(inputs)?);
-        Ok(PreparedInput(self.prepared.len() - 1))
+        Ok(self.prepared.add(to_values(inputs)?))
     }
 
     fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
-        self.prepared[input.0] = to_values(inputs)?;
+        self.prepared.replace(input, to_values(inputs)?);
         Ok(())
     }
 
     fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
         let names = self.inputs.iter().map(|i| i.name.as_str());
         let values: Vec<(&str, SessionInputValue<'_>)> = names
-            .zip(self.prepared[input.0].iter().map(SessionInputValue::from))
+            .zip(self.prepared.get(input).iter().map(SessionInputValue::from))
             .collect();
         let outputs = self.session.run(values).map_err(|e| BackendError::Run {
             engine: NAME.to_string(),

@@ -11,7 +11,7 @@ use ffi::Api;
 use harness_backend_api::runtime::locate_library;
 use harness_backend_api::{
     Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
-    Session, Setting, Tensor, TensorData, TensorInfo,
+    PreparedInputs, Session, Setting, Tensor, TensorData, TensorInfo,
 };
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
@@ -123,7 +123,7 @@ struct TfliteSession {
     outputs: Vec<TensorInfo>,
     input_types: Vec<ffi::RankedTensorType>,
     /// One set of input buffers per prepared input.
-    prepared: Vec<Vec<ffi::TensorBuffer>>,
+    prepared: PreparedInputs<Vec<ffi::TensorBuffer>>,
     output_buffers: Vec<ffi::TensorBuffer>,
     threads: usize,
     signature_key: String,
@@ -147,7 +147,7 @@ impl TfliteSession {
             inputs: Vec::new(),
             outputs: Vec::new(),
             input_types: Vec::new(),
-            prepared: Vec::new(),
+            prepared: PreparedInputs::default(),
             output_buffers: Vec::new(),
             threads,
             signature_key: String::new(),
@@ -450,8 +450,7 @@ impl Session for TfliteSession {
             release_buffers(&self.runtime.api, &buffers);
             return Err(self.error(e));
         }
-        self.prepared.push(buffers);
-        Ok(PreparedInput(self.prepared.len() - 1))
+        Ok(self.prepared.add(buffers))
     }
 
     fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
@@ -463,7 +462,7 @@ impl Session for TfliteSession {
             )));
         }
         // The buffers exist already: only their contents change.
-        for (&buffer, tensor) in self.prepared[input.0].iter().zip(&inputs) {
+        for (&buffer, tensor) in self.prepared.get(input).iter().zip(&inputs) {
             self.write(buffer, bytes_of(&tensor.data))
                 .map_err(|e| self.error(e))?;
         }
@@ -471,7 +470,7 @@ impl Session for TfliteSession {
     }
 
     fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
-        let inputs = &mut self.prepared[input.0];
+        let inputs = self.prepared.get_mut(input);
         // SAFETY: all handles are live and belong to this compiled model's signature.
         let status = unsafe {
             (self.runtime.api.LiteRtRunCompiledModel)(
@@ -539,7 +538,7 @@ impl Drop for TfliteSession {
     fn drop(&mut self) {
         let api = &self.runtime.api;
         release_buffers(api, &self.output_buffers);
-        for buffers in &self.prepared {
+        for buffers in self.prepared.iter() {
             release_buffers(api, buffers);
         }
         // SAFETY: buffers are gone; the compiled model goes before the model it was made from.

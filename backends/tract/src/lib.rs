@@ -5,7 +5,7 @@
 
 use harness_backend_api::{
     Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
-    Session, Setting, Tensor, TensorData, TensorInfo,
+    PreparedInputs, Session, Setting, Tensor, TensorData, TensorInfo,
 };
 use std::path::Path;
 use tract_linalg::multithread::Executor;
@@ -81,7 +81,7 @@ impl Backend for TractBackend {
             inputs,
             outputs,
             threads,
-            prepared: Vec::new(),
+            prepared: PreparedInputs::default(),
             last: TVec::new(),
         }))
     }
@@ -92,7 +92,7 @@ struct TractSession {
     inputs: Vec<TensorInfo>,
     outputs: Vec<TensorInfo>,
     threads: usize,
-    prepared: Vec<TVec<TValue>>,
+    prepared: PreparedInputs<TVec<TValue>>,
     last: TVec<TValue>,
 }
 
@@ -106,17 +106,16 @@ impl Session for TractSession {
     }
 
     fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
-        self.prepared.push(to_values(inputs)?);
-        Ok(PreparedInput(self.prepared.len() - 1))
+        Ok(self.prepared.add(to_values(inputs)?))
     }
 
     fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
-        self.prepared[input.0] = to_values(inputs)?;
+        self.prepared.replace(input, to_values(inputs)?);
         Ok(())
     }
 
     fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
-        let values = self.prepared[input.0].clone();
+        let values = self.prepared.get(input).clone();
         self.last = self.state.run(values).map_err(|e| BackendError::Run {
             engine: NAME.to_string(),
             reason: format!("{e:#}"),
