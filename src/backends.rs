@@ -4,7 +4,8 @@ use harness_backend_api::{Backend, BackendInfo};
 
 /// Every backend compiled into this binary.
 pub fn compiled_in() -> Vec<Box<dyn Backend>> {
-    vec![
+    #[allow(unused_mut)]
+    let mut backends: Vec<Box<dyn Backend>> = vec![
         #[cfg(feature = "opencv")]
         Box::new(harness_backend_opencv::OpencvBackend),
         #[cfg(feature = "ort")]
@@ -13,7 +14,14 @@ pub fn compiled_in() -> Vec<Box<dyn Backend>> {
         Box::new(harness_backend_tflite::TfliteBackend),
         #[cfg(feature = "tract")]
         Box::new(harness_backend_tract::TractBackend),
-    ]
+    ];
+    #[cfg(feature = "fault-injection")]
+    backends.extend(
+        crate::fault::all()
+            .into_iter()
+            .map(|b| Box::new(b) as Box<dyn Backend>),
+    );
+    backends
 }
 
 pub fn infos(backends: &[Box<dyn Backend>]) -> Vec<BackendInfo> {

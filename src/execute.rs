@@ -4,7 +4,7 @@
 use crate::analysis;
 use crate::inputs::ModelInputs;
 use crate::measure::{time_runs, time_session, Clock, Rotation, Timings};
-use crate::plan::{MeasurementPlan, ReferencePlan, Timing};
+use crate::plan::{MeasurementPlan, Timing};
 use crate::record::{MeasurementRecord, Status};
 use harness_backend_api::{
     adapt_input, Adaptation, Backend, BackendError, Layout, LoadOptions, PreparedInput, Session,
@@ -96,6 +96,8 @@ pub fn execute(
         samples_ns: timings.samples_ns,
         outputs,
         parity: None,
+        peak_rss_kb: None,
+        model_file_bytes: std::fs::metadata(&plan.model_path).ok().map(|m| m.len()),
     }
 }
 
@@ -129,22 +131,6 @@ fn time_end_to_end(
         session.run(slot)
     };
     time_runs(&mut run, recipe.files.len(), rotation, &plan.rules, clock)
-}
-
-/// Runs the reference engine once on every input, untimed, for the parity check.
-pub fn reference_outputs(
-    reference: &ReferencePlan,
-    backend: &dyn Backend,
-    inputs: &[Tensor],
-    layout: Option<Layout>,
-) -> Result<Vec<Vec<Tensor>>, BackendError> {
-    let options = LoadOptions {
-        threads: reference.threads,
-        engine: reference.options.clone(),
-    };
-    let mut session = backend.load(&reference.model_path, reference.format, &options)?;
-    let (prepared, _) = prepare_inputs(session.as_mut(), backend.name(), inputs, layout)?;
-    collect_outputs(session.as_mut(), &prepared)
 }
 
 /// Fits each logical input to the model's layout and hands it to the engine, outside any timing.

@@ -8,7 +8,10 @@ pub mod analysis;
 pub mod backends;
 pub mod execute;
 pub mod export;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod inputs;
+pub mod isolation;
 pub mod measure;
 pub mod pipeline;
 pub mod plan;

@@ -1,6 +1,9 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use harness::backends;
+use harness::execute::execute;
+use harness::isolation::{Isolation, WorkerJob};
+use harness::measure::MonotonicClock;
 use harness::pipeline::{self, Overrides};
 use harness::record::Status;
 use harness::scenario::{self, ScenarioError};
@@ -33,6 +36,10 @@ enum Command {
         /// Parent folder for the results, instead of the scenario's `output`.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Measure inside this process instead of one worker process per measurement (for debugging: an
+        /// engine that crashes then ends the run).
+        #[arg(long)]
+        in_process: bool,
     },
     /// Check a scenario without running it.
     Check { scenario: PathBuf },
@@ -40,6 +47,9 @@ enum Command {
     Backends,
     /// Show a model's inputs and outputs as each capable backend sees them.
     Inspect { model: PathBuf },
+    /// Run one measurement job from standard input and print its record (used by `run`).
+    #[command(hide = true)]
+    Worker,
 }
 
 /// Exit status for a scenario that does not pass its checks.
@@ -54,6 +64,7 @@ fn main() -> ExitCode {
             threads,
             quick,
             out,
+            in_process,
         } => run(
             &scenario,
             Overrides {
@@ -62,10 +73,12 @@ fn main() -> ExitCode {
                 quick,
                 out,
             },
+            in_process,
         ),
         Command::Check { scenario } => check(&scenario),
         Command::Backends => list_backends(),
         Command::Inspect { model } => inspect(&model),
+        Command::Worker => worker(),
     };
     match result {
         Ok(code) => code,
@@ -79,11 +92,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(path: &Path, overrides: Overrides) -> Result<ExitCode> {
+fn run(path: &Path, overrides: Overrides, in_process: bool) -> Result<ExitCode> {
     let compiled = backends::compiled_in();
     let mut scenario = scenario::load(path, &backends::infos(&compiled))?;
     overrides.apply(&mut scenario)?;
-    let outcome = pipeline::run(&scenario, &compiled, &mut std::io::stderr())?;
+    let isolation = if in_process {
+        Isolation::InProcess
+    } else {
+        Isolation::Subprocess {
+            program: std::env::current_exe().context("cannot find the harness executable")?,
+        }
+    };
+    let outcome = pipeline::run(&scenario, &compiled, &isolation, &mut std::io::stderr())?;
     println!("results: {}", outcome.folder.display());
     if outcome.records.iter().any(|r| r.status == Status::Ok) {
         Ok(ExitCode::SUCCESS)
@@ -91,6 +111,25 @@ fn run(path: &Path, overrides: Overrides) -> Result<ExitCode> {
         eprintln!("error: nothing could be measured");
         Ok(ExitCode::FAILURE)
     }
+}
+
+fn worker() -> Result<ExitCode> {
+    let job: WorkerJob =
+        serde_json::from_reader(std::io::stdin().lock()).context("reading the job")?;
+    let compiled = backends::compiled_in();
+    let backend = compiled
+        .iter()
+        .find(|b| b.name() == job.plan.backend)
+        .with_context(|| format!("no backend `{}` in this build", job.plan.backend))?;
+    let record = execute(
+        &job.plan,
+        backend.as_ref(),
+        &job.inputs,
+        &job.device,
+        &MonotonicClock::new(),
+    );
+    serde_json::to_writer(std::io::stdout().lock(), &record)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(path: &Path) -> Result<ExitCode> {

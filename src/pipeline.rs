@@ -1,7 +1,7 @@
 //! One run of a scenario: plan → measurements → records → results folder and terminal table.
 
 use crate::analysis::parity::{self, ReferenceOutputs};
-use crate::execute::{execute, reference_outputs};
+use crate::execute::execute;
 use crate::export::csv::{
     write_predictions, write_samples, write_summary, RowWriter, PREDICTION_COLUMNS, SAMPLE_COLUMNS,
     SUMMARY_COLUMNS,
@@ -9,8 +9,10 @@ use crate::export::csv::{
 use crate::export::environment::Environment;
 use crate::export::{folder, table};
 use crate::inputs::ModelInputs;
+use crate::isolation::{run_in_child, Isolation, Limits, WorkerJob};
 use crate::measure::MonotonicClock;
 use crate::plan;
+use crate::plan::MeasurementPlan;
 use crate::record::MeasurementRecord;
 use crate::scenario::{Model, Scenario};
 use anyhow::{bail, Context, Result};
@@ -101,6 +103,7 @@ pub struct RunOutcome {
 pub fn run(
     scenario: &Scenario,
     backends: &[Box<dyn Backend>],
+    isolation: &Isolation,
     progress: &mut dyn Write,
 ) -> Result<RunOutcome> {
     let plans = plan::expand(scenario);
@@ -145,11 +148,17 @@ pub fn run(
         .iter()
         .zip(&prepared)
         .map(|(model, prepared)| {
-            run_reference(scenario, model, &prepared.inputs, backends, progress)
+            run_reference(
+                scenario,
+                model,
+                &prepared.inputs,
+                backends,
+                (&environment.device, isolation),
+                progress,
+            )
         })
         .collect::<Result<_>>()?;
 
-    let clock = MonotonicClock::new();
     let mut records = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
         let index = scenario
@@ -177,7 +186,13 @@ pub fn run(
         )?;
         progress.flush()?;
         let started = Instant::now();
-        let mut record = execute(plan, backend, &inputs.inputs, &environment.device, &clock);
+        let mut record = measure(
+            plan,
+            backend,
+            &inputs.inputs,
+            &environment.device,
+            isolation,
+        );
         if record.error.is_none() {
             let reference = &references[index];
             let is_reference = plan::reference(scenario, model).is_some_and(|r| r.is(plan));
@@ -235,11 +250,38 @@ fn find<'a>(backends: &'a [Box<dyn Backend>], name: &str) -> &'a dyn Backend {
 }
 
 /// The untimed reference pass for one model.
+/// Carries out one plan where the isolation says: here, or in a worker process.
+fn measure(
+    plan: &MeasurementPlan,
+    backend: &dyn Backend,
+    inputs: &ModelInputs,
+    device: &str,
+    isolation: &Isolation,
+) -> MeasurementRecord {
+    match isolation {
+        Isolation::InProcess => execute(plan, backend, inputs, device, &MonotonicClock::new()),
+        Isolation::Subprocess { program } => {
+            let job = WorkerJob {
+                plan: plan.clone(),
+                inputs: inputs.clone(),
+                device: device.to_string(),
+            };
+            let limits = Limits {
+                time: plan.rules.time_limit(),
+                memory_bytes: plan.rules.memory_limit_mb.map(|mb| mb * 1024 * 1024),
+            };
+            run_in_child(program, &job, &backend.info().engine_version, limits)
+        }
+    }
+}
+
+/// The reference pass for one model: the reference engine runs every input once, isolated like the rest.
 fn run_reference(
     scenario: &Scenario,
     model: &Model,
     inputs: &ModelInputs,
     backends: &[Box<dyn Backend>],
+    context: (&str, &Isolation),
     progress: &mut dyn Write,
 ) -> Result<ReferenceOutputs> {
     let Some(reference) = plan::reference(scenario, model) else {
@@ -249,13 +291,19 @@ fn run_reference(
         });
     };
     let label = reference.label();
-    let outputs = reference_outputs(
-        &reference,
+    let (device, isolation) = context;
+    let plan = reference.measurement(model, &scenario.measure);
+    let record = measure(
+        &plan,
         find(backends, &reference.backend),
-        &inputs.tensors,
-        model.input.layout,
-    )
-    .map_err(|e| e.to_string());
+        inputs,
+        device,
+        isolation,
+    );
+    let outputs = match record.error {
+        None => Ok(record.outputs),
+        Some(error) => Err(error),
+    };
     match &outputs {
         Ok(_) => writeln!(progress, "{}: reference outputs from {label}", model.name)?,
         Err(e) => writeln!(

@@ -100,6 +100,28 @@ impl ReferencePlan {
         )
     }
 
+    /// The reference pass as a measurement of its own: one untimed-in-spirit run per input, no warm-up.
+    pub fn measurement(&self, model: &Model, rules: &MeasureRules) -> MeasurementPlan {
+        MeasurementPlan {
+            model: model.name.clone(),
+            model_path: self.model_path.clone(),
+            format: self.format,
+            backend: self.backend.clone(),
+            threads: self.threads,
+            timing: Timing::Inference,
+            options: self.options.clone(),
+            input: model.input.clone(),
+            pin: None,
+            rules: MeasureRules {
+                warmup_runs: 0,
+                warmup_seconds: 0.0,
+                min_runs: 1,
+                min_seconds: 0.0,
+                ..rules.clone()
+            },
+        }
+    }
+
     pub fn is(&self, plan: &MeasurementPlan) -> bool {
         plan.backend == self.backend
             && plan.format == self.format

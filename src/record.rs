@@ -16,6 +16,14 @@ pub enum Status {
     LoadFailed,
     /// The engine failed while running.
     RunFailed,
+    /// The worker process died of a signal such as a segmentation fault.
+    Crashed,
+    /// The worker process aborted.
+    Aborted,
+    /// The worker process exceeded the time limit and was killed.
+    TimedOut,
+    /// The worker process ran out of memory (its limit, or the kernel's out-of-memory killer).
+    OutOfMemory,
 }
 
 impl Status {
@@ -25,6 +33,10 @@ impl Status {
             Status::Unsupported => "unsupported",
             Status::LoadFailed => "load_failed",
             Status::RunFailed => "run_failed",
+            Status::Crashed => "crashed",
+            Status::Aborted => "aborted",
+            Status::TimedOut => "timed_out",
+            Status::OutOfMemory => "out_of_memory",
         }
     }
 }
@@ -49,6 +61,9 @@ pub struct MeasurementRecord {
     pub outputs: Vec<Vec<Tensor>>,
     /// How the outputs compare with the reference engine's; None until checked.
     pub parity: Option<Parity>,
+    /// Peak resident memory of the worker process that ran the measurement (isolated runs only).
+    pub peak_rss_kb: Option<u64>,
+    pub model_file_bytes: Option<u64>,
 }
 
 impl MeasurementRecord {
@@ -75,6 +90,8 @@ impl MeasurementRecord {
             samples_ns: Vec::new(),
             outputs: Vec::new(),
             parity: None,
+            peak_rss_kb: None,
+            model_file_bytes: std::fs::metadata(&plan.model_path).ok().map(|m| m.len()),
         }
     }
 }

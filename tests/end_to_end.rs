@@ -2,6 +2,7 @@
 //! equal a direct tract run on the same input.
 
 use harness::export::csv::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
+use harness::isolation::Isolation;
 use harness::pipeline;
 use harness::record::Status;
 use harness::scenario;
@@ -87,7 +88,13 @@ fn a_scenario_runs_end_to_end_through_tract() {
     let path = small_scenario(dir.path());
     let compiled = harness::backends::compiled_in();
     let scenario = scenario::load(&path, &harness::backends::infos(&compiled)).unwrap();
-    let outcome = pipeline::run(&scenario, &compiled, &mut std::io::sink()).unwrap();
+    let outcome = pipeline::run(
+        &scenario,
+        &compiled,
+        &worker_processes(),
+        &mut std::io::sink(),
+    )
+    .unwrap();
 
     // One row per format × thread count, all measured.
     assert_eq!(outcome.records.len(), 4);
@@ -257,7 +264,13 @@ fn end_to_end_timing_is_a_separate_labelled_row() {
     std::fs::write(&path, &text).unwrap();
     let compiled = harness::backends::compiled_in();
     let scenario = scenario::load(&path, &harness::backends::infos(&compiled)).unwrap();
-    let outcome = pipeline::run(&scenario, &compiled, &mut std::io::sink()).unwrap();
+    let outcome = pipeline::run(
+        &scenario,
+        &compiled,
+        &worker_processes(),
+        &mut std::io::sink(),
+    )
+    .unwrap();
     let timings: Vec<&str> = outcome
         .records
         .iter()
@@ -282,4 +295,11 @@ fn end_to_end_timing_is_a_separate_labelled_row() {
     let err = scenario::load(&path, &harness::backends::infos(&compiled)).unwrap_err();
     assert_eq!(err.field, "measure.end_to_end");
     assert!(err.message.contains("starts from image files"), "{err}");
+}
+
+/// Each measurement in a worker process, as `harness run` does.
+fn worker_processes() -> Isolation {
+    Isolation::Subprocess {
+        program: env!("CARGO_BIN_EXE_harness").into(),
+    }
 }

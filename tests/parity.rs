@@ -1,6 +1,7 @@
 //! The second question: does every engine compute the same answer? On the default model and images.
 
 use harness::analysis::parity::ParityVerdict;
+use harness::isolation::Isolation;
 use harness::pipeline;
 use harness::record::{MeasurementRecord, Status};
 use harness::scenario;
@@ -83,10 +84,15 @@ impl Session for WrongSession {
     }
 }
 
-fn run(path: &Path, backends: Vec<Box<dyn Backend>>) -> Vec<MeasurementRecord> {
+/// Runs a scenario; test doubles exist only in this process, so they run in process.
+fn run(
+    path: &Path,
+    backends: Vec<Box<dyn Backend>>,
+    isolation: Isolation,
+) -> Vec<MeasurementRecord> {
     let infos: Vec<BackendInfo> = backends.iter().map(|b| b.info()).collect();
     let scenario = scenario::load(path, &infos).unwrap();
-    pipeline::run(&scenario, &backends, &mut std::io::sink())
+    pipeline::run(&scenario, &backends, &isolation, &mut std::io::sink())
         .unwrap()
         .records
 }
@@ -133,7 +139,7 @@ fn assert_reference_top1(record: &MeasurementRecord) {
 fn onnx_runtime_is_the_reference_the_others_agree_and_tract_tflite_is_flagged() {
     let dir = tempfile::tempdir().unwrap();
     let path = quick_default_scenario(dir.path(), "");
-    let records = run(&path, harness::backends::compiled_in());
+    let records = run(&path, harness::backends::compiled_in(), worker_processes());
 
     let ort = find(&records, "ort", ModelFormat::Onnx);
     assert_reference_top1(ort);
@@ -216,7 +222,7 @@ fn a_wrong_backend_is_caught_and_flagged() {
     let mut backends = harness::backends::compiled_in();
     let tract = harness::backends::compiled_in().remove(0);
     backends.push(Box::new(WrongBackend(tract)));
-    let records = run(&path, backends);
+    let records = run(&path, backends, Isolation::InProcess);
     let wrong = find(&records, "wrong", ModelFormat::Onnx);
     assert_eq!(
         wrong.status,
@@ -278,4 +284,11 @@ fn an_unreadable_image_is_named_by_check() {
         stderr.contains("cannot read the image") && stderr.contains("truncated.png"),
         "{stderr}"
     );
+}
+
+/// Each measurement in a worker process, as `harness run` does.
+fn worker_processes() -> Isolation {
+    Isolation::Subprocess {
+        program: env!("CARGO_BIN_EXE_harness").into(),
+    }
 }

@@ -33,6 +33,8 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "load_ms",
     "first_run_ms",
     "warmup_runs",
+    "peak_rss_mb",
+    "model_file_mb",
     "inputs",
     "input_adaptation",
     "model_adaptation",
@@ -140,6 +142,8 @@ pub fn write_summary(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord)
         optional(r.load_ms),
         optional(r.first_run_ms),
         r.warmup_runs.to_string(),
+        optional(r.peak_rss_kb.map(|kb| kb as f64 / 1024.0)),
+        optional(r.model_file_bytes.map(|b| b as f64 / (1024.0 * 1024.0))),
         r.outputs.len().to_string(),
         serde_json::to_value(r.adaptation)?
             .as_str()

@@ -104,14 +104,14 @@ pub struct InputSource {
 
 /// The prepared inputs of one model, with a name for each (the image file, or `random-N`), and for images the
 /// recipe that made them, which end-to-end timing repeats inside the timed region.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelInputs {
     pub names: Vec<String>,
     pub tensors: Vec<Tensor>,
     pub images: Option<ImageRecipe>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImageRecipe {
     pub files: Vec<PathBuf>,
     pub preprocess: Preprocess,

@@ -17,6 +17,11 @@ pub struct MeasureRules {
     pub max_outlier_fraction: f64,
     /// Also time each run end to end, image decoding and preprocessing included, as separate rows.
     pub end_to_end: bool,
+    /// The wall-clock limit for one whole measurement in its worker process (load, warm-up, runs);
+    /// default: twice `max_seconds` plus two minutes for loading.
+    pub time_limit_seconds: Option<f64>,
+    /// An address-space limit for each worker process, in MB; none by default.
+    pub memory_limit_mb: Option<u64>,
 }
 
 impl Default for MeasureRules {
@@ -30,6 +35,8 @@ impl Default for MeasureRules {
             max_interval_fraction: 0.05,
             max_outlier_fraction: 0.1,
             end_to_end: false,
+            time_limit_seconds: None,
+            memory_limit_mb: None,
         }
     }
 }
@@ -45,6 +52,14 @@ impl MeasureRules {
             max_seconds: 5.0,
             ..self.clone()
         }
+    }
+
+    /// The time limit for one measurement's worker process.
+    pub fn time_limit(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(
+            self.time_limit_seconds
+                .unwrap_or(2.0 * self.max_seconds + 120.0),
+        )
     }
 
     /// Checks the rules; on failure returns the offending field and why.
@@ -63,6 +78,15 @@ impl MeasureRules {
             return Err((
                 field,
                 format!("must be a finite number of at least 0, not {value}"),
+            ));
+        }
+        if let Some(limit) = self
+            .time_limit_seconds
+            .filter(|t| !t.is_finite() || *t <= 0.0)
+        {
+            return Err((
+                "time_limit_seconds",
+                format!("must be above 0, not {limit}"),
             ));
         }
         if self.min_runs == 0 {

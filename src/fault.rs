@@ -1,0 +1,126 @@
+//! Test doubles that fail the way native engines do: a segmentation fault, an abort, a hang, memory without
+//! bound. Built only with the `fault-injection` feature, for the isolation tests; never in a release.
+
+use harness_backend_api::{
+    Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
+    Session, Setting, Tensor, TensorInfo,
+};
+use std::path::Path;
+
+#[derive(Clone, Copy)]
+pub enum Fault {
+    Segfault,
+    Abort,
+    Hang,
+    Allocate,
+}
+
+pub struct FaultBackend(pub Fault);
+
+/// One backend per fault, named `fault-<kind>`.
+pub fn all() -> Vec<FaultBackend> {
+    [Fault::Segfault, Fault::Abort, Fault::Hang, Fault::Allocate]
+        .into_iter()
+        .map(FaultBackend)
+        .collect()
+}
+
+impl Backend for FaultBackend {
+    fn name(&self) -> &'static str {
+        match self.0 {
+            Fault::Segfault => "fault-segfault",
+            Fault::Abort => "fault-abort",
+            Fault::Hang => "fault-hang",
+            Fault::Allocate => "fault-allocate",
+        }
+    }
+
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            name: self.name().to_string(),
+            engine_version: "test double".to_string(),
+            formats: ModelFormat::ALL.to_vec(),
+            runtime: Ok("built in (fault injection)".to_string()),
+            threads_note: "ignored".to_string(),
+        }
+    }
+
+    fn load(
+        &self,
+        _: &Path,
+        _: ModelFormat,
+        _: &LoadOptions,
+    ) -> Result<Box<dyn Session>, BackendError> {
+        Ok(Box::new(FaultSession {
+            fault: self.0,
+            inputs: vec![TensorInfo {
+                name: "input".into(),
+                shape: vec![None; 4],
+                element_type: ElementType::F32,
+            }],
+        }))
+    }
+}
+
+struct FaultSession {
+    fault: Fault,
+    inputs: Vec<TensorInfo>,
+}
+
+impl Session for FaultSession {
+    fn inputs(&self) -> &[TensorInfo] {
+        &self.inputs
+    }
+
+    fn outputs(&self) -> &[TensorInfo] {
+        &[]
+    }
+
+    fn prepare(&mut self, _: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
+        Ok(PreparedInput(0))
+    }
+
+    fn refill(&mut self, _: PreparedInput, _: Vec<Tensor>) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    fn run(&mut self, _: PreparedInput) -> Result<(), BackendError> {
+        eprintln!("fault injection: about to {}", self.describe());
+        match self.fault {
+            // SAFETY: none; writing through a null pointer is the point, the OS delivers SIGSEGV.
+            Fault::Segfault => unsafe { std::ptr::null_mut::<u64>().write_volatile(1) },
+            Fault::Abort => std::process::abort(),
+            Fault::Hang => loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            },
+            Fault::Allocate => {
+                // Zeroed blocks come straight from mmap: the address space runs out within milliseconds,
+                // also in an unoptimised build.
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![0u8; 64 << 20]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {
+        Ok(Vec::new())
+    }
+
+    fn settings(&self) -> Vec<Setting> {
+        Vec::new()
+    }
+}
+
+impl FaultSession {
+    fn describe(&self) -> &'static str {
+        match self.fault {
+            Fault::Segfault => "write through a null pointer",
+            Fault::Abort => "abort",
+            Fault::Hang => "hang",
+            Fault::Allocate => "allocate without bound",
+        }
+    }
+}

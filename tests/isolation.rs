@@ -1,0 +1,105 @@
+//! One engine's crash is not the run's crash: test doubles that segfault, abort, hang and allocate without
+//! bound each yield their row with the right status, and the real backend's rows stay complete and valid.
+
+use harness::isolation::Isolation;
+use harness::pipeline;
+use harness::record::Status;
+use harness::scenario;
+use std::path::Path;
+
+#[test]
+fn crashes_aborts_hangs_and_memory_exhaustion_become_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/mobilenet_v2/mobilenet_v2.onnx");
+    let text = format!(
+        r#"name = "faults"
+threads = [1]
+output = "results"
+
+[[models]]
+name = "mobilenet_v2"
+onnx = "{}"
+
+[models.input]
+shape = [1, 3, 224, 224]
+layout = "NCHW"
+
+[inputs]
+random = {{ count = 2, seed = 3 }}
+
+[backends.tract]
+[backends.fault-segfault]
+[backends.fault-abort]
+[backends.fault-hang]
+[backends.fault-allocate]
+
+[measure]
+warmup_runs = 1
+warmup_seconds = 0
+min_runs = 3
+min_seconds = 0
+time_limit_seconds = 8
+memory_limit_mb = 2048
+"#,
+        model.display()
+    );
+    let path = dir.path().join("faults.toml");
+    std::fs::write(&path, text).unwrap();
+    let compiled = harness::backends::compiled_in();
+    let scenario = scenario::load(&path, &harness::backends::infos(&compiled)).unwrap();
+    let isolation = Isolation::Subprocess {
+        program: env!("CARGO_BIN_EXE_harness").into(),
+    };
+    let outcome = pipeline::run(&scenario, &compiled, &isolation, &mut std::io::sink()).unwrap();
+
+    let row = |backend: &str| {
+        outcome
+            .records
+            .iter()
+            .find(|r| r.plan.backend == backend)
+            .unwrap()
+    };
+    let expect = |backend: &str, status: Status, words: &str| {
+        let r = row(backend);
+        assert_eq!(r.status, status, "{backend}: {:?}", r.error);
+        let error = r.error.as_deref().unwrap();
+        assert!(error.contains(words), "{backend}: {error}");
+    };
+    expect(
+        "fault-segfault",
+        Status::Crashed,
+        "signal 11 (segmentation fault)",
+    );
+    expect(
+        "fault-segfault",
+        Status::Crashed,
+        "about to write through a null pointer",
+    );
+    expect("fault-abort", Status::Aborted, "aborted (signal 6)");
+    expect(
+        "fault-hang",
+        Status::TimedOut,
+        "killed after the 8 s time limit",
+    );
+    expect(
+        "fault-allocate",
+        Status::OutOfMemory,
+        "ran out of memory (limit 2048 MB)",
+    );
+
+    // The real engine, measured before and after the failures, is complete and valid.
+    let tract = row("tract");
+    assert_eq!(tract.status, Status::Ok, "{:?}", tract.error);
+    assert!(tract.samples_ns.len() >= 3);
+    assert!(
+        tract.peak_rss_kb.unwrap() > 10_000,
+        "peak memory comes from the OS"
+    );
+
+    let summary = std::fs::read_to_string(outcome.folder.join("summary.csv")).unwrap();
+    let statuses: Vec<&str> = ["ok", "crashed", "aborted", "timed_out", "out_of_memory"]
+        .into_iter()
+        .filter(|s| summary.contains(&format!(",{s},")))
+        .collect();
+    assert_eq!(statuses.len(), 5, "{summary}");
+}
