@@ -72,6 +72,7 @@ pub fn execute(
         Ok(timings) => timings,
         Err(e) => return failed(Status::RunFailed, e),
     };
+    let observed_threads = process_threads();
     let outputs = match collect_outputs(session.as_mut(), &prepared) {
         Ok(outputs) => outputs,
         Err(e) => return failed(Status::RunFailed, e),
@@ -97,6 +98,8 @@ pub fn execute(
         outputs,
         parity: None,
         peak_rss_kb: None,
+        observed_threads,
+        pinned_cpus: None,
         model_file_bytes: std::fs::metadata(&plan.model_path).ok().map(|m| m.len()),
     }
 }
@@ -173,4 +176,13 @@ fn collect_outputs(
             session.last_outputs()
         })
         .collect()
+}
+
+/// The number of OS threads of this process, where the system reports it.
+fn process_threads() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
 }

@@ -38,18 +38,26 @@ pub struct Limits {
     pub memory_bytes: Option<u64>,
 }
 
+/// CPU cores the worker is pinned to (`sched_setaffinity`), none meaning all.
+pub type CpuList = Option<Vec<usize>>;
+
 /// Runs `job` in a child process and turns whatever happens into a record.
 pub fn run_in_child(
     program: &PathBuf,
     job: &WorkerJob,
     engine_version: &str,
     limits: Limits,
+    cpus: &CpuList,
 ) -> MeasurementRecord {
     let failed = |status, error: String| {
         MeasurementRecord::failed(&job.plan, &job.device, engine_version, status, error)
     };
-    match supervise(program, job, limits) {
-        Ok(outcome) => outcome.into_record(job, engine_version, limits),
+    match supervise(program, job, limits, cpus) {
+        Ok(outcome) => {
+            let mut record = outcome.into_record(job, engine_version, limits);
+            record.pinned_cpus = cpus.clone();
+            record
+        }
         Err(e) => failed(
             Status::RunFailed,
             format!("cannot run the worker process: {e:#}"),
@@ -66,7 +74,12 @@ struct Outcome {
     stderr: Vec<u8>,
 }
 
-fn supervise(program: &PathBuf, job: &WorkerJob, limits: Limits) -> Result<Outcome> {
+fn supervise(
+    program: &PathBuf,
+    job: &WorkerJob,
+    limits: Limits,
+    cpus: &CpuList,
+) -> Result<Outcome> {
     let mut command = Command::new(program);
     command
         .arg("worker")
@@ -83,6 +96,24 @@ fn supervise(program: &PathBuf, job: &WorkerJob, limits: Limits) -> Result<Outco
                     rlim_max: bytes as libc::rlim_t,
                 };
                 if libc::setrlimit(libc::RLIMIT_AS, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+    }
+    if let Some(cpus) = cpus.clone() {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: cpu_set_t is plain data, and sched_setaffinity is a plain system call, fit to run between
+        // fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                for &cpu in &cpus {
+                    libc::CPU_SET(cpu, &mut set);
+                }
+                if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0 {
                     Ok(())
                 } else {
                     Err(std::io::Error::last_os_error())

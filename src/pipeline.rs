@@ -270,7 +270,13 @@ fn measure(
                 time: plan.rules.time_limit(),
                 memory_bytes: plan.rules.memory_limit_mb.map(|mb| mb * 1024 * 1024),
             };
-            run_in_child(program, &job, &backend.info().engine_version, limits)
+            run_in_child(
+                program,
+                &job,
+                &backend.info().engine_version,
+                limits,
+                &plan.rules.cpus,
+            )
         }
     }
 }

@@ -63,6 +63,11 @@ pub struct MeasurementRecord {
     pub parity: Option<Parity>,
     /// Peak resident memory of the worker process that ran the measurement (isolated runs only).
     pub peak_rss_kb: Option<u64>,
+    /// OS threads of the process right after the timed runs, while the engine's pools are still alive: shows
+    /// whether an engine honoured its thread budget (includes the harness's main thread).
+    pub observed_threads: Option<u64>,
+    /// The CPU cores the worker process was pinned to, when it was.
+    pub pinned_cpus: Option<Vec<usize>>,
     pub model_file_bytes: Option<u64>,
 }
 
@@ -91,6 +96,8 @@ impl MeasurementRecord {
             outputs: Vec::new(),
             parity: None,
             peak_rss_kb: None,
+            observed_threads: None,
+            pinned_cpus: None,
             model_file_bytes: std::fs::metadata(&plan.model_path).ok().map(|m| m.len()),
         }
     }

@@ -121,6 +121,28 @@ fn a_scenario_runs_end_to_end_through_tract() {
         assert!(median > 0.0 && low <= median && median <= high, "{row:?}");
     }
     assert_eq!(rows[1][column("input_adaptation")], "nchw_to_nhwc");
+    // Measured in worker processes: peak memory from the OS, and tract's pool visible in the thread count.
+    for format in [ModelFormat::Onnx, ModelFormat::Tflite] {
+        let threads_at = |n: usize| {
+            let r = outcome
+                .records
+                .iter()
+                .find(|r| r.plan.format == format && r.plan.threads == n)
+                .unwrap();
+            assert!(
+                r.peak_rss_kb.is_some_and(|kb| kb > 10_000),
+                "{:?}",
+                r.peak_rss_kb
+            );
+            r.observed_threads.unwrap()
+        };
+        assert!(
+            threads_at(2) > threads_at(1),
+            "{format}: {} vs {}",
+            threads_at(2),
+            threads_at(1)
+        );
+    }
     assert_eq!(rows[0][column("input_adaptation")], "none");
 
     let (header, samples) = read_csv(&folder.join("samples.csv"));

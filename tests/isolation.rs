@@ -40,6 +40,7 @@ min_runs = 3
 min_seconds = 0
 time_limit_seconds = 8
 memory_limit_mb = 2048
+cpus = [0]
 "#,
         model.display()
     );

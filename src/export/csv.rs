@@ -35,6 +35,8 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "warmup_runs",
     "peak_rss_mb",
     "model_file_mb",
+    "observed_threads",
+    "pinned_cpus",
     "inputs",
     "input_adaptation",
     "model_adaptation",
@@ -144,6 +146,13 @@ pub fn write_summary(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord)
         r.warmup_runs.to_string(),
         optional(r.peak_rss_kb.map(|kb| kb as f64 / 1024.0)),
         optional(r.model_file_bytes.map(|b| b as f64 / (1024.0 * 1024.0))),
+        r.observed_threads.map_or(String::new(), |n| n.to_string()),
+        r.pinned_cpus.as_ref().map_or(String::new(), |cpus| {
+            cpus.iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
         r.outputs.len().to_string(),
         serde_json::to_value(r.adaptation)?
             .as_str()

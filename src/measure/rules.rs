@@ -22,6 +22,8 @@ pub struct MeasureRules {
     pub time_limit_seconds: Option<f64>,
     /// An address-space limit for each worker process, in MB; none by default.
     pub memory_limit_mb: Option<u64>,
+    /// Pin each worker process to these CPU cores (e.g. the big cores of a big.LITTLE board); all by default.
+    pub cpus: Option<Vec<usize>>,
 }
 
 impl Default for MeasureRules {
@@ -37,6 +39,7 @@ impl Default for MeasureRules {
             end_to_end: false,
             time_limit_seconds: None,
             memory_limit_mb: None,
+            cpus: None,
         }
     }
 }
@@ -88,6 +91,13 @@ impl MeasureRules {
                 "time_limit_seconds",
                 format!("must be above 0, not {limit}"),
             ));
+        }
+        if self
+            .cpus
+            .as_ref()
+            .is_some_and(|c| c.is_empty() || c.iter().any(|&cpu| cpu >= libc::CPU_SETSIZE as usize))
+        {
+            return Err(("cpus", "must list one or more CPU numbers".into()));
         }
         if self.min_runs == 0 {
             return Err(("min_runs", "must be at least 1".into()));
