@@ -43,6 +43,7 @@ fn main() {
         backend: "ort".into(),
         threads: 1,
         timing: Timing::Inference,
+        round: 0,
         options: Default::default(),
         input,
         pin: None,

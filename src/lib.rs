@@ -16,4 +16,5 @@ pub mod measure;
 pub mod pipeline;
 pub mod plan;
 pub mod record;
+mod rng;
 pub mod scenario;

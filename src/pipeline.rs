@@ -185,6 +185,11 @@ pub fn run(
             }
         )?;
         progress.flush()?;
+        if i > 0 && plan.rules.cooldown_seconds > 0.0 {
+            std::thread::sleep(std::time::Duration::from_secs_f64(
+                plan.rules.cooldown_seconds,
+            ));
+        }
         let started = Instant::now();
         let mut record = measure(
             plan,

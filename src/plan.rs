@@ -2,7 +2,8 @@
 //! A plan carries everything needed to run it, so that it could be handed to another process.
 
 use crate::inputs::InputDescription;
-use crate::measure::MeasureRules;
+use crate::measure::{MeasureRules, Order};
+use crate::rng::SplitMix64;
 use crate::scenario::{Model, Scenario};
 use harness_backend_api::{EngineOptions, ModelFormat};
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,8 @@ pub struct MeasurementPlan {
     pub backend: String,
     pub threads: usize,
     pub timing: Timing,
+    /// Which repetition of the whole list this is (0 for the first).
+    pub round: u32,
     pub options: EngineOptions,
     pub input: InputDescription,
     /// Always feed this input instead of cycling through all of them.
@@ -43,8 +46,29 @@ pub struct MeasurementPlan {
 }
 
 /// Orders measurements model by model, then thread count, then backend, so that engines compared with
-/// each other are measured close together in time.
+/// each other are measured close together in time; repeats that list for each round, shuffled per round
+/// when the scenario asks.
 pub fn expand(scenario: &Scenario) -> Vec<MeasurementPlan> {
+    let one_round = round(scenario);
+    let rules = &scenario.measure;
+    (0..rules.rounds)
+        .flat_map(|r| {
+            let mut plans: Vec<MeasurementPlan> = one_round
+                .iter()
+                .map(|p| MeasurementPlan {
+                    round: r,
+                    ..p.clone()
+                })
+                .collect();
+            if rules.order == Order::Shuffled {
+                SplitMix64(rules.seed.wrapping_add(u64::from(r))).shuffle(&mut plans);
+            }
+            plans
+        })
+        .collect()
+}
+
+fn round(scenario: &Scenario) -> Vec<MeasurementPlan> {
     let mut plans = Vec::new();
     for model in &scenario.models {
         for &threads in &scenario.threads {
@@ -66,6 +90,7 @@ pub fn expand(scenario: &Scenario) -> Vec<MeasurementPlan> {
                             backend: backend.name.clone(),
                             threads,
                             timing,
+                            round: 0,
                             options: backend.options.clone(),
                             input: model.input.clone(),
                             pin: scenario.inputs.pin,
@@ -109,6 +134,7 @@ impl ReferencePlan {
             backend: self.backend.clone(),
             threads: self.threads,
             timing: Timing::Inference,
+            round: 0,
             options: self.options.clone(),
             input: model.input.clone(),
             pin: None,
@@ -174,4 +200,84 @@ pub fn reference(scenario: &Scenario, model: &Model) -> Option<ReferencePlan> {
         format,
         options,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harness_backend_api::BackendInfo;
+
+    fn scenario(measure: &str) -> Scenario {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("m.onnx"), b"").unwrap();
+        let text = format!(
+            "name = \"p\"\nthreads = [1, 2]\n[[models]]\nname = \"m\"\nonnx = \"m.onnx\"\n[models.input]\nshape = [1, 4]\n\
+             [inputs]\nrandom = {{ count = 1, seed = 1 }}\n[backends.a]\n[backends.b]\n[backends.c]\n[measure]\n{measure}"
+        );
+        let backend = |name: &str| BackendInfo {
+            name: name.into(),
+            engine_version: "1".into(),
+            formats: vec![ModelFormat::Onnx],
+            runtime: Ok(String::new()),
+            threads_note: String::new(),
+        };
+        crate::scenario::parse(
+            &dir.path().join("p.toml"),
+            text,
+            &[backend("a"), backend("b"), backend("c")],
+        )
+        .unwrap()
+    }
+
+    fn order(plans: &[MeasurementPlan]) -> Vec<(u32, String, usize)> {
+        plans
+            .iter()
+            .map(|p| (p.round, p.backend.clone(), p.threads))
+            .collect()
+    }
+
+    #[test]
+    fn engines_are_interleaved_at_each_thread_count_and_rounds_repeat_the_list() {
+        let plans = expand(&scenario("rounds = 2"));
+        let names: Vec<String> = plans
+            .iter()
+            .map(|p| format!("{}{}", p.backend, p.threads))
+            .collect();
+        assert_eq!(
+            names,
+            ["a1", "b1", "c1", "a2", "b2", "c2", "a1", "b1", "c1", "a2", "b2", "c2"]
+        );
+        assert!(plans[..6].iter().all(|p| p.round == 0) && plans[6..].iter().all(|p| p.round == 1));
+    }
+
+    #[test]
+    fn shuffled_rounds_follow_the_seed_and_keep_every_measurement() {
+        let a = expand(&scenario("rounds = 3\norder = \"shuffled\"\nseed = 7"));
+        let b = expand(&scenario("rounds = 3\norder = \"shuffled\"\nseed = 7"));
+        assert_eq!(order(&a), order(&b), "the same seed gives the same order");
+        let c = expand(&scenario("rounds = 3\norder = \"shuffled\"\nseed = 8"));
+        assert_ne!(order(&a), order(&c), "another seed, another order");
+        for round in 0..3 {
+            let mut names: Vec<String> = a
+                .iter()
+                .filter(|p| p.round == round)
+                .map(|p| format!("{}{}", p.backend, p.threads))
+                .collect();
+            names.sort();
+            assert_eq!(names, ["a1", "a2", "b1", "b2", "c1", "c2"]);
+        }
+        let rounds: Vec<Vec<(u32, String, usize)>> = (0..3)
+            .map(|r| {
+                order(&a)
+                    .into_iter()
+                    .filter(|p| p.0 == r)
+                    .map(|p| (0, p.1, p.2))
+                    .collect()
+            })
+            .collect();
+        assert!(
+            rounds[0] != rounds[1] || rounds[1] != rounds[2],
+            "each round gets its own order"
+        );
+    }
 }

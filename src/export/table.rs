@@ -57,7 +57,11 @@ pub fn render(records: &[MeasurementRecord]) -> String {
                 Timing::Inference => r.plan.format.to_string(),
                 Timing::EndToEnd => format!("{} end-to-end", r.plan.format),
             },
-            r.plan.threads.to_string(),
+            if records.iter().any(|o| o.plan.round > 0) {
+                format!("{} r{}", r.plan.threads, r.plan.round + 1)
+            } else {
+                r.plan.threads.to_string()
+            },
         ];
         full.extend(row);
         rows.push(full);
@@ -97,6 +101,9 @@ pub fn render(records: &[MeasurementRecord]) -> String {
         if let Some(line) = agreement_line(r) {
             let _ = writeln!(out, "{line}");
         }
+    }
+    for line in drift_lines(records) {
+        let _ = writeln!(out, "{line}");
     }
     for r in records {
         if let Some(how) = r.setting("model_adaptation").filter(|how| *how != "none") {
@@ -159,4 +166,95 @@ fn agreement_line(r: &MeasurementRecord) -> Option<String> {
         line.push_str(&format!(" ({})", parity.reasons.join("; ")));
     }
     Some(line)
+}
+
+/// For measurements repeated in rounds: each round's median and the drift, (slowest − fastest) / fastest.
+pub fn drift_lines(records: &[MeasurementRecord]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut seen: Vec<&MeasurementRecord> = Vec::new();
+    for r in records.iter().filter(|r| r.plan.round == 0) {
+        if seen.iter().any(|s| same_measurement(s, r)) {
+            continue;
+        }
+        seen.push(r);
+        let medians: Vec<f64> = records
+            .iter()
+            .filter(|o| same_measurement(o, r))
+            .filter_map(|o| o.summary.as_ref().map(|s| s.median_ms))
+            .collect();
+        if medians.len() < 2 {
+            continue;
+        }
+        let (low, high) = medians
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(l, h), &m| (l.min(m), h.max(m)));
+        let rounds: Vec<String> = medians.iter().map(|m| format!("{m:.3}")).collect();
+        lines.push(format!(
+            "≈ {} {} {} threads={}: medians by round {} ms, drift {:.1}%",
+            r.plan.model,
+            r.plan.backend,
+            r.plan.format,
+            r.plan.threads,
+            rounds.join(", "),
+            (high - low) / low * 100.0
+        ));
+    }
+    lines
+}
+
+fn same_measurement(a: &MeasurementRecord, b: &MeasurementRecord) -> bool {
+    a.device == b.device
+        && a.plan.model == b.plan.model
+        && a.plan.backend == b.plan.backend
+        && a.plan.format == b.plan.format
+        && a.plan.threads == b.plan.threads
+        && a.plan.timing == b.plan.timing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::summarize;
+    use crate::inputs::InputDescription;
+    use crate::measure::MeasureRules;
+    use crate::plan::MeasurementPlan;
+    use harness_backend_api::{ElementType, ModelFormat};
+
+    fn record(round: u32, median_ms: f64) -> MeasurementRecord {
+        let plan = MeasurementPlan {
+            model: "m".into(),
+            model_path: "/nonexistent/m.onnx".into(),
+            format: ModelFormat::Onnx,
+            backend: "b".into(),
+            threads: 1,
+            timing: Timing::Inference,
+            round,
+            options: Default::default(),
+            input: InputDescription {
+                shape: vec![1],
+                layout: None,
+                element_type: ElementType::F32,
+                quantization: None,
+            },
+            pin: None,
+            rules: MeasureRules::default(),
+        };
+        let mut r = MeasurementRecord::failed(&plan, "d", "1", Status::Ok, String::new());
+        r.error = None;
+        r.summary = summarize(&[(median_ms * 1e6) as u64]);
+        r
+    }
+
+    #[test]
+    fn drift_between_rounds_is_reported() {
+        let lines = drift_lines(&[record(0, 10.0), record(1, 11.0), record(2, 10.5)]);
+        assert_eq!(
+            lines,
+            ["≈ m b onnx threads=1: medians by round 10.000, 11.000, 10.500 ms, drift 10.0%"]
+        );
+        assert!(
+            drift_lines(&[record(0, 10.0)]).is_empty(),
+            "one round has no drift"
+        );
+    }
 }

@@ -1,4 +1,5 @@
 use super::{InputDescription, ModelInputs};
+use crate::rng::SplitMix64;
 use harness_backend_api::{ElementType, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -40,19 +41,6 @@ fn random_tensor(description: &InputDescription, seed: u64) -> Tensor {
     Tensor {
         shape: description.shape.clone(),
         data,
-    }
-}
-
-/// A tiny, fixed generator, so that a seed means the same tensors in every version of the harness.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
     }
 }
 

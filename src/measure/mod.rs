@@ -5,7 +5,7 @@ mod clock;
 mod rules;
 
 pub use clock::{Clock, MonotonicClock};
-pub use rules::MeasureRules;
+pub use rules::{MeasureRules, Order};
 
 use harness_backend_api::{BackendError, PreparedInput, Session};
 use std::time::Duration;

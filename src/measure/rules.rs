@@ -1,5 +1,12 @@
 use serde::{Deserialize, Serialize};
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    Interleaved,
+    Shuffled,
+}
+
 /// How long to warm up and measure, and when a measurement is too noisy to trust.
 /// Defaults follow TFLite's benchmark_model and hyperfine: both a count and a time must be met.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -22,6 +29,14 @@ pub struct MeasureRules {
     pub time_limit_seconds: Option<f64>,
     /// An address-space limit for each worker process, in MB; none by default.
     pub memory_limit_mb: Option<u64>,
+    /// Repeat every measurement this many times, in rounds, to expose drift (thermal, background load).
+    pub rounds: u32,
+    /// Within a round, measurements run in the scenario's order (`interleaved`: all engines at one thread
+    /// count, then the next) or `shuffled` with `seed` (a new order each round).
+    pub order: Order,
+    pub seed: u64,
+    /// A pause between measurements, to let the CPU cool down.
+    pub cooldown_seconds: f64,
     /// Pin each worker process to these CPU cores (e.g. the big cores of a big.LITTLE board); all by default.
     pub cpus: Option<Vec<usize>>,
 }
@@ -40,6 +55,10 @@ impl Default for MeasureRules {
             time_limit_seconds: None,
             memory_limit_mb: None,
             cpus: None,
+            rounds: 1,
+            order: Order::Interleaved,
+            seed: 0,
+            cooldown_seconds: 0.0,
         }
     }
 }
@@ -73,6 +92,7 @@ impl MeasureRules {
             ("max_seconds", self.max_seconds),
             ("max_interval_fraction", self.max_interval_fraction),
             ("max_outlier_fraction", self.max_outlier_fraction),
+            ("cooldown_seconds", self.cooldown_seconds),
         ];
         if let Some((field, value)) = non_negative
             .iter()
@@ -98,6 +118,9 @@ impl MeasureRules {
             .is_some_and(|c| c.is_empty() || c.iter().any(|&cpu| cpu >= libc::CPU_SETSIZE as usize))
         {
             return Err(("cpus", "must list one or more CPU numbers".into()));
+        }
+        if self.rounds == 0 {
+            return Err(("rounds", "must be at least 1".into()));
         }
         if self.min_runs == 0 {
             return Err(("min_runs", "must be at least 1".into()));
