@@ -325,3 +325,45 @@ fn worker_processes() -> Isolation {
         program: env!("CARGO_BIN_EXE_harness").into(),
     }
 }
+
+#[test]
+fn inputs_that_do_not_fit_the_model_and_an_unusable_results_folder_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = small_scenario(dir.path());
+    let text = std::fs::read_to_string(&path).unwrap();
+
+    // The scenario's input shape is not the model's: a row says which input wants what, the run goes on.
+    let wrong_shape = text
+        .replace("shape = [1, 3, 224, 224]", "shape = [1, 3, 200, 200]")
+        .replace("formats = [\"onnx\", \"tflite\"]", "formats = [\"onnx\"]");
+    std::fs::write(&path, wrong_shape).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["run", "--threads", "1"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("model input `input` wants shape [1, 3, 224, 224] but the scenario provides [1, 3, 200, 200]"),
+        "{stderr}"
+    );
+
+    // A results folder that cannot be made is named, before anything is measured.
+    std::fs::write(dir.path().join("occupied"), b"a file, not a folder").unwrap();
+    std::fs::write(
+        &path,
+        text.replace("output = \"results\"", "output = \"occupied/results\""),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("run")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot create the results folder") && stderr.contains("occupied/results"),
+        "{stderr}"
+    );
+}
