@@ -1,10 +1,10 @@
 //! One engine's crash is not the run's crash: test doubles that segfault, abort, hang and allocate without
 //! bound each yield their row with the right status, and the real backend's rows stay complete and valid.
 
-use harness::isolation::Isolation;
-use harness::pipeline;
+mod common;
+
+use common::{run_scenario, worker_processes};
 use harness::record::Status;
-use harness::scenario;
 use std::path::Path;
 
 #[test]
@@ -46,12 +46,11 @@ cpus = [0]
     );
     let path = dir.path().join("faults.toml");
     std::fs::write(&path, text).unwrap();
-    let compiled = harness::backends::compiled_in();
-    let scenario = scenario::load(&path, &harness::backends::infos(&compiled)).unwrap();
-    let isolation = Isolation::Subprocess {
-        program: env!("CARGO_BIN_EXE_harness").into(),
-    };
-    let outcome = pipeline::run(&scenario, &compiled, &isolation, &mut std::io::sink()).unwrap();
+    let outcome = run_scenario(
+        &path,
+        &harness::backends::compiled_in(),
+        &worker_processes(),
+    );
 
     let row = |backend: &str| {
         outcome

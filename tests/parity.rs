@@ -1,35 +1,17 @@
 //! The second question: does every engine compute the same answer? On the default model and images.
 
 use harness::analysis::parity::ParityVerdict;
+mod common;
+
+use common::{quick_default_scenario, root, run_scenario, worker_processes};
 use harness::isolation::Isolation;
-use harness::pipeline;
 use harness::record::{MeasurementRecord, Status};
-use harness::scenario;
 use harness_backend_api::{
     Backend, BackendError, BackendInfo, LoadOptions, ModelFormat, PreparedInput, Session, Setting,
     Tensor, TensorData, TensorInfo,
 };
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The default scenario, shortened: 1 thread, a few timed runs, with extra backend tables appended.
-fn quick_default_scenario(dir: &Path, extra_backends: &str) -> PathBuf {
-    let full = std::fs::read_to_string(root().join("scenarios/mobilenet.toml")).unwrap();
-    let (head, _measure) = full.split_once("[measure]").unwrap();
-    let text = head
-        .replace("../models", &root().join("models").display().to_string())
-        .replace("threads = [1, 2]", "threads = [1]")
-        .replace("output = \"../results\"", "output = \"results\"")
-        + extra_backends
-        + "\n[measure]\nwarmup_runs = 0\nwarmup_seconds = 0\nmin_runs = 2\nmin_seconds = 0\n";
-    let path = dir.join("quick.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 /// A test double that runs tract but returns a wrong answer: class 0 gets +8 on every output.
 struct WrongBackend(Box<dyn Backend>);
@@ -90,11 +72,7 @@ fn run(
     backends: Vec<Box<dyn Backend>>,
     isolation: Isolation,
 ) -> Vec<MeasurementRecord> {
-    let infos: Vec<BackendInfo> = backends.iter().map(|b| b.info()).collect();
-    let scenario = scenario::load(path, &infos).unwrap();
-    pipeline::run(&scenario, &backends, &isolation, &mut std::io::sink())
-        .unwrap()
-        .records
+    run_scenario(path, &backends, &isolation).records
 }
 
 fn find<'a>(
@@ -138,7 +116,7 @@ fn assert_reference_top1(record: &MeasurementRecord) {
 #[test]
 fn onnx_runtime_is_the_reference_the_others_agree_and_tract_tflite_is_flagged() {
     let dir = tempfile::tempdir().unwrap();
-    let path = quick_default_scenario(dir.path(), "");
+    let path = quick_default_scenario(dir.path(), None, "", "");
     let records = run(&path, harness::backends::compiled_in(), worker_processes());
 
     let ort = find(&records, "ort", ModelFormat::Onnx);
@@ -218,7 +196,7 @@ fn onnx_runtime_is_the_reference_the_others_agree_and_tract_tflite_is_flagged() 
 #[test]
 fn a_wrong_backend_is_caught_and_flagged() {
     let dir = tempfile::tempdir().unwrap();
-    let path = quick_default_scenario(dir.path(), "[backends.wrong]\n");
+    let path = quick_default_scenario(dir.path(), None, "[backends.wrong]\n", "");
     let mut backends = harness::backends::compiled_in();
     let tract = harness::backends::compiled_in().remove(0);
     backends.push(Box::new(WrongBackend(tract)));
@@ -250,7 +228,7 @@ fn an_unreadable_image_is_named_by_check() {
     let dir = tempfile::tempdir().unwrap();
     let images = dir.path().join("images");
     std::fs::create_dir(&images).unwrap();
-    let path = quick_default_scenario(dir.path(), "");
+    let path = quick_default_scenario(dir.path(), None, "", "");
     let text = std::fs::read_to_string(&path).unwrap();
     let text = text.replace(
         &root().join("models/images").display().to_string(),
@@ -284,11 +262,4 @@ fn an_unreadable_image_is_named_by_check() {
         stderr.contains("cannot read the image") && stderr.contains("truncated.png"),
         "{stderr}"
     );
-}
-
-/// Each measurement in a worker process, as `harness run` does.
-fn worker_processes() -> Isolation {
-    Isolation::Subprocess {
-        program: env!("CARGO_BIN_EXE_harness").into(),
-    }
 }

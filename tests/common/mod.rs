@@ -1,0 +1,59 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // Each test file uses its own subset.
+
+use harness::isolation::Isolation;
+use harness::pipeline::{self, RunOutcome};
+use harness::scenario;
+use harness_backend_api::Backend;
+use std::path::{Path, PathBuf};
+
+/// Each measurement in a worker process, as `harness run` does.
+pub fn worker_processes() -> Isolation {
+    Isolation::Subprocess {
+        program: env!("CARGO_BIN_EXE_harness").into(),
+    }
+}
+
+/// Loads the scenario at `path` against `backends` and runs it quietly.
+pub fn run_scenario(
+    path: &Path,
+    backends: &[Box<dyn Backend>],
+    isolation: &Isolation,
+) -> RunOutcome {
+    let infos: Vec<_> = backends.iter().map(|b| b.info()).collect();
+    let scenario = scenario::load(path, &infos).unwrap();
+    pipeline::run(&scenario, backends, isolation, &mut std::io::sink()).unwrap()
+}
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The default scenario, shortened to 1 thread and a few timed runs, writing under `dir`; `backends` replaces
+/// its backend tables when given, and `measure` is appended to its short [measure] table.
+pub fn quick_default_scenario(
+    dir: &Path,
+    backends: Option<&str>,
+    extra_backends: &str,
+    measure: &str,
+) -> PathBuf {
+    let full = std::fs::read_to_string(root().join("scenarios/mobilenet.toml")).unwrap();
+    let (head, _measure) = full.split_once("[measure]").unwrap();
+    let head = match backends {
+        Some(tables) => format!(
+            "{}{tables}\n",
+            head.split_once("# OpenCV's DNN module").unwrap().0
+        ),
+        None => head.to_string(),
+    };
+    let text = head
+        .replace("../models", &root().join("models").display().to_string())
+        .replace("threads = [1, 2]", "threads = [1]")
+        .replace("output = \"../results\"", "output = \"results\"")
+        + extra_backends
+        + "\n[measure]\nwarmup_runs = 0\nwarmup_seconds = 0\nmin_runs = 2\nmin_seconds = 0\n"
+        + measure;
+    let path = dir.join("quick.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
