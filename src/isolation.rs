@@ -69,6 +69,7 @@ struct Outcome {
     /// The wait status from `wait4`.
     status: i32,
     timed_out: bool,
+    interrupted: bool,
     peak_rss_kb: u64,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
@@ -86,6 +87,11 @@ fn supervise(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    {
+        use std::os::unix::process::CommandExt;
+        // Its own process group: the terminal's Ctrl-C goes to the harness, which stops the worker itself.
+        command.process_group(0);
+    }
     if let Some(bytes) = limits.memory_bytes {
         use std::os::unix::process::CommandExt;
         // SAFETY: only async-signal-safe calls between fork and exec.
@@ -149,6 +155,7 @@ fn supervise(
     // SAFETY: rusage is plain data; wait4 fills it for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let mut timed_out = false;
+    let mut interrupted = false;
     loop {
         // SAFETY: waiting on our own child's pid with valid out-pointers.
         let done = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
@@ -158,8 +165,9 @@ fn supervise(
         if done < 0 {
             return Err(std::io::Error::last_os_error()).context("waiting for the worker");
         }
-        if Instant::now() >= deadline {
-            timed_out = true;
+        interrupted = crate::interrupt::requested();
+        if interrupted || Instant::now() >= deadline {
+            timed_out = !interrupted;
             // SAFETY: our own child; then reap it.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
@@ -173,6 +181,7 @@ fn supervise(
     Ok(Outcome {
         status,
         timed_out,
+        interrupted,
         // Linux reports ru_maxrss in kilobytes.
         peak_rss_kb: usage.ru_maxrss.max(0) as u64,
         stdout: out_reader.join().unwrap_or_default(),
@@ -194,6 +203,12 @@ impl Outcome {
             record.peak_rss_kb = Some(self.peak_rss_kb);
             record
         };
+        if self.interrupted {
+            return failed(
+                Status::Interrupted,
+                "stopped by the user (Ctrl-C) during this measurement".into(),
+            );
+        }
         if self.timed_out {
             return failed(
                 Status::TimedOut,

@@ -11,6 +11,7 @@ pub mod export;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod inputs;
+pub mod interrupt;
 pub mod isolation;
 pub mod measure;
 pub mod pipeline;

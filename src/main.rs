@@ -54,6 +54,8 @@ enum Command {
 
 /// Exit status for a scenario that does not pass its checks.
 const INVALID_SCENARIO: u8 = 2;
+/// Exit status after Ctrl-C, as shells report a SIGINT death (128 + 2).
+const INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -103,8 +105,12 @@ fn run(path: &Path, overrides: Overrides, in_process: bool) -> Result<ExitCode> 
             program: std::env::current_exe().context("cannot find the harness executable")?,
         }
     };
+    harness::interrupt::install();
     let outcome = pipeline::run(&scenario, &compiled, &isolation, &mut std::io::stderr())?;
     println!("results: {}", outcome.folder.display());
+    if outcome.interrupted {
+        return Ok(ExitCode::from(INTERRUPTED));
+    }
     if outcome.records.iter().any(|r| r.status == Status::Ok) {
         Ok(ExitCode::SUCCESS)
     } else {

@@ -97,6 +97,8 @@ pub fn prepare_models(scenario: &Scenario) -> Result<Vec<PreparedModel>> {
 pub struct RunOutcome {
     pub folder: PathBuf,
     pub records: Vec<MeasurementRecord>,
+    /// The user stopped the run before every plan was measured.
+    pub interrupted: bool,
 }
 
 /// Measures every plan of `scenario`, writing each row as soon as it is measured.
@@ -241,9 +243,33 @@ pub fn run(
             )?;
         }
         records.push(record);
+        if crate::interrupt::requested() {
+            writeln!(
+                progress,
+                "interrupted: {} of {} measurements done; their rows are kept",
+                i + 1,
+                plans.len()
+            )?;
+            break;
+        }
     }
+    let interrupted = crate::interrupt::requested();
+    let run_status = serde_json::json!({
+        "status": if interrupted { "interrupted" } else { "complete" },
+        "measurements_planned": plans.len(),
+        "measurements_done": records.len(),
+    });
+    std::fs::write(
+        folder.join("run.json"),
+        serde_json::to_string_pretty(&run_status)?,
+    )
+    .context("cannot write run.json")?;
     writeln!(progress, "\n{}", table::render(&records))?;
-    Ok(RunOutcome { folder, records })
+    Ok(RunOutcome {
+        folder,
+        records,
+        interrupted,
+    })
 }
 
 fn find<'a>(backends: &'a [Box<dyn Backend>], name: &str) -> &'a dyn Backend {

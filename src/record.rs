@@ -24,6 +24,8 @@ pub enum Status {
     TimedOut,
     /// The worker process ran out of memory (its limit, or the kernel's out-of-memory killer).
     OutOfMemory,
+    /// The user stopped the run (Ctrl-C) during this measurement.
+    Interrupted,
 }
 
 impl Status {
@@ -37,6 +39,7 @@ impl Status {
             Status::Aborted => "aborted",
             Status::TimedOut => "timed_out",
             Status::OutOfMemory => "out_of_memory",
+            Status::Interrupted => "interrupted",
         }
     }
 }

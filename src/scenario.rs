@@ -6,6 +6,7 @@ use crate::analysis::parity::ParityRules;
 use crate::inputs::{InputDescription, InputSource, Preprocess};
 use crate::measure::MeasureRules;
 use harness_backend_api::{BackendInfo, EngineOptions, ModelFormat};
+use indexmap::IndexMap;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -86,7 +87,7 @@ struct RawScenario {
     threads: Spanned<Vec<usize>>,
     models: Spanned<Vec<RawModel>>,
     inputs: InputSource,
-    backends: Spanned<BTreeMap<String, Spanned<RawBackend>>>,
+    backends: Spanned<IndexMap<String, Spanned<RawBackend>>>,
     #[serde(default)]
     measure: MeasureRules,
     #[serde(default)]
@@ -278,7 +279,7 @@ impl Checker<'_> {
 
     fn backends(
         &self,
-        raw: &Spanned<BTreeMap<String, Spanned<RawBackend>>>,
+        raw: &Spanned<IndexMap<String, Spanned<RawBackend>>>,
         models: &Spanned<Vec<RawModel>>,
         available: &[BackendInfo],
     ) -> Result<Vec<BackendRequest>, ScenarioError> {

@@ -103,3 +103,72 @@ cpus = [0]
         .collect();
     assert_eq!(statuses.len(), 5, "{summary}");
 }
+
+#[test]
+fn ctrl_c_stops_the_run_keeps_finished_rows_and_says_so() {
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/mobilenet_v2/mobilenet_v2.onnx");
+    let text = format!(
+        "name = \"stop\"\nthreads = [1]\noutput = \"results\"\n[[models]]\nname = \"m\"\nonnx = \"{}\"\n\
+         [models.input]\nshape = [1, 3, 224, 224]\nlayout = \"NCHW\"\n[inputs]\nrandom = {{ count = 1, seed = 1 }}\n\
+         [backends.tract]\n[backends.zz-never-reached]\n[backends.fault-abort]\n[measure]\nwarmup_runs = 0\nwarmup_seconds = 0\nmin_runs = 2\n\
+         min_seconds = 0\ntime_limit_seconds = 120\n[parity]\nreference = {{ backend = \"tract\", format = \"onnx\" }}\n",
+        model.display()
+    )
+    .replace("zz-never-reached", "fault-hang");
+    let path = dir.path().join("stop.toml");
+    std::fs::write(&path, text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("run")
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the hanging measurement has started (its progress line has no newline yet), then Ctrl-C.
+    let mut stderr = child.stderr.take().unwrap();
+    let mut seen = String::new();
+    while !seen.contains("fault-hang") {
+        let mut chunk = [0u8; 256];
+        let n = std::io::Read::read(&mut stderr, &mut chunk).unwrap();
+        assert!(n > 0, "the run ended early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}{rest}");
+    assert!(
+        rest.contains("interrupted: 2 of 3 measurements done"),
+        "{rest}"
+    );
+
+    let results = dir.path().join("results");
+    let folder = std::fs::read_dir(&results)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["status"], "interrupted");
+    let summary = std::fs::read_to_string(folder.join("summary.csv")).unwrap();
+    assert!(
+        summary.contains(",tract,onnx,1,inference,0,0.23.9,ok,"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(",fault-hang,onnx,1,inference,0,test double,interrupted,"),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("fault-abort"),
+        "nothing runs after the interrupt: {summary}"
+    );
+}
