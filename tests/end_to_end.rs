@@ -345,3 +345,51 @@ fn inputs_that_do_not_fit_the_model_and_an_unusable_results_folder_are_explained
         "{stderr}"
     );
 }
+
+#[test]
+fn a_full_disk_keeps_the_rows_already_written_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = small_scenario(dir.path());
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("formats = [\"onnx\", \"tflite\"]", "formats = [\"tflite\"]")
+        .replace("min_runs = 3", "min_runs = 200");
+    std::fs::write(&path, text).unwrap();
+    // A 16 KB file-size limit stands in for a full disk: the first measurement's 200 samples fit in
+    // samples.csv, the second's do not (writes past the limit fail with EFBIG once SIGXFSZ is ignored).
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 16; exec {} run --threads 1,2 {}",
+        env!("CARGO_BIN_EXE_harness"),
+        path.display()
+    );
+    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("samples.csv: File too large"), "{stderr}");
+    assert!(
+        stderr.contains("the rows written before are kept intact"),
+        "{stderr}"
+    );
+
+    let folder = std::fs::read_dir(dir.path().join("results"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let (header, samples) = read_csv(&folder.join("samples.csv"));
+    assert_eq!(header, SAMPLE_COLUMNS);
+    assert_eq!(
+        samples.len(),
+        200,
+        "exactly the first measurement's samples, each row complete"
+    );
+    assert!(samples
+        .iter()
+        .all(|row| row.len() == SAMPLE_COLUMNS.len() && row[5] == "1"));
+    let (_, summary) = read_csv(&folder.join("summary.csv"));
+    assert_eq!(
+        summary[0][SUMMARY_COLUMNS.iter().position(|c| *c == "status").unwrap()],
+        "ok"
+    );
+}

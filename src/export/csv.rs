@@ -4,7 +4,8 @@
 use crate::record::MeasurementRecord;
 use anyhow::{Context, Result};
 use std::fs::{File, OpenOptions};
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 pub const SUMMARY_COLUMNS: &[&str] = &[
     "scenario",
@@ -72,9 +73,15 @@ pub const SAMPLE_COLUMNS: &[&str] = &[
     "latency_ms",
 ];
 
-/// A CSV file created new (never overwriting) that flushes after every row.
+/// A CSV file created new (never overwriting), written a measurement at a time: its rows are encoded in memory
+/// and then written in one go. When the write fails (disk full, file too large) the file is cut back to the end
+/// of the last complete write, so that what is there stays valid CSV.
 pub struct RowWriter {
-    inner: ::csv::Writer<File>,
+    path: PathBuf,
+    file: File,
+    pending: ::csv::Writer<Vec<u8>>,
+    /// Bytes of the file known to be complete.
+    written: u64,
 }
 
 impl RowWriter {
@@ -85,20 +92,41 @@ impl RowWriter {
             .open(path)
             .with_context(|| format!("cannot create {}", path.display()))?;
         let mut writer = RowWriter {
-            inner: ::csv::Writer::from_writer(file),
+            path: path.to_path_buf(),
+            file,
+            pending: ::csv::Writer::from_writer(Vec::new()),
+            written: 0,
         };
         writer.write(columns.iter().map(|c| c.to_string()))?;
+        writer.flush()?;
         Ok(writer)
     }
 
     fn write(&mut self, row: impl IntoIterator<Item = String>) -> Result<()> {
-        self.inner
+        self.pending
             .write_record(row.into_iter().collect::<Vec<_>>())?;
         Ok(())
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.inner.flush().context("cannot write a results file")
+        let pending = std::mem::replace(&mut self.pending, ::csv::Writer::from_writer(Vec::new()));
+        let bytes = pending
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("encoding rows: {}", e.error()))?;
+        match self.file.write_all(&bytes).and_then(|()| self.file.flush()) {
+            Ok(()) => {
+                self.written += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // A partial row would make the file invalid CSV: cut back to the last complete one.
+                let _ = self.file.set_len(self.written);
+                Err(anyhow::anyhow!(
+                    "cannot write {}: {e}; the rows written before are kept intact",
+                    self.path.display()
+                ))
+            }
+        }
     }
 }
 
