@@ -393,3 +393,69 @@ fn a_full_disk_keeps_the_rows_already_written_valid() {
         "ok"
     );
 }
+
+#[test]
+fn truncated_models_and_unsupported_operators_are_rows_and_earlier_rows_survive() {
+    use harness_onnx_graph::pb;
+    let dir = tempfile::tempdir().unwrap();
+    let path = small_scenario(dir.path());
+    let onnx = models_dir().join("mobilenet_v2.onnx");
+    // The first megabyte of the real file, and the real file with one Clip renamed to an operator no
+    // engine knows.
+    let bytes = std::fs::read(&onnx).unwrap();
+    std::fs::write(dir.path().join("truncated.onnx"), &bytes[..1 << 20]).unwrap();
+    let mut model = harness_onnx_graph::decode(&bytes).unwrap();
+    let graph = model.graph.as_mut().unwrap();
+    let node: &mut pb::NodeProto = graph.node.iter_mut().find(|n| n.op_type == "Clip").unwrap();
+    node.op_type = "Sparkle".into();
+    std::fs::write(
+        dir.path().join("sparkle.onnx"),
+        harness_onnx_graph::encode(&model),
+    )
+    .unwrap();
+    let extra = |name: &str| {
+        format!("[[models]]\nname = \"{name}\"\nonnx = \"{name}.onnx\"\n\n[models.input]\nshape = [1, 3, 224, 224]\nlayout = \"NCHW\"\n\n")
+    };
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("formats = [\"onnx\", \"tflite\"]", "formats = [\"onnx\"]")
+        .replace(
+            "[inputs]",
+            &format!("{}{}[inputs]", extra("truncated"), extra("sparkle")),
+        );
+    std::fs::write(&path, text).unwrap();
+
+    let outcome = run_scenario(
+        &path,
+        &harness::backends::compiled_in(),
+        &worker_processes(),
+    );
+    let row = |model: &str| {
+        outcome
+            .records
+            .iter()
+            .find(|r| r.plan.model == model)
+            .unwrap()
+    };
+    assert_eq!(
+        row("mobilenet_v2").status,
+        Status::Ok,
+        "{:?}",
+        row("mobilenet_v2").error
+    );
+    for (model, words) in [("truncated", "truncated.onnx"), ("sparkle", "Sparkle")] {
+        let r = row(model);
+        assert_eq!(r.status, Status::LoadFailed, "{model}: {:?}", r.error);
+        let error = r.error.as_deref().unwrap();
+        assert!(
+            error.starts_with("tract could not load") && error.contains(words),
+            "{model}: {error}"
+        );
+    }
+    let (_, summary) = read_csv(&outcome.folder.join("summary.csv"));
+    assert_eq!(
+        summary.len(),
+        6,
+        "two thread counts × three models, the good rows among them"
+    );
+}
