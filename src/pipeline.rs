@@ -3,8 +3,8 @@
 use crate::analysis::parity::{self, ReferenceOutputs};
 use crate::execute::execute;
 use crate::export::csv::{
-    write_predictions, write_samples, write_summary, RowWriter, PREDICTION_COLUMNS, SAMPLE_COLUMNS,
-    SUMMARY_COLUMNS,
+    prediction_columns, sample_columns, summary_columns, write_predictions, write_samples,
+    write_summary, RowWriter,
 };
 use crate::export::environment::Environment;
 use crate::export::{folder, table};
@@ -128,12 +128,12 @@ pub fn run(
         serde_json::to_string_pretty(&environment)?,
     )
     .context("cannot write environment.json")?;
-    let mut summary = RowWriter::create(&folder.join("summary.csv"), SUMMARY_COLUMNS)?;
-    let mut samples = RowWriter::create(&folder.join("samples.csv"), SAMPLE_COLUMNS)?;
+    let mut summary = RowWriter::create(&folder.join("summary.csv"), &summary_columns())?;
+    let mut samples = RowWriter::create(&folder.join("samples.csv"), &sample_columns())?;
     let mut predictions = match scenario.models.iter().any(|m| m.classifier) {
         true => Some(RowWriter::create(
             &folder.join("predictions.csv"),
-            PREDICTION_COLUMNS,
+            &prediction_columns(),
         )?),
         false => None,
     };

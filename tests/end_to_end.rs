@@ -1,7 +1,7 @@
 //! A small scenario through the real tract backend: the results folder, its CSV columns, and outputs that
 //! equal a direct tract run on the same input.
 
-use harness::export::csv::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
+use harness::export::csv::{sample_columns, summary_columns};
 mod common;
 
 use common::{quick_default_scenario, run_scenario, worker_processes};
@@ -102,7 +102,7 @@ fn a_scenario_runs_end_to_end_through_tract() {
     let folder = &outcome.folder;
     assert!(folder.starts_with(std::fs::canonicalize(dir.path().join("results")).unwrap()));
     let (header, rows) = read_csv(&folder.join("summary.csv"));
-    assert_eq!(header, SUMMARY_COLUMNS);
+    assert_eq!(header, summary_columns());
     assert_eq!(rows.len(), 4);
     let column = |name: &str| header.iter().position(|h| h == name).unwrap();
     let formats: Vec<&str> = rows.iter().map(|r| r[column("format")].as_str()).collect();
@@ -141,7 +141,7 @@ fn a_scenario_runs_end_to_end_through_tract() {
     assert_eq!(rows[0][column("input_adaptation")], "none");
 
     let (header, samples) = read_csv(&folder.join("samples.csv"));
-    assert_eq!(header, SAMPLE_COLUMNS);
+    assert_eq!(header, sample_columns());
     let total: usize = outcome.records.iter().map(|r| r.samples_ns.len()).sum();
     assert_eq!(samples.len(), total);
 
@@ -378,7 +378,7 @@ fn a_full_disk_keeps_the_rows_already_written_valid() {
         .unwrap()
         .path();
     let (header, samples) = read_csv(&folder.join("samples.csv"));
-    assert_eq!(header, SAMPLE_COLUMNS);
+    assert_eq!(header, sample_columns());
     assert_eq!(
         samples.len(),
         200,
@@ -386,10 +386,13 @@ fn a_full_disk_keeps_the_rows_already_written_valid() {
     );
     assert!(samples
         .iter()
-        .all(|row| row.len() == SAMPLE_COLUMNS.len() && row[5] == "1"));
+        .all(|row| row.len() == sample_columns().len() && row[5] == "1"));
     let (_, summary) = read_csv(&folder.join("summary.csv"));
     assert_eq!(
-        summary[0][SUMMARY_COLUMNS.iter().position(|c| *c == "status").unwrap()],
+        summary[0][summary_columns()
+            .iter()
+            .position(|c| *c == "status")
+            .unwrap()],
         "ok"
     );
 }

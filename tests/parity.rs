@@ -186,7 +186,7 @@ fn onnx_runtime_is_the_reference_the_others_agree_and_tract_tflite_is_flagged() 
         .path();
     let predictions = std::fs::read_to_string(folder.join("predictions.csv")).unwrap();
     assert!(
-        predictions.contains("tract,onnx,1,grace_hopper.jpg,1,652,military uniform,"),
+        predictions.contains("tract,onnx,1,inference,0,grace_hopper.jpg,1,652,military uniform,"),
         "{predictions}"
     );
     let summary = std::fs::read_to_string(folder.join("summary.csv")).unwrap();

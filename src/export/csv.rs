@@ -1,5 +1,6 @@
-//! `summary.csv` (one tidy row per measurement) and `samples.csv` (every latency, long format).
-//! Each row is flushed as soon as it is written, so that a crash or Ctrl-C keeps what was measured.
+//! `summary.csv` (one tidy row per measurement), `samples.csv` (every latency, long format) and
+//! `predictions.csv` (classifiers' top-5), all starting with the same key columns. Each measurement's rows are
+//! written as soon as it ends, so that a crash or Ctrl-C keeps what was measured.
 
 use crate::record::MeasurementRecord;
 use anyhow::{Context, Result};
@@ -7,15 +8,13 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub const SUMMARY_COLUMNS: &[&str] = &[
-    "scenario",
-    "device",
-    "model",
-    "backend",
-    "format",
-    "threads",
-    "timing",
-    "round",
+/// The columns that say which measurement a row belongs to: the first ones of every file.
+const KEY_COLUMNS: [&str; 8] = [
+    "scenario", "device", "model", "backend", "format", "threads", "timing", "round",
+];
+
+/// summary.csv: the key, then these.
+const SUMMARY_VALUES: &[&str] = &[
     "engine_version",
     "status",
     "validity",
@@ -54,24 +53,41 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "error",
 ];
 
-pub const PREDICTION_COLUMNS: &[&str] = &[
-    "scenario", "device", "model", "backend", "format", "threads", "input", "rank", "class",
-    "label", "score",
-];
+/// predictions.csv: the key, then these.
+const PREDICTION_VALUES: &[&str] = &["input", "rank", "class", "label", "score"];
 
-pub const SAMPLE_COLUMNS: &[&str] = &[
-    "scenario",
-    "device",
-    "model",
-    "backend",
-    "format",
-    "threads",
-    "timing",
-    "round",
-    "run",
-    "input",
-    "latency_ms",
-];
+/// samples.csv: the key, then these.
+const SAMPLE_VALUES: &[&str] = &["run", "input", "latency_ms"];
+
+pub fn summary_columns() -> Vec<&'static str> {
+    KEY_COLUMNS.iter().chain(SUMMARY_VALUES).copied().collect()
+}
+
+pub fn sample_columns() -> Vec<&'static str> {
+    KEY_COLUMNS.iter().chain(SAMPLE_VALUES).copied().collect()
+}
+
+pub fn prediction_columns() -> Vec<&'static str> {
+    KEY_COLUMNS
+        .iter()
+        .chain(PREDICTION_VALUES)
+        .copied()
+        .collect()
+}
+
+/// The key cells of a row, in the order of `KEY_COLUMNS`.
+fn key_cells(scenario: &str, r: &MeasurementRecord) -> Vec<String> {
+    vec![
+        scenario.to_string(),
+        r.device.clone(),
+        r.plan.model.clone(),
+        r.plan.backend.clone(),
+        r.plan.format.to_string(),
+        r.plan.threads.to_string(),
+        r.plan.timing.as_str().to_string(),
+        r.plan.round.to_string(),
+    ]
+}
 
 /// A CSV file created new (never overwriting), written a measurement at a time: its rows are encoded in memory
 /// and then written in one go. When the write fails (disk full, file too large) the file is cut back to the end
@@ -142,15 +158,8 @@ pub fn write_summary(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord)
         .iter()
         .map(|s| format!("{}={}", s.key, s.value))
         .collect();
-    let mut row = vec![
-        scenario.to_string(),
-        r.device.clone(),
-        r.plan.model.clone(),
-        r.plan.backend.clone(),
-        r.plan.format.to_string(),
-        r.plan.threads.to_string(),
-        r.plan.timing.as_str().to_string(),
-        r.plan.round.to_string(),
+    let mut row = key_cells(scenario, r);
+    row.extend([
         r.engine_version.clone(),
         r.status.as_str().to_string(),
         r.validity
@@ -191,10 +200,10 @@ pub fn write_summary(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord)
             .to_string(),
         r.setting("model_adaptation").unwrap_or("none").to_string(),
         settings.join("; "),
-    ];
+    ]);
     row.extend(parity_cells(r));
     row.push(r.error.clone().unwrap_or_default());
-    debug_assert_eq!(row.len(), SUMMARY_COLUMNS.len());
+    debug_assert_eq!(row.len(), KEY_COLUMNS.len() + SUMMARY_VALUES.len());
     out.write(row)?;
     out.flush()
 }
@@ -206,19 +215,13 @@ pub fn write_samples(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord)
         crate::measure::Rotation::Pinned,
     );
     for (run, ns) in r.samples_ns.iter().enumerate() {
-        out.write([
-            scenario.to_string(),
-            r.device.clone(),
-            r.plan.model.clone(),
-            r.plan.backend.clone(),
-            r.plan.format.to_string(),
-            r.plan.threads.to_string(),
-            r.plan.timing.as_str().to_string(),
-            r.plan.round.to_string(),
+        let mut row = key_cells(scenario, r);
+        row.extend([
             run.to_string(),
             rotation.index(run, inputs).to_string(),
             format!("{:.6}", *ns as f64 / 1e6),
-        ])?;
+        ]);
+        out.write(row)?;
     }
     out.flush()
 }
@@ -261,13 +264,8 @@ pub fn write_predictions(
             .into_iter()
             .enumerate()
         {
-            out.write([
-                scenario.to_string(),
-                r.device.clone(),
-                r.plan.model.clone(),
-                r.plan.backend.clone(),
-                r.plan.format.to_string(),
-                r.plan.threads.to_string(),
+            let mut row = key_cells(scenario, r);
+            row.extend([
                 input.clone(),
                 (rank + 1).to_string(),
                 class.to_string(),
@@ -276,7 +274,8 @@ pub fn write_predictions(
                     .cloned()
                     .unwrap_or_default(),
                 format!("{:.6}", scores[class]),
-            ])?;
+            ]);
+            out.write(row)?;
         }
     }
     out.flush()
