@@ -130,12 +130,13 @@ pub fn run(
     .context("cannot write environment.json")?;
     let mut summary = RowWriter::create(&folder.join("summary.csv"), &summary_columns())?;
     let mut samples = RowWriter::create(&folder.join("samples.csv"), &sample_columns())?;
-    let mut predictions = match scenario.models.iter().any(|m| m.classifier) {
-        true => Some(RowWriter::create(
+    let mut predictions = if scenario.models.iter().any(|m| m.classifier) {
+        Some(RowWriter::create(
             &folder.join("predictions.csv"),
             &prediction_columns(),
-        )?),
-        false => None,
+        )?)
+    } else {
+        None
     };
     writeln!(
         progress,
