@@ -12,7 +12,7 @@ use crate::inputs::ModelInputs;
 use crate::isolation::{run_in_child, Isolation, Limits, WorkerJob};
 use crate::measure::MonotonicClock;
 use crate::plan;
-use crate::plan::MeasurementPlan;
+use crate::plan::{MeasurementPlan, ReferencePlan};
 use crate::record::MeasurementRecord;
 use crate::scenario::{Model, Scenario};
 use anyhow::{bail, Context, Result};
@@ -146,13 +146,21 @@ pub fn run(
         folder.display()
     )?;
 
+    // Chosen once per model: the reference pass runs it, and each row is checked against it.
+    let reference_plans: Vec<Option<ReferencePlan>> = scenario
+        .models
+        .iter()
+        .map(|model| plan::reference(scenario, model))
+        .collect();
     let references: Vec<ReferenceOutputs> = scenario
         .models
         .iter()
         .zip(&prepared)
-        .map(|(model, prepared)| {
+        .zip(&reference_plans)
+        .map(|((model, prepared), reference)| {
             run_reference(
                 scenario,
+                reference.as_ref(),
                 model,
                 &prepared.inputs,
                 backends,
@@ -203,7 +211,7 @@ pub fn run(
         );
         if record.error.is_none() {
             let reference = &references[index];
-            let is_reference = plan::reference(scenario, model).is_some_and(|r| r.is(plan));
+            let is_reference = reference_plans[index].as_ref().is_some_and(|r| r.is(plan));
             record.parity = Some(parity::check(
                 &record.outputs,
                 reference,
@@ -316,13 +324,14 @@ fn measure(
 /// The reference pass for one model: the reference engine runs every input once, isolated like the rest.
 fn run_reference(
     scenario: &Scenario,
+    reference: Option<&ReferencePlan>,
     model: &Model,
     inputs: &ModelInputs,
     backends: &[Box<dyn Backend>],
     context: (&str, &Isolation),
     progress: &mut dyn Write,
 ) -> Result<ReferenceOutputs> {
-    let Some(reference) = plan::reference(scenario, model) else {
+    let Some(reference) = reference else {
         return Ok(ReferenceOutputs {
             label: "none".into(),
             outputs: Err("no backend runs this model".into()),
