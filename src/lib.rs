@@ -2,10 +2,12 @@
 //! the same answer?
 //!
 //! Data flows one way: [`scenario`] → [`plan`] → [`measure`] (via [`execute`]) → [`record`] →
-//! [`analysis`] → [`export`].
+//! [`analysis`] → [`export`] → [`report`]. [`results`] reads results folders back for [`report`] and
+//! [`compare`].
 
 pub mod analysis;
 pub mod backends;
+pub mod compare;
 pub mod execute;
 pub mod export;
 #[cfg(feature = "fault-injection")]
@@ -17,5 +19,7 @@ pub mod measure;
 pub mod pipeline;
 pub mod plan;
 pub mod record;
+pub mod report;
+pub mod results;
 mod rng;
 pub mod scenario;

@@ -40,6 +40,31 @@ enum Command {
         /// engine that crashes then ends the run).
         #[arg(long)]
         in_process: bool,
+        /// Tag every row with this device name instead of the host name.
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// Merge one or more results folders (e.g. a PC run and a board run) into charts, report.md and
+    /// report.html.
+    Report {
+        #[arg(required = true)]
+        folders: Vec<PathBuf>,
+        /// Where to write the report: by default the folder itself when there is one, otherwise a new
+        /// `<timestamp>-report` folder beside the first.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Compare a new run with a baseline run: faster, slower or no change per measurement. Exit status 0 when
+    /// nothing is slower, 1 when something is, 2 on an error.
+    Compare {
+        baseline: PathBuf,
+        new: PathBuf,
+        /// Changes of the median smaller than this many percent are never reported.
+        #[arg(long, default_value_t = 5.0)]
+        threshold: f64,
+        /// Where to write comparison.md and its chart; by default `compare-<baseline>` inside the new folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Check a scenario without running it.
     Check { scenario: PathBuf },
@@ -54,6 +79,9 @@ enum Command {
 
 /// Exit status for a scenario that does not pass its checks.
 const INVALID_SCENARIO: u8 = 2;
+/// Exit status of `compare` when something got slower, and when it could not compare (as `diff`).
+const COMPARE_SLOWER: u8 = 1;
+const COMPARE_ERROR: u8 = 2;
 /// Exit status after Ctrl-C, as shells report a SIGINT death (128 + 2).
 const INTERRUPTED: u8 = 130;
 
@@ -67,6 +95,7 @@ fn main() -> ExitCode {
             quick,
             out,
             in_process,
+            device,
         } => run(
             &scenario,
             Overrides {
@@ -74,9 +103,20 @@ fn main() -> ExitCode {
                 threads,
                 quick,
                 out,
+                device,
             },
             in_process,
         ),
+        Command::Report { folders, out } => report(&folders, out),
+        Command::Compare {
+            baseline,
+            new,
+            threshold,
+            out,
+        } => compare(&baseline, &new, threshold, out).or_else(|e| {
+            eprintln!("error: {e:#}");
+            Ok(ExitCode::from(COMPARE_ERROR))
+        }),
         Command::Check { scenario } => check(&scenario),
         Command::Backends => list_backends(),
         Command::Inspect { model } => inspect(&model),
@@ -117,6 +157,65 @@ fn run(path: &Path, overrides: Overrides, in_process: bool) -> Result<ExitCode> 
         eprintln!("error: nothing could be measured");
         Ok(ExitCode::FAILURE)
     }
+}
+
+fn report(folders: &[PathBuf], out: Option<PathBuf>) -> Result<ExitCode> {
+    let out = match (out, folders) {
+        (Some(out), _) => {
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            out
+        }
+        (None, [only]) => only.clone(),
+        (None, [first, ..]) => {
+            let parent = first.parent().unwrap_or(Path::new("."));
+            harness::export::folder::create_run_folder(
+                parent,
+                "report",
+                std::time::SystemTime::now(),
+            )?
+        }
+        (None, []) => bail!("name at least one results folder"),
+    };
+    let written = harness::report::report(folders, &out)?;
+    println!("{}", written.markdown.display());
+    println!("{}", written.html.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compare(baseline: &Path, new: &Path, threshold: f64, out: Option<PathBuf>) -> Result<ExitCode> {
+    if !(threshold >= 0.0 && threshold.is_finite()) {
+        bail!("--threshold must be a percentage of zero or more, not {threshold}");
+    }
+    let rules = harness::compare::CompareRules {
+        noise_threshold: threshold / 100.0,
+        ..Default::default()
+    };
+    let before = harness::results::ResultFolder::load(baseline)?;
+    let after = harness::results::ResultFolder::load(new)?;
+    let outcome = harness::compare::compare(&before, &after, &rules);
+    if outcome.comparisons.is_empty() {
+        bail!(
+            "{} and {} have no measurement in common (same device, model, engine, format, threads)",
+            baseline.display(),
+            new.display()
+        );
+    }
+    let table = harness::compare::table(&outcome, &rules);
+    print!("{table}");
+    let out = out.unwrap_or_else(|| {
+        let name = baseline
+            .file_name()
+            .map_or("baseline".into(), |n| n.to_string_lossy().into_owned());
+        new.join(format!("compare-{name}"))
+    });
+    let written = harness::compare::write(&outcome, &table, baseline, new, &out)?;
+    println!("{}", written.display());
+    Ok(if outcome.any_slower() {
+        ExitCode::from(COMPARE_SLOWER)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn worker() -> Result<ExitCode> {

@@ -28,6 +28,7 @@ pub struct Overrides {
     pub threads: Option<Vec<usize>>,
     pub quick: bool,
     pub out: Option<PathBuf>,
+    pub device: Option<String>,
 }
 
 impl Overrides {
@@ -57,6 +58,9 @@ impl Overrides {
         }
         if let Some(out) = &self.out {
             scenario.output_dir = out.clone();
+        }
+        if let Some(device) = &self.device {
+            scenario.device = Some(device.clone());
         }
         Ok(())
     }
@@ -122,7 +126,10 @@ pub fn run(
     let folder = std::fs::canonicalize(&folder).unwrap_or(folder);
     std::fs::write(folder.join("scenario.toml"), &scenario.source)
         .context("cannot copy the scenario")?;
-    let environment = Environment::capture(crate::backends::infos(backends));
+    let mut environment = Environment::capture(crate::backends::infos(backends));
+    if let Some(device) = &scenario.device {
+        environment.device = device.clone();
+    }
     std::fs::write(
         folder.join("environment.json"),
         serde_json::to_string_pretty(&environment)?,
@@ -274,6 +281,11 @@ pub fn run(
     )
     .context("cannot write run.json")?;
     writeln!(progress, "\n{}", table::render(&records))?;
+    // The measurements are on disk already: a report that cannot be drawn costs only the report.
+    match crate::report::report(std::slice::from_ref(&folder), &folder) {
+        Ok(written) => writeln!(progress, "report: {}", written.html.display())?,
+        Err(e) => writeln!(progress, "warning: no report: {e:#}")?,
+    }
     Ok(RunOutcome {
         folder,
         records,

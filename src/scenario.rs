@@ -23,6 +23,8 @@ pub struct Scenario {
     pub name: String,
     pub description: String,
     pub output_dir: PathBuf,
+    /// The name rows are tagged with, instead of the host name (`harness run --device`).
+    pub device: Option<String>,
     pub models: Vec<Model>,
     pub inputs: InputSource,
     pub backends: Vec<BackendRequest>,
@@ -143,6 +145,7 @@ pub fn parse(
         name: raw.name.clone(),
         description: raw.description.clone(),
         output_dir: base.join(raw.output.as_deref().unwrap_or("results")),
+        device: None,
         models: checker.models(&raw.models, base)?,
         inputs: InputSource {
             images: raw.inputs.images.as_ref().map(|folder| base.join(folder)),

@@ -1,0 +1,432 @@
+//! The text of a report: the same sections rendered as Markdown (charts linked as PNG) and as one HTML file
+//! (charts embedded as SVG, styles inline, nothing fetched).
+
+use super::Report;
+use crate::report::charts::significant;
+use crate::results::SummaryRow;
+use std::fmt::Write;
+
+/// A table given once and rendered in both formats.
+struct Table {
+    header: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn markdown(&self) -> String {
+        let escape = |cell: &str| cell.replace('|', "\\|").replace('\n', " ");
+        let mut out = format!("| {} |\n", self.header.join(" | "));
+        let _ = writeln!(out, "|{}", "---|".repeat(self.header.len()));
+        for row in &self.rows {
+            let cells: Vec<String> = row.iter().map(|c| escape(c)).collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+        out
+    }
+
+    fn html(&self) -> String {
+        let mut out = String::from("<table>\n<thead><tr>");
+        for cell in &self.header {
+            let _ = write!(out, "<th>{}</th>", escape_html(cell));
+        }
+        out.push_str("</tr></thead>\n<tbody>\n");
+        for row in &self.rows {
+            out.push_str("<tr>");
+            for cell in row {
+                let _ = write!(out, "<td>{}</td>", escape_html(cell));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody>\n</table>\n");
+        out
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A section: a heading, paragraphs, then tables or charts.
+enum Block {
+    Heading(String),
+    Paragraph(String),
+    List(Vec<String>),
+    Table(Table),
+    /// Index into the report's charts.
+    Chart(usize),
+}
+
+fn optional(value: Option<f64>) -> String {
+    value.map_or_else(String::new, significant)
+}
+
+fn engine(row: &SummaryRow) -> String {
+    let mut label = format!("{} · {}", row.backend, row.format);
+    if row.timing != "inference" {
+        label.push_str(" · end-to-end");
+    }
+    label
+}
+
+fn summary_table(report: &Report) -> Table {
+    let rows: Vec<&SummaryRow> = report.folders.iter().flat_map(|f| &f.rows).collect();
+    let several_rounds = rows.iter().any(|r| r.round > 0);
+    let fastest = |row: &SummaryRow| {
+        rows.iter()
+            .filter(|o| o.device == row.device && o.model == row.model && o.measured())
+            .filter_map(|o| o.median_ms)
+            .fold(f64::INFINITY, f64::min)
+    };
+    Table {
+        header: vec![
+            "device",
+            "model",
+            "engine",
+            "threads",
+            "median ms",
+            "95% interval",
+            "vs fastest",
+            "p99 ms",
+            "load ms",
+            "first run ms",
+            "peak MB",
+            "verdict",
+            "parity",
+        ],
+        rows: rows
+            .iter()
+            .map(|r| {
+                let threads = if several_rounds {
+                    format!("{} (round {})", r.threads, r.round + 1)
+                } else {
+                    r.threads.to_string()
+                };
+                let mut cells = vec![r.device.clone(), r.model.clone(), engine(r), threads];
+                match r.median_ms.filter(|_| r.measured()) {
+                    Some(median) => cells.extend([
+                        significant(median),
+                        match (r.median_low_ms, r.median_high_ms) {
+                            (Some(low), Some(high)) => {
+                                format!("{}–{}", significant(low), significant(high))
+                            }
+                            _ => String::new(),
+                        },
+                        format!("×{:.2}", median / fastest(r)),
+                        optional(r.p99_ms),
+                        optional(r.load_ms),
+                        optional(r.first_run_ms),
+                        optional(r.peak_rss_mb),
+                        r.validity.clone(),
+                        r.parity.clone(),
+                    ]),
+                    None => {
+                        cells.extend(std::iter::repeat_n(String::new(), 7));
+                        cells.push(r.status.replace('_', " "));
+                        cells.push(String::new());
+                    }
+                }
+                cells
+            })
+            .collect(),
+    }
+}
+
+fn parity_table(report: &Report) -> Option<Table> {
+    let rows: Vec<&SummaryRow> = report
+        .folders
+        .iter()
+        .flat_map(|f| &f.rows)
+        .filter(|r| !r.parity.is_empty() && r.timing == "inference" && r.round == 0)
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    Some(Table {
+        header: vec![
+            "device",
+            "model",
+            "engine",
+            "threads",
+            "parity",
+            "against",
+            "min cosine",
+            "max abs diff",
+            "top-1",
+            "top-5",
+            "why",
+        ],
+        rows: rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.device.clone(),
+                    r.model.clone(),
+                    engine(r),
+                    r.threads.to_string(),
+                    r.parity.clone(),
+                    r.parity_reference.clone(),
+                    r.min_cosine.map_or_else(String::new, |c| format!("{c:.6}")),
+                    r.max_abs_diff
+                        .map_or_else(String::new, |d| format!("{d:.2e}")),
+                    r.top1_agreement.clone(),
+                    r.top5_agreement.clone(),
+                    r.parity_reasons.clone(),
+                ]
+            })
+            .collect(),
+    })
+}
+
+/// What a reader must not miss: unfinished runs, failed rows, untrustworthy timings, wrong answers.
+fn warnings(report: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    for folder in &report.folders {
+        if folder.run_status != "complete" {
+            out.push(format!(
+                "{}: the run is {}: some planned measurements are missing.",
+                folder.path.display(),
+                folder.run_status
+            ));
+        }
+        for r in &folder.rows {
+            let what = format!(
+                "{} · {} · {} · {}",
+                r.device,
+                r.model,
+                engine(r),
+                threads_of(r)
+            );
+            if r.status != "ok" {
+                out.push(format!(
+                    "{what}: {}: {}",
+                    r.status.replace('_', " "),
+                    r.error
+                ));
+            } else if r.validity != "valid" {
+                out.push(format!(
+                    "{what}: timing {}: {}",
+                    r.validity, r.validity_reasons
+                ));
+            }
+            if r.parity == "fail" && r.timing == "inference" {
+                out.push(format!(
+                    "{what}: answers differ from {}: {}",
+                    r.parity_reference, r.parity_reasons
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn threads_of(r: &SummaryRow) -> String {
+    super::threads_label(r.threads)
+}
+
+fn environment_table(report: &Report) -> Table {
+    const FIELDS: [&str; 10] = [
+        "cpu_model",
+        "logical_cores",
+        "frequency_governor",
+        "kernel",
+        "os",
+        "target",
+        "rustc",
+        "harness_version",
+        "git_commit",
+        "scenario",
+    ];
+    let mut rows = Vec::new();
+    for folder in &report.folders {
+        let env = &folder.environment;
+        let device = env["device"]
+            .as_str()
+            .map_or_else(|| folder.devices().join(", "), str::to_string);
+        let scenario = folder
+            .rows
+            .first()
+            .map_or(String::new(), |r| r.scenario.clone());
+        for field in FIELDS {
+            let value = match field {
+                "scenario" => scenario.clone(),
+                _ => match &env[field] {
+                    serde_json::Value::Null => "unknown".to_string(),
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+            };
+            rows.push(vec![device.clone(), field.replace('_', " "), value]);
+        }
+        for engine in env["engines"].as_array().into_iter().flatten() {
+            let runtime = match (&engine["runtime"]["Ok"], &engine["runtime"]["Err"]) {
+                (serde_json::Value::String(ok), _) => ok.clone(),
+                (_, serde_json::Value::String(err)) => format!("not available: {err}"),
+                _ => String::new(),
+            };
+            rows.push(vec![
+                device.clone(),
+                format!("engine {}", engine["name"].as_str().unwrap_or("?")),
+                format!(
+                    "{} — {runtime}",
+                    engine["engine_version"].as_str().unwrap_or("?")
+                ),
+            ]);
+        }
+        rows.push(vec![
+            device,
+            "results folder".into(),
+            folder.path.display().to_string(),
+        ]);
+    }
+    Table {
+        header: vec!["device", "property", "value"],
+        rows,
+    }
+}
+
+fn blocks(report: &Report) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let devices = report.devices();
+    blocks.push(Block::Paragraph(format!(
+        "{} result folder{} · device{}: {} · {} measurement{}. Times are milliseconds per inference on one input \
+         (ms/frame), the median of the timed runs with its distribution-free 95% interval; \"vs fastest\" is \
+         relative to the fastest engine on the same device and model.",
+        report.folders.len(),
+        if report.folders.len() == 1 { "" } else { "s" },
+        if devices.len() == 1 { "" } else { "s" },
+        devices.join(", "),
+        report.measurements.len(),
+        if report.measurements.len() == 1 { "" } else { "s" },
+    )));
+    let warnings = warnings(report);
+    if !warnings.is_empty() {
+        blocks.push(Block::Heading("Warnings".into()));
+        blocks.push(Block::List(warnings));
+    }
+    blocks.push(Block::Heading("Speed".into()));
+    for (i, chart) in report.charts.iter().enumerate() {
+        if chart.name.starts_with("speed-") {
+            blocks.push(Block::Chart(i));
+        }
+    }
+    if let Some(parity) = parity_table(report) {
+        blocks.push(Block::Heading(
+            "Do the engines compute the same answer?".into(),
+        ));
+        blocks.push(Block::Paragraph(
+            "Each engine's outputs on the same inputs against the reference engine's (see the README's parity \
+             section for the thresholds)."
+                .into(),
+        ));
+        blocks.push(Block::Table(parity));
+    }
+    blocks.push(Block::Heading("All measurements".into()));
+    blocks.push(Block::Table(summary_table(report)));
+    for (prefix, heading) in [
+        ("distribution-", "Latency distribution"),
+        ("scaling-", "Thread scaling"),
+        ("startup-", "Start-up"),
+    ] {
+        let charts: Vec<usize> = (0..report.charts.len())
+            .filter(|&i| report.charts[i].name.starts_with(prefix))
+            .collect();
+        if !charts.is_empty() {
+            blocks.push(Block::Heading(heading.into()));
+            blocks.extend(charts.into_iter().map(Block::Chart));
+        }
+    }
+    blocks.push(Block::Heading("Environment".into()));
+    blocks.push(Block::Table(environment_table(report)));
+    blocks
+}
+
+const TITLE: &str = "harness report";
+
+pub fn markdown(report: &Report) -> String {
+    let mut out = format!("# {TITLE}\n\n");
+    for block in blocks(report) {
+        match block {
+            Block::Heading(h) => {
+                let _ = writeln!(out, "## {h}\n");
+            }
+            Block::Paragraph(p) => {
+                let _ = writeln!(out, "{p}\n");
+            }
+            Block::List(items) => {
+                for item in items {
+                    let _ = writeln!(out, "- {}", item.replace('\n', " "));
+                }
+                out.push('\n');
+            }
+            Block::Table(t) => {
+                let _ = writeln!(out, "{}", t.markdown());
+            }
+            Block::Chart(i) => {
+                let chart = &report.charts[i];
+                let _ = writeln!(out, "![{}](charts/{}.png)\n", chart.title, chart.name);
+            }
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:'DejaVu Sans',Verdana,sans-serif;margin:2em auto;max-width:1100px;\
+color:#222;padding:0 1em}table{border-collapse:collapse;font-size:0.85em;margin:1em 0}\
+th,td{border:1px solid #ccc;padding:0.25em 0.5em;text-align:left}th{background:#f2f2f2}\
+tbody tr:nth-child(even){background:#fafafa}figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}\
+.warnings li{color:#8a3b00}";
+
+pub fn html(report: &Report) -> String {
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{TITLE}</title>\n\
+         <style>{STYLE}</style>\n</head>\n<body>\n<h1>{TITLE}</h1>\n"
+    );
+    let mut in_warnings = false;
+    for block in blocks(report) {
+        match block {
+            Block::Heading(h) => {
+                in_warnings = h == "Warnings";
+                let _ = writeln!(out, "<h2>{}</h2>", escape_html(&h));
+            }
+            Block::Paragraph(p) => {
+                let _ = writeln!(out, "<p>{}</p>", escape_html(&p));
+            }
+            Block::List(items) => {
+                let class = if in_warnings {
+                    " class=\"warnings\""
+                } else {
+                    ""
+                };
+                let _ = writeln!(out, "<ul{class}>");
+                for item in items {
+                    let _ = writeln!(out, "<li>{}</li>", escape_html(&item));
+                }
+                out.push_str("</ul>\n");
+            }
+            Block::Table(t) => out.push_str(&t.html()),
+            Block::Chart(i) => {
+                let chart = &report.charts[i];
+                let _ = writeln!(
+                    out,
+                    "<figure id=\"{}\" aria-label=\"{}\">\n{}\n</figure>",
+                    chart.name,
+                    escape_html(&chart.title),
+                    inline_svg(&chart.svg)
+                );
+            }
+        }
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// An SVG document as an element inside HTML: without its XML declaration.
+fn inline_svg(svg: &str) -> &str {
+    match svg.find("<svg") {
+        Some(start) => &svg[start..],
+        None => svg,
+    }
+}

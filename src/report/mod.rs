@@ -1,0 +1,339 @@
+//! Reports: one or more results folders (a PC run, a board run) merged into charts, `report.md` and a
+//! self-contained `report.html`. Everything here reads the folders' files, so a report can be made again, or
+//! on another machine, from what a run left behind.
+
+pub mod charts;
+mod document;
+
+use crate::results::{measurements, Measurement, ResultFolder, RowKey};
+use anyhow::{Context, Result};
+use charts::{Bar, BarSeries, Distribution, GroupedBars, Rendered, Scaling, ScalingLine, Spread};
+use std::path::{Path, PathBuf};
+
+/// What a report was made from, and the charts drawn for it.
+pub struct Report {
+    pub folders: Vec<ResultFolder>,
+    pub measurements: Vec<Measurement>,
+    pub charts: Vec<Rendered>,
+}
+
+/// The files a written report consists of.
+pub struct Written {
+    pub markdown: PathBuf,
+    pub html: PathBuf,
+    pub charts: Vec<PathBuf>,
+}
+
+impl Report {
+    pub fn build(folders: Vec<ResultFolder>) -> Result<Report> {
+        let measurements = measurements(&folders);
+        let mut charts = Vec::new();
+        for model in distinct(measurements.iter().map(|m| m.key.model.clone())) {
+            let of_model: Vec<&Measurement> = measurements
+                .iter()
+                .filter(|m| m.key.model == model)
+                .collect();
+            let slug = slug(&model);
+            charts.push(charts::render(
+                &format!("speed-{slug}"),
+                &format!("{model}: ms per frame"),
+                &speed_chart(&model, &of_model),
+            )?);
+            if let Some(distribution) = distribution_chart(&model, &of_model, &folders) {
+                charts.push(charts::render(
+                    &format!("distribution-{slug}"),
+                    &format!("{model}: latency distribution"),
+                    &distribution,
+                )?);
+            }
+            if let Some(scaling) = scaling_chart(&model, &of_model) {
+                charts.push(charts::render(
+                    &format!("scaling-{slug}"),
+                    &format!("{model}: thread scaling"),
+                    &scaling,
+                )?);
+            }
+            if let Some(startup) = startup_chart(&model, &of_model) {
+                charts.push(charts::render(
+                    &format!("startup-{slug}"),
+                    &format!("{model}: start-up"),
+                    &startup,
+                )?);
+            }
+        }
+        Ok(Report {
+            folders,
+            measurements,
+            charts,
+        })
+    }
+
+    /// Writes `report.md`, `report.html` and `charts/` into `out`, replacing an earlier report there (a report
+    /// is derived from the folders' data, which it never touches).
+    pub fn write(&self, out: &Path) -> Result<Written> {
+        let chart_dir = out.join("charts");
+        std::fs::create_dir_all(&chart_dir)
+            .with_context(|| format!("cannot create {}", chart_dir.display()))?;
+        let mut chart_files = Vec::new();
+        for chart in &self.charts {
+            for (extension, bytes) in [("svg", chart.svg.as_bytes()), ("png", &chart.png[..])] {
+                let path = chart_dir.join(format!("{}.{extension}", chart.name));
+                std::fs::write(&path, bytes)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                chart_files.push(path);
+            }
+        }
+        let markdown = out.join("report.md");
+        std::fs::write(&markdown, document::markdown(self))
+            .with_context(|| format!("cannot write {}", markdown.display()))?;
+        let html = out.join("report.html");
+        std::fs::write(&html, document::html(self))
+            .with_context(|| format!("cannot write {}", html.display()))?;
+        Ok(Written {
+            markdown,
+            html,
+            charts: chart_files,
+        })
+    }
+
+    /// The device names across all folders, in first-seen order.
+    pub fn devices(&self) -> Vec<String> {
+        distinct(self.folders.iter().flat_map(|f| f.devices()))
+    }
+}
+
+/// Loads the folders and writes their report into `out`.
+pub fn report(folders: &[PathBuf], out: &Path) -> Result<Written> {
+    let loaded = folders
+        .iter()
+        .map(|f| ResultFolder::load(f))
+        .collect::<Result<Vec<_>>>()?;
+    Report::build(loaded)?.write(out)
+}
+
+fn distinct<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut seen = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen
+}
+
+/// A file-name-safe form of a model name.
+fn slug(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+fn threads_label(threads: usize) -> String {
+    format!("{threads} thread{}", if threads == 1 { "" } else { "s" })
+}
+
+/// How a series of (device, threads) is named: the device only when several devices are shown.
+fn series_label(key: &RowKey, several_devices: bool) -> String {
+    if several_devices {
+        format!("{} · {}", key.device, threads_label(key.threads))
+    } else {
+        threads_label(key.threads)
+    }
+}
+
+/// Bars of measurements that failed their validity checks say so.
+fn validity_note(validity: &str) -> Option<&'static str> {
+    match validity {
+        "valid" => None,
+        "noisy" => Some("noisy"),
+        _ => Some("invalid"),
+    }
+}
+
+/// The article's picture: ms per frame per engine, one bar per device and thread count, 95% intervals.
+fn speed_chart(model: &str, rows: &[&Measurement]) -> GroupedBars {
+    let several_devices = distinct(rows.iter().map(|m| &m.key.device)).len() > 1;
+    let categories = distinct(rows.iter().map(|m| m.key.engine_label()));
+    let series_keys = distinct(rows.iter().map(|m| (m.key.device.clone(), m.key.threads)));
+    let series = series_keys
+        .iter()
+        .map(|(device, threads)| {
+            let in_series: Vec<&&Measurement> = rows
+                .iter()
+                .filter(|m| &m.key.device == device && m.key.threads == *threads)
+                .collect();
+            BarSeries {
+                label: series_label(&in_series[0].key, several_devices),
+                bars: categories
+                    .iter()
+                    .map(|category| {
+                        in_series
+                            .iter()
+                            .find(|m| &m.key.engine_label() == category)
+                            .map(|m| Bar {
+                                value: m.median_ms,
+                                interval: Some((m.low_ms, m.high_ms)),
+                                note: validity_note(&m.validity),
+                            })
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    GroupedBars {
+        title: format!("{model}: median ms per frame (lower is better)"),
+        axis: "ms per frame: median, with its 95% interval".to_string(),
+        unit: " ms".to_string(),
+        categories,
+        series,
+    }
+}
+
+fn distribution_chart(
+    model: &str,
+    rows: &[&Measurement],
+    folders: &[ResultFolder],
+) -> Option<Distribution> {
+    let several_devices = distinct(rows.iter().map(|m| &m.key.device)).len() > 1;
+    let series_keys = distinct(rows.iter().map(|m| (m.key.device.clone(), m.key.threads)));
+    let mut spreads = Vec::new();
+    // Grouped by engine, then by series, as the speed chart.
+    for engine in distinct(rows.iter().map(|m| m.key.engine_label())) {
+        for m in rows.iter().filter(|m| m.key.engine_label() == engine) {
+            let samples: Vec<f64> = folders
+                .iter()
+                .filter_map(|f| f.samples.get(&m.key))
+                .flatten()
+                .copied()
+                .collect();
+            let series = series_keys
+                .iter()
+                .position(|(d, t)| *d == m.key.device && *t == m.key.threads)
+                .expect("every measurement belongs to a series");
+            let label = format!("{engine} · {}", series_label(&m.key, several_devices));
+            spreads.extend(Spread::of(label, series, &samples));
+        }
+    }
+    if spreads.is_empty() {
+        return None;
+    }
+    let series = series_keys
+        .iter()
+        .map(|(device, threads)| {
+            let key = RowKey {
+                device: device.clone(),
+                threads: *threads,
+                ..rows[0].key.clone()
+            };
+            series_label(&key, several_devices)
+        })
+        .collect();
+    Some(Distribution {
+        title: format!("{model}: latency distribution per run"),
+        spreads,
+        series,
+    })
+}
+
+/// Speed-up over each engine's fewest threads; only when some engine ran at two or more thread counts.
+fn scaling_chart(model: &str, rows: &[&Measurement]) -> Option<Scaling> {
+    let several_devices = distinct(rows.iter().map(|m| &m.key.device)).len() > 1;
+    let mut lines = Vec::new();
+    for (device, engine) in distinct(
+        rows.iter()
+            .map(|m| (m.key.device.clone(), m.key.engine_label())),
+    ) {
+        let mut points: Vec<(usize, f64)> = rows
+            .iter()
+            .filter(|m| m.key.device == device && m.key.engine_label() == engine)
+            .map(|m| (m.key.threads, m.median_ms))
+            .collect();
+        if points.len() < 2 {
+            continue;
+        }
+        points.sort_by_key(|p| p.0);
+        let base = points[0].1;
+        lines.push(ScalingLine {
+            label: if several_devices {
+                format!("{device} · {engine}")
+            } else {
+                engine
+            },
+            points: points.into_iter().map(|(t, ms)| (t, base / ms)).collect(),
+        });
+    }
+    (!lines.is_empty()).then(|| Scaling {
+        title: format!("{model}: speed-up with more threads"),
+        lines,
+    })
+}
+
+/// Load time (read and prepare the model) and the first inference, per engine at its fewest threads.
+fn startup_chart(model: &str, rows: &[&Measurement]) -> Option<GroupedBars> {
+    let several_devices = distinct(rows.iter().map(|m| &m.key.device)).len() > 1;
+    let mut firsts: Vec<&Measurement> = Vec::new();
+    for m in rows {
+        let same = |o: &&Measurement| {
+            o.key.device == m.key.device && o.key.engine_label() == m.key.engine_label()
+        };
+        match firsts.iter().position(same) {
+            Some(i) if firsts[i].key.threads > m.key.threads => firsts[i] = m,
+            Some(_) => {}
+            None => firsts.push(m),
+        }
+    }
+    firsts.retain(|m| m.load_ms.is_some() || m.first_run_ms.is_some());
+    if firsts.is_empty() {
+        return None;
+    }
+    let categories = firsts
+        .iter()
+        .map(|m| {
+            let label = format!(
+                "{} · {}",
+                m.key.engine_label(),
+                threads_label(m.key.threads)
+            );
+            if several_devices {
+                format!("{}: {label}", m.key.device)
+            } else {
+                label
+            }
+        })
+        .collect();
+    let bars = |value: fn(&Measurement) -> Option<f64>| {
+        firsts
+            .iter()
+            .map(|m| {
+                value(m).map(|v| Bar {
+                    value: v,
+                    interval: None,
+                    note: None,
+                })
+            })
+            .collect()
+    };
+    Some(GroupedBars {
+        title: format!("{model}: start-up cost (lower is better)"),
+        axis: "ms (load = read and prepare the model; first run = the first inference, not part of the per-frame figures)"
+            .to_string(),
+        unit: " ms".to_string(),
+        categories,
+        series: vec![
+            BarSeries {
+                label: "load".to_string(),
+                bars: bars(|m| m.load_ms),
+            },
+            BarSeries {
+                label: "first run".to_string(),
+                bars: bars(|m| m.first_run_ms),
+            },
+        ],
+    })
+}

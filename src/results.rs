@@ -1,0 +1,258 @@
+//! Reading results folders back: the input of `harness report` and `harness compare`, which work from the
+//! files a run wrote (possibly on another device), never from a run's memory.
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One row of summary.csv. Columns the report does not use are ignored, so older and newer folders load.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct SummaryRow {
+    pub scenario: String,
+    pub device: String,
+    pub model: String,
+    pub backend: String,
+    pub format: String,
+    pub threads: usize,
+    pub timing: String,
+    pub round: usize,
+    pub engine_version: String,
+    pub status: String,
+    pub validity: String,
+    pub validity_reasons: String,
+    pub runs: Option<usize>,
+    pub median_ms: Option<f64>,
+    pub median_low_ms: Option<f64>,
+    pub median_high_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub load_ms: Option<f64>,
+    pub first_run_ms: Option<f64>,
+    pub peak_rss_mb: Option<f64>,
+    pub settings: String,
+    pub parity: String,
+    pub parity_reference: String,
+    pub max_abs_diff: Option<f64>,
+    pub min_cosine: Option<f64>,
+    pub top1_agreement: String,
+    pub top5_agreement: String,
+    pub parity_reasons: String,
+    pub error: String,
+}
+
+/// What identifies the same measurement across rounds, runs and folders.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RowKey {
+    pub device: String,
+    pub model: String,
+    pub backend: String,
+    pub format: String,
+    pub threads: usize,
+    pub timing: String,
+}
+
+impl RowKey {
+    /// `backend · format`, with `end-to-end` when the row times preprocessing too: what a chart's category says.
+    pub fn engine_label(&self) -> String {
+        let mut label = format!("{} · {}", self.backend, self.format);
+        if self.timing != "inference" {
+            label.push_str(" · end-to-end");
+        }
+        label
+    }
+}
+
+impl SummaryRow {
+    pub fn key(&self) -> RowKey {
+        RowKey {
+            device: self.device.clone(),
+            model: self.model.clone(),
+            backend: self.backend.clone(),
+            format: self.format.clone(),
+            threads: self.threads,
+            timing: self.timing.clone(),
+        }
+    }
+
+    pub fn measured(&self) -> bool {
+        self.status == "ok" && self.median_ms.is_some()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SampleRow {
+    device: String,
+    model: String,
+    backend: String,
+    format: String,
+    threads: usize,
+    timing: String,
+    latency_ms: f64,
+}
+
+/// A results folder as written by `harness run`.
+#[derive(Clone, Debug)]
+pub struct ResultFolder {
+    pub path: PathBuf,
+    pub rows: Vec<SummaryRow>,
+    /// Every latency of each measurement, all rounds pooled, in run order.
+    pub samples: BTreeMap<RowKey, Vec<f64>>,
+    /// environment.json as written: shown in reports field by field.
+    pub environment: serde_json::Value,
+    /// run.json's `status` (`complete`, `interrupted`), or `unfinished` when the run never wrote it.
+    pub run_status: String,
+}
+
+impl ResultFolder {
+    pub fn load(path: &Path) -> Result<ResultFolder> {
+        let summary_path = path.join("summary.csv");
+        if !summary_path.is_file() {
+            anyhow::bail!(
+                "{} is not a results folder: it has no summary.csv",
+                path.display()
+            );
+        }
+        let rows: Vec<SummaryRow> = read_csv(&summary_path)?;
+        let mut samples: BTreeMap<RowKey, Vec<f64>> = BTreeMap::new();
+        let samples_path = path.join("samples.csv");
+        if samples_path.is_file() {
+            for sample in read_csv::<SampleRow>(&samples_path)? {
+                let key = RowKey {
+                    device: sample.device,
+                    model: sample.model,
+                    backend: sample.backend,
+                    format: sample.format,
+                    threads: sample.threads,
+                    timing: sample.timing,
+                };
+                samples.entry(key).or_default().push(sample.latency_ms);
+            }
+        }
+        let environment = match std::fs::read_to_string(path.join("environment.json")) {
+            Ok(text) => serde_json::from_str(&text).with_context(|| {
+                format!("{}: environment.json is not valid JSON", path.display())
+            })?,
+            Err(_) => serde_json::Value::Null,
+        };
+        let run_status = std::fs::read_to_string(path.join("run.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|run| run["status"].as_str().map(str::to_string))
+            .unwrap_or_else(|| "unfinished".to_string());
+        Ok(ResultFolder {
+            path: path.to_path_buf(),
+            rows,
+            samples,
+            environment,
+            run_status,
+        })
+    }
+
+    /// The device names of the rows, in first-seen order.
+    pub fn devices(&self) -> Vec<String> {
+        let mut devices: Vec<String> = Vec::new();
+        for row in &self.rows {
+            if !devices.contains(&row.device) {
+                devices.push(row.device.clone());
+            }
+        }
+        devices
+    }
+}
+
+fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+    let mut reader = ::csv::Reader::from_path(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    reader
+        .deserialize()
+        .enumerate()
+        .map(|(i, row)| {
+            // Line 1 is the header.
+            row.with_context(|| format!("{}: line {}", path.display(), i + 2))
+        })
+        .collect()
+}
+
+/// One measurement with its rounds merged: what charts and comparisons show.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measurement {
+    pub key: RowKey,
+    pub scenario: String,
+    pub engine_version: String,
+    /// The median of the rounds' medians.
+    pub median_ms: f64,
+    /// The 95% interval of the median; over several rounds, the span of the rounds' intervals (wider, never
+    /// narrower than any round's own).
+    pub low_ms: f64,
+    pub high_ms: f64,
+    pub load_ms: Option<f64>,
+    pub first_run_ms: Option<f64>,
+    pub rounds: usize,
+    /// The worst validity verdict of the rounds.
+    pub validity: String,
+    pub parity: String,
+}
+
+/// Merges the measured rows of several folders into one measurement per key, in first-seen order.
+pub fn measurements(folders: &[ResultFolder]) -> Vec<Measurement> {
+    let mut grouped: Vec<(RowKey, Vec<&SummaryRow>)> = Vec::new();
+    for row in folders
+        .iter()
+        .flat_map(|f| &f.rows)
+        .filter(|r| r.measured())
+    {
+        let key = row.key();
+        match grouped.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, rows)) => rows.push(row),
+            None => grouped.push((key, vec![row])),
+        }
+    }
+    grouped
+        .into_iter()
+        .map(|(key, rows)| {
+            let mut medians: Vec<f64> = rows.iter().filter_map(|r| r.median_ms).collect();
+            medians.sort_by(f64::total_cmp);
+            let median = crate::analysis::percentile(&medians, 50.0);
+            let low = rows
+                .iter()
+                .filter_map(|r| r.median_low_ms)
+                .fold(median, f64::min);
+            let high = rows
+                .iter()
+                .filter_map(|r| r.median_high_ms)
+                .fold(median, f64::max);
+            let first = rows[0];
+            Measurement {
+                scenario: first.scenario.clone(),
+                engine_version: first.engine_version.clone(),
+                median_ms: median,
+                low_ms: low,
+                high_ms: high,
+                load_ms: mean(rows.iter().filter_map(|r| r.load_ms)),
+                first_run_ms: mean(rows.iter().filter_map(|r| r.first_run_ms)),
+                rounds: rows.len(),
+                validity: worst_validity(rows.iter().map(|r| r.validity.as_str())),
+                parity: first.parity.clone(),
+                key,
+            }
+        })
+        .collect()
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, count) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (count > 0).then(|| sum / count as f64)
+}
+
+fn worst_validity<'a>(verdicts: impl Iterator<Item = &'a str>) -> String {
+    let rank = |v: &str| match v {
+        "valid" => 0,
+        "noisy" => 1,
+        _ => 2,
+    };
+    verdicts
+        .max_by_key(|v| rank(v))
+        .unwrap_or("invalid")
+        .to_string()
+}

@@ -1,0 +1,286 @@
+//! Charts, reports and comparisons, made from real results folders written by `harness run`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn harness(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A short tract-only scenario over both formats of MobileNetV2.
+fn scenario(dir: &Path) -> PathBuf {
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/mobilenet_v2");
+    let text = format!(
+        r#"name = "report-test"
+threads = [1, 2]
+output = "results"
+
+[[models]]
+name = "mobilenet_v2"
+onnx = "{onnx}"
+tflite = "{tflite}"
+
+[models.input]
+shape = [1, 3, 224, 224]
+layout = "NCHW"
+
+[inputs]
+random = {{ count = 2, seed = 3 }}
+
+[backends.tract]
+formats = ["onnx", "tflite"]
+
+[measure]
+warmup_runs = 1
+warmup_seconds = 0
+min_runs = 12
+min_seconds = 0
+max_seconds = 20
+"#,
+        onnx = models.join("mobilenet_v2.onnx").display(),
+        tflite = models.join("mobilenet_v2.tflite").display(),
+    );
+    let path = dir.join("report-test.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs the scenario through the CLI, as `device`, and returns its results folder.
+fn run(scenario: &Path, device: &str, threads: &str) -> PathBuf {
+    let out = harness(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--device",
+        device,
+        "--threads",
+        threads,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    PathBuf::from(stdout.trim().strip_prefix("results: ").unwrap())
+}
+
+/// Parses an SVG document and returns the text of all its `<text>` elements.
+fn svg_texts(svg: &str) -> Vec<String> {
+    let document = roxmltree::Document::parse(svg).expect("the chart is well-formed SVG");
+    assert_eq!(document.root_element().tag_name().name(), "svg");
+    document
+        .descendants()
+        .filter(|n| n.tag_name().name() == "text")
+        .map(|n| n.text().unwrap_or_default().trim().to_string())
+        .collect()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn a_run_writes_its_charts_and_both_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = run(&scenario(dir.path()), "pc", "1,2");
+
+    for kind in ["speed", "distribution", "scaling", "startup"] {
+        for extension in ["svg", "png"] {
+            let path = folder.join(format!("charts/{kind}-mobilenet_v2.{extension}"));
+            assert!(path.is_file(), "{} is missing", path.display());
+        }
+        let png = image::open(folder.join(format!("charts/{kind}-mobilenet_v2.png"))).unwrap();
+        assert!(
+            png.width() >= 800 && png.height() >= 250,
+            "{kind}: {}×{}",
+            png.width(),
+            png.height()
+        );
+    }
+
+    let speed = svg_texts(&read(&folder.join("charts/speed-mobilenet_v2.svg")));
+    for expected in [
+        "mobilenet_v2: median ms per frame (lower is better)",
+        "ms per frame: median, with its 95% interval",
+        "tract · onnx",
+        "tract · tflite",
+        "1 thread",
+        "2 threads",
+    ] {
+        assert!(
+            speed.iter().any(|t| t == expected),
+            "`{expected}` not in {speed:?}"
+        );
+    }
+    // Every bar carries its value.
+    let values = speed
+        .iter()
+        .filter(|t| t.ends_with(" ms") || t.contains(" ms ("))
+        .count();
+    assert_eq!(values, 4, "{speed:?}");
+
+    let scaling = svg_texts(&read(&folder.join("charts/scaling-mobilenet_v2.svg")));
+    assert!(scaling.iter().any(|t| t == "ideal (linear)"), "{scaling:?}");
+    assert!(scaling.iter().any(|t| t == "threads"), "{scaling:?}");
+    let startup = svg_texts(&read(&folder.join("charts/startup-mobilenet_v2.svg")));
+    assert!(startup.iter().any(|t| t == "load") && startup.iter().any(|t| t == "first run"));
+
+    let markdown = read(&folder.join("report.md"));
+    assert!(markdown.contains("![mobilenet_v2: ms per frame](charts/speed-mobilenet_v2.png)"));
+    assert!(
+        markdown.contains("| pc | mobilenet_v2 | tract · onnx | 1 |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("## Do the engines compute the same answer?"));
+    assert!(markdown.contains("## Environment"));
+
+    let html = read(&folder.join("report.html"));
+    // Self-contained: every chart inline, nothing fetched.
+    for forbidden in ["src=\"http", "href=\"http", "<img", "<script", "<link"] {
+        assert!(
+            !html.contains(forbidden),
+            "the report refers to `{forbidden}`"
+        );
+    }
+    let charts: Vec<&str> = html.split("<svg").skip(1).collect();
+    assert_eq!(charts.len(), 4, "one inline SVG per chart");
+    for chart in charts {
+        let end = chart.find("</svg>").expect("the inline SVG is closed") + "</svg>".len();
+        svg_texts(&format!("<svg{}", &chart[..end]));
+    }
+    for engine in ["tract · onnx", "tract · tflite"] {
+        assert!(html.contains(engine), "{engine} is not in the report");
+    }
+}
+
+#[test]
+fn a_report_of_two_devices_has_one_grouped_chart_with_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path());
+    let pc = run(&path, "pc", "1");
+    let board = run(&path, "board", "1");
+    let out = dir.path().join("merged");
+    let result = harness(&[
+        "report",
+        pc.to_str().unwrap(),
+        board.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+
+    let speed_charts: Vec<_> = std::fs::read_dir(out.join("charts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("speed-") && n.ends_with(".svg"))
+        .collect();
+    assert_eq!(speed_charts, ["speed-mobilenet_v2.svg"]);
+    let texts = svg_texts(&read(&out.join("charts/speed-mobilenet_v2.svg")));
+    for series in ["pc · 1 thread", "board · 1 thread"] {
+        assert!(
+            texts.iter().any(|t| t == series),
+            "`{series}` not in {texts:?}"
+        );
+    }
+    let markdown = read(&out.join("report.md"));
+    assert!(markdown.contains("devices: pc, board"), "{markdown}");
+    for device in ["pc", "board"] {
+        assert!(
+            markdown.contains(&format!("| {device} | cpu model |")),
+            "{markdown}"
+        );
+    }
+    // A merged report written elsewhere leaves each folder's own report alone.
+    let own = read(&pc.join("report.md"));
+    assert!(
+        own.contains("device: pc ") && !own.contains("board"),
+        "{own}"
+    );
+}
+
+/// A copy of a results folder with every latency multiplied by `factor`.
+fn scaled_copy(folder: &Path, to: &Path, factor: f64) -> PathBuf {
+    std::fs::create_dir_all(to).unwrap();
+    for file in ["environment.json", "run.json", "scenario.toml"] {
+        std::fs::copy(folder.join(file), to.join(file)).unwrap();
+    }
+    for (file, columns) in [
+        (
+            "summary.csv",
+            &["median_ms", "median_low_ms", "median_high_ms"][..],
+        ),
+        ("samples.csv", &["latency_ms"][..]),
+    ] {
+        let mut reader = csv::Reader::from_path(folder.join(file)).unwrap();
+        let header = reader.headers().unwrap().clone();
+        let scaled: Vec<usize> = columns
+            .iter()
+            .map(|c| header.iter().position(|h| h == *c).unwrap())
+            .collect();
+        let mut writer = csv::Writer::from_path(to.join(file)).unwrap();
+        writer.write_record(&header).unwrap();
+        for record in reader.records() {
+            let record = record.unwrap();
+            let cells: Vec<String> = record
+                .iter()
+                .enumerate()
+                .map(
+                    |(i, cell)| match (scaled.contains(&i), cell.parse::<f64>()) {
+                        (true, Ok(v)) => format!("{:.6}", v * factor),
+                        _ => cell.to_string(),
+                    },
+                )
+                .collect();
+            writer.write_record(&cells).unwrap();
+        }
+    }
+    to.to_path_buf()
+}
+
+#[test]
+fn compare_flags_a_twenty_percent_slowdown_and_nothing_for_the_same_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = run(&scenario(dir.path()), "pc", "1");
+    let same = scaled_copy(&baseline, &dir.path().join("same"), 1.0);
+    let slower = scaled_copy(&baseline, &dir.path().join("slower"), 1.2);
+    let faster = scaled_copy(&baseline, &dir.path().join("faster"), 1.0 / 1.2);
+    let compare = |new: &Path| {
+        let out = harness(&["compare", baseline.to_str().unwrap(), new.to_str().unwrap()]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+
+    let (code, table) = compare(&same);
+    assert_eq!(code, Some(0), "{table}");
+    assert_eq!(table.matches("| no change |").count(), 2, "{table}");
+
+    let (code, table) = compare(&slower);
+    assert_eq!(code, Some(1), "a slowdown fails the command: {table}");
+    assert_eq!(table.matches("| slower |").count(), 2, "{table}");
+    assert!(table.contains("+20.0%"), "{table}");
+    assert!(slower
+        .join(format!(
+            "compare-{}",
+            baseline.file_name().unwrap().to_string_lossy()
+        ))
+        .join("comparison.svg")
+        .is_file());
+
+    let (code, table) = compare(&faster);
+    assert_eq!(code, Some(0), "{table}");
+    assert_eq!(table.matches("| faster |").count(), 2, "{table}");
+
+    let missing = harness(&[
+        "compare",
+        baseline.to_str().unwrap(),
+        dir.path().join("nowhere").to_str().unwrap(),
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nowhere"));
+}
