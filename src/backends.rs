@@ -6,6 +6,8 @@ use harness_backend_api::{Backend, BackendInfo};
 pub fn compiled_in() -> Vec<Box<dyn Backend>> {
     #[allow(unused_mut)]
     let mut backends: Vec<Box<dyn Backend>> = vec![
+        #[cfg(feature = "candle")]
+        Box::new(harness_backend_candle::CandleBackend),
         #[cfg(feature = "opencv")]
         Box::new(harness_backend_opencv::OpencvBackend),
         #[cfg(feature = "ort")]

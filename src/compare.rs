@@ -45,6 +45,29 @@ impl Change {
     }
 }
 
+/// How the interval of a change was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Welch's t-interval on the logarithms of the rounds' medians (both sides ran two or more rounds): it
+    /// includes the variation between rounds, which is most of the variation between runs.
+    Rounds,
+    /// A bootstrap of the single round's latencies: variation between runs is not measured, so the noise
+    /// threshold has to cover it.
+    Samples,
+    /// The medians' own 95% intervals (no samples.csv).
+    Intervals,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Rounds => "rounds",
+            Method::Samples => "samples",
+            Method::Intervals => "intervals",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comparison {
     pub key: RowKey,
@@ -54,8 +77,7 @@ pub struct Comparison {
     pub change: f64,
     /// The 95% interval of `change`.
     pub interval: (f64, f64),
-    /// How the interval was found: `bootstrap` of the samples, or `medians' intervals` without samples.
-    pub method: &'static str,
+    pub method: Method,
     pub verdict: Change,
 }
 
@@ -86,17 +108,27 @@ pub fn compare(
             only_in_baseline.push(b.key.clone());
             continue;
         };
-        let change = n.median_ms / b.median_ms - 1.0;
-        let (interval, method) = match (baseline.samples.get(&b.key), new.samples.get(&n.key)) {
-            (Some(xs), Some(ys)) if !xs.is_empty() && !ys.is_empty() => (
-                bootstrap_change(xs, ys, rules.resamples, seed(&b.key)),
-                "bootstrap",
-            ),
-            // Without samples, the medians' own intervals bound the change.
-            _ => (
-                (n.low_ms / b.high_ms - 1.0, n.high_ms / b.low_ms - 1.0),
-                "medians' intervals",
-            ),
+        let (rounds_before, rounds_after) =
+            (round_medians(baseline, &b.key), round_medians(new, &n.key));
+        let (change, interval, method) = if rounds_before.len() >= 2 && rounds_after.len() >= 2 {
+            // Rounds vary more than the runs inside one round: they are the honest unit of comparison.
+            let (change, interval) = welch_change(&rounds_before, &rounds_after);
+            (change, interval, Method::Rounds)
+        } else {
+            let change = n.median_ms / b.median_ms - 1.0;
+            match (baseline.samples.get(&b.key), new.samples.get(&n.key)) {
+                (Some(xs), Some(ys)) if !xs.is_empty() && !ys.is_empty() => (
+                    change,
+                    bootstrap_change(xs, ys, rules.resamples, seed(&b.key)),
+                    Method::Samples,
+                ),
+                // Without samples, the medians' own intervals bound the change.
+                _ => (
+                    change,
+                    (n.low_ms / b.high_ms - 1.0, n.high_ms / b.low_ms - 1.0),
+                    Method::Intervals,
+                ),
+            }
         };
         let verdict = judge(change, interval, rules.noise_threshold);
         comparisons.push(Comparison {
@@ -132,6 +164,61 @@ pub fn judge(change: f64, interval: (f64, f64), noise_threshold: f64) -> Change 
     } else {
         Change::NoChange
     }
+}
+
+/// The medians of a measurement's rounds in one folder.
+fn round_medians(folder: &ResultFolder, key: &RowKey) -> Vec<f64> {
+    folder
+        .rows
+        .iter()
+        .filter(|r| r.measured() && r.key() == *key)
+        .filter_map(|r| r.median_ms)
+        .collect()
+}
+
+/// The two-sided 97.5% quantile of Student's t for `df` degrees of freedom (table to 30, interpolated; the
+/// normal quantile beyond).
+fn t_quantile(df: f64) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    if !df.is_finite() || df > 30.0 {
+        return 1.959_964;
+    }
+    let df = df.max(1.0);
+    let (low, high) = (df.floor() as usize, df.ceil() as usize);
+    let fraction = df - df.floor();
+    TABLE[low - 1] + (TABLE[high - 1] - TABLE[low - 1]) * fraction
+}
+
+/// The ratio of geometric means of two sets of round medians, minus one, and its 95% Welch interval.
+pub fn welch_change(before: &[f64], after: &[f64]) -> (f64, (f64, f64)) {
+    let stats = |values: &[f64]| {
+        let logs: Vec<f64> = values.iter().map(|v| v.ln()).collect();
+        let n = logs.len() as f64;
+        let mean = logs.iter().sum::<f64>() / n;
+        let variance = logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        (mean, variance / n, n)
+    };
+    let (mean_b, se2_b, n_b) = stats(before);
+    let (mean_a, se2_a, n_a) = stats(after);
+    let difference = mean_a - mean_b;
+    let se2 = se2_a + se2_b;
+    let margin = if se2 > 0.0 {
+        let df = se2.powi(2) / (se2_a.powi(2) / (n_a - 1.0) + se2_b.powi(2) / (n_b - 1.0));
+        t_quantile(df) * se2.sqrt()
+    } else {
+        0.0
+    };
+    (
+        difference.exp() - 1.0,
+        (
+            (difference - margin).exp() - 1.0,
+            (difference + margin).exp() - 1.0,
+        ),
+    )
 }
 
 /// A fixed seed per row, so that the same two folders always give the same verdicts.
@@ -185,17 +272,18 @@ fn percent(change: f64) -> String {
 /// The comparison as a terminal/Markdown table.
 pub fn table(outcome: &CompareOutcome, rules: &CompareRules) -> String {
     let mut out = String::from(
-        "| measurement | baseline ms | new ms | change | 95% interval | verdict |\n|---|---|---|---|---|---|\n",
+        "| measurement | baseline ms | new ms | change | 95% interval | from | verdict |\n|---|---|---|---|---|---|---|\n",
     );
     for c in &outcome.comparisons {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} … {} | {} |\n",
+            "| {} | {} | {} | {} | {} … {} | {} | {} |\n",
             key_label(&c.key),
             charts::significant(c.baseline.median_ms),
             charts::significant(c.new.median_ms),
             percent(c.change),
             percent(c.interval.0),
             percent(c.interval.1),
+            c.method.as_str(),
             c.verdict.as_str()
         ));
     }
@@ -214,6 +302,17 @@ pub fn table(outcome: &CompareOutcome, rules: &CompareRules) -> String {
         "\nA change counts when its 95% interval excludes zero and it exceeds the noise threshold of {:.1}%.\n",
         rules.noise_threshold * 100.0
     ));
+    if outcome
+        .comparisons
+        .iter()
+        .any(|c| c.method != Method::Rounds)
+    {
+        out.push_str(
+            "Rows from `samples` ran one round on a side: their interval leaves out the variation between runs, \
+             which on a shared or warm machine can exceed the threshold. Run both with `rounds = 3` or more \
+             ([measure]) for intervals from `rounds`.\n",
+        );
+    }
     out
 }
 
@@ -324,6 +423,28 @@ mod tests {
         // 2% slower, clearly significant with this little noise, but under a 5% threshold.
         assert_eq!(judge(0.02, (0.015, 0.025), 0.05), Change::NoChange);
         assert_eq!(judge(0.02, (0.015, 0.025), 0.01), Change::Slower);
+    }
+
+    #[test]
+    fn rounds_give_a_welch_interval_on_their_medians() {
+        // Rounds that wander by ±5%: the same machine, nothing changed.
+        let (change, interval) = welch_change(&[10.0, 10.5, 9.6], &[10.4, 9.8, 10.1]);
+        assert!(change.abs() < 0.02, "{change}");
+        assert!(interval.0 < 0.0 && interval.1 > 0.0, "{interval:?}");
+        assert_eq!(judge(change, interval, 0.05), Change::NoChange);
+        // 20% slower in every round.
+        let (change, interval) = welch_change(&[10.0, 10.5, 9.6], &[12.0, 12.6, 11.5]);
+        assert!((change - 0.2).abs() < 0.01, "{change}");
+        assert_eq!(judge(change, interval, 0.05), Change::Slower);
+        // Identical rounds: no spread, no change.
+        assert_eq!(welch_change(&[5.0, 5.0], &[5.0, 5.0]), (0.0, (0.0, 0.0)));
+    }
+
+    #[test]
+    fn t_quantiles_match_the_table_and_tend_to_the_normal() {
+        assert_eq!(t_quantile(4.0), 2.776);
+        assert!((t_quantile(4.5) - (2.776 + 2.571) / 2.0).abs() < 1e-12);
+        assert_eq!(t_quantile(1000.0), 1.959_964);
     }
 
     #[test]
