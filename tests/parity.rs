@@ -136,6 +136,15 @@ fn onnx_runtime_is_the_reference_the_others_agree_and_tract_tflite_is_flagged() 
     assert_eq!(agreement.top1_agree, Some(6));
     assert!(agreement.min_cosine >= 0.999, "{}", agreement.min_cosine);
 
+    // candle, running the ONNX graph as its own plan of candle operations, agrees as closely.
+    let candle = find(&records, "candle", ModelFormat::Onnx);
+    assert_reference_top1(candle);
+    let parity = candle.parity.as_ref().unwrap();
+    assert_eq!(parity.verdict, ParityVerdict::Pass, "{:?}", parity.reasons);
+    let agreement = parity.agreement.as_ref().unwrap();
+    assert_eq!(agreement.top1_agree, Some(6));
+    assert!(agreement.min_cosine >= 0.999, "{}", agreement.min_cosine);
+
     // OpenCV 4.6 runs the ONNX file after the in-memory Clip rewrite, says so, and agrees.
     let opencv = find(&records, "opencv", ModelFormat::Onnx);
     assert_reference_top1(opencv);

@@ -130,7 +130,7 @@ impl Op {
             Op::Conv(conv) => conv.run(x),
             Op::BatchNorm { scale, shift } => x.broadcast_mul(scale)?.broadcast_add(shift),
             Op::Relu => x.relu(),
-            Op::Clip { min, max } => x.clamp(*min, *max),
+            Op::Clip { min, max } => clip(x, *min, *max),
             // x · relu6(x + 3) / 6
             Op::HardSwish => x.mul(
                 &x.affine(1.0, 3.0)?
@@ -193,6 +193,41 @@ impl Op {
             }
             Op::Identity => Ok(x.clone()),
         }
+    }
+}
+
+/// Clip from candle's unary kernels: lo + relu(x − lo) − relu(x − hi). candle's own `clamp` compares with a
+/// scalar broadcast to the tensor's shape, which walks every element through its strided-index path; relu and
+/// affine run over contiguous memory. With lo = 0 (ReLU6, MobileNet's activation) the result is exact.
+fn clip(x: &Tensor, min: f32, max: f32) -> Result<Tensor> {
+    let (lo, hi) = (f64::from(min), f64::from(max));
+    let above_lo = |x: &Tensor| -> Result<Tensor> {
+        if lo == 0.0 {
+            x.relu()
+        } else {
+            x.affine(1.0, -lo)?.relu()
+        }
+    };
+    match (min > f32::MIN, max < f32::MAX) {
+        (true, true) => {
+            let clipped = above_lo(x)?.sub(&x.affine(1.0, -hi)?.relu()?)?;
+            if lo == 0.0 {
+                Ok(clipped)
+            } else {
+                clipped.affine(1.0, lo)
+            }
+        }
+        (true, false) => {
+            let above = above_lo(x)?;
+            if lo == 0.0 {
+                Ok(above)
+            } else {
+                above.affine(1.0, lo)
+            }
+        }
+        // hi − relu(hi − x)
+        (false, true) => x.affine(-1.0, hi)?.relu()?.affine(-1.0, hi),
+        (false, false) => Ok(x.clone()),
     }
 }
 

@@ -341,6 +341,11 @@ fn activations() {
         .with(floats("lo", &[], &[0.0]))
         .with(floats("hi", &[], &[6.0])));
     assert_close(&clipped, &[0.0, 0.0, 0.0, 0.5, 2.0, 6.0]);
+    let only_max = node("Clip", &["x", "", "hi"], vec![]);
+    assert_close(
+        &run(Graph::one(only_max).with(floats("hi", &[], &[1.0]))),
+        &[-4.0, -1.0, 0.0, 0.5, 1.0, 1.0],
+    );
     // Before opset 11 the bounds were attributes.
     let old = node("Clip", &["x"], vec![float("min", -1.0), float("max", 1.0)]);
     assert_close(
