@@ -87,6 +87,15 @@ const INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. } | Command::Worker) {
+        // Commands that only print end quietly when their reader goes away (`harness compare a b | head`), as
+        // Unix tools do. `run` keeps Rust's default: it writes jobs to worker processes that may have died, and
+        // must see that as an error, not be killed by it.
+        // SAFETY: setting a signal's disposition to the default, before any other thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let result = match cli.command {
         Command::Run {
             scenario,
