@@ -4,7 +4,7 @@
 use harness::export::csv::{sample_columns, summary_columns};
 mod common;
 
-use common::{quick_default_scenario, run_scenario, worker_processes};
+use common::{quick_default_scenario, run_scenario, tract_scenario, worker_processes};
 use harness::record::Status;
 use harness::scenario;
 use harness_backend_api::{ModelFormat, TensorData};
@@ -12,45 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use tract_onnx::prelude::*;
 
-fn models_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/mobilenet_v2")
-}
-
 fn small_scenario(dir: &Path) -> PathBuf {
-    let models = models_dir();
-    let text = format!(
-        r#"name = "e2e"
-threads = [1, 2]
-output = "results"
-
-[[models]]
-name = "mobilenet_v2"
-onnx = "{onnx}"
-tflite = "{tflite}"
-
-[models.input]
-shape = [1, 3, 224, 224]
-layout = "NCHW"
-
-[inputs]
-random = {{ count = 2, seed = 11 }}
-
-[backends.tract]
-formats = ["onnx", "tflite"]
-
-[measure]
-warmup_runs = 1
-warmup_seconds = 0
-min_runs = 3
-min_seconds = 0
-max_seconds = 20
-"#,
-        onnx = models.join("mobilenet_v2.onnx").display(),
-        tflite = models.join("mobilenet_v2.tflite").display(),
-    );
-    let path = dir.join("e2e.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    tract_scenario(dir, "e2e", 3)
 }
 
 fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
@@ -402,7 +365,7 @@ fn truncated_models_and_unsupported_operators_are_rows_and_earlier_rows_survive(
     use harness_onnx_graph::pb;
     let dir = tempfile::tempdir().unwrap();
     let path = small_scenario(dir.path());
-    let onnx = models_dir().join("mobilenet_v2.onnx");
+    let onnx = common::root().join("models/mobilenet_v2/mobilenet_v2.onnx");
     // The first megabyte of the real file, and the real file with one Clip renamed to an operator no
     // engine knows.
     let bytes = std::fs::read(&onnx).unwrap();

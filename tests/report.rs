@@ -1,5 +1,7 @@
 //! Charts, reports and comparisons, made from real results folders written by `harness run`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -12,40 +14,7 @@ fn harness(args: &[&str]) -> Output {
 
 /// A short tract-only scenario over both formats of MobileNetV2.
 fn scenario(dir: &Path) -> PathBuf {
-    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/mobilenet_v2");
-    let text = format!(
-        r#"name = "report-test"
-threads = [1, 2]
-output = "results"
-
-[[models]]
-name = "mobilenet_v2"
-onnx = "{onnx}"
-tflite = "{tflite}"
-
-[models.input]
-shape = [1, 3, 224, 224]
-layout = "NCHW"
-
-[inputs]
-random = {{ count = 2, seed = 3 }}
-
-[backends.tract]
-formats = ["onnx", "tflite"]
-
-[measure]
-warmup_runs = 1
-warmup_seconds = 0
-min_runs = 12
-min_seconds = 0
-max_seconds = 20
-"#,
-        onnx = models.join("mobilenet_v2.onnx").display(),
-        tflite = models.join("mobilenet_v2.tflite").display(),
-    );
-    let path = dir.join("report-test.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    common::tract_scenario(dir, "report-test", 12)
 }
 
 /// Runs the scenario through the CLI, as `device`, and returns its results folder.
@@ -202,41 +171,70 @@ fn a_report_of_two_devices_has_one_grouped_chart_with_both() {
     );
 }
 
-/// A copy of a results folder with every latency multiplied by `factor`.
-fn scaled_copy(folder: &Path, to: &Path, factor: f64) -> PathBuf {
+/// `harness compare` on two folders: its exit status and its table.
+fn compare(baseline: &Path, new: &Path) -> (Option<i32>, String) {
+    let out = harness(&["compare", baseline.to_str().unwrap(), new.to_str().unwrap()]);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// A copy of a results folder whose latencies are replaced by steady synthetic ones: every round of a measurement
+/// at `factor` times its first round's median, give or take 1%. Real files, controlled numbers.
+fn steady_copy(folder: &Path, to: &Path, factor: f64) -> PathBuf {
     std::fs::create_dir_all(to).unwrap();
     for file in ["environment.json", "run.json", "scenario.toml"] {
         std::fs::copy(folder.join(file), to.join(file)).unwrap();
     }
-    for (file, columns) in [
-        (
-            "summary.csv",
-            &["median_ms", "median_low_ms", "median_high_ms"][..],
-        ),
-        ("samples.csv", &["latency_ms"][..]),
-    ] {
-        let mut reader = csv::Reader::from_path(folder.join(file)).unwrap();
-        let header = reader.headers().unwrap().clone();
-        let scaled: Vec<usize> = columns
+    let key = |header: &csv::StringRecord, record: &csv::StringRecord| {
+        ["backend", "format", "threads"]
+            .map(|c| record[header.iter().position(|h| h == c).unwrap()].to_string())
+    };
+    let mut reader = csv::Reader::from_path(folder.join("summary.csv")).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let records: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let base = |k: &[String; 3]| -> f64 {
+        records
             .iter()
-            .map(|c| header.iter().position(|h| h == *c).unwrap())
-            .collect();
-        let mut writer = csv::Writer::from_path(to.join(file)).unwrap();
-        writer.write_record(&header).unwrap();
-        for record in reader.records() {
-            let record = record.unwrap();
-            let cells: Vec<String> = record
-                .iter()
-                .enumerate()
-                .map(
-                    |(i, cell)| match (scaled.contains(&i), cell.parse::<f64>()) {
-                        (true, Ok(v)) => format!("{:.6}", v * factor),
-                        _ => cell.to_string(),
-                    },
-                )
-                .collect();
-            writer.write_record(&cells).unwrap();
+            .find(|r| &key(&header, r) == k && &r[column("round")] == "0")
+            .unwrap()[column("median_ms")]
+        .parse()
+        .unwrap()
+    };
+    let mut writer = csv::Writer::from_path(to.join("summary.csv")).unwrap();
+    writer.write_record(&header).unwrap();
+    for record in &records {
+        let median = base(&key(&header, record)) * factor;
+        let mut cells: Vec<String> = record.iter().map(str::to_string).collect();
+        for (name, value) in [
+            ("median_ms", median),
+            ("median_low_ms", median * 0.99),
+            ("median_high_ms", median * 1.01),
+        ] {
+            cells[column(name)] = format!("{value:.6}");
         }
+        writer.write_record(&cells).unwrap();
+    }
+    let mut reader = csv::Reader::from_path(folder.join("samples.csv")).unwrap();
+    let sample_header = reader.headers().unwrap().clone();
+    let (run, latency) = (
+        sample_header.iter().position(|h| h == "run").unwrap(),
+        sample_header
+            .iter()
+            .position(|h| h == "latency_ms")
+            .unwrap(),
+    );
+    let mut writer = csv::Writer::from_path(to.join("samples.csv")).unwrap();
+    writer.write_record(&sample_header).unwrap();
+    for record in reader.records() {
+        let record = record.unwrap();
+        let jitter = 1.0 + 0.01 * (record[run].parse::<f64>().unwrap() % 5.0 - 2.0) / 2.0;
+        let value = base(&key(&sample_header, &record)) * factor * jitter;
+        let mut cells: Vec<String> = record.iter().map(str::to_string).collect();
+        cells[latency] = format!("{value:.6}");
+        writer.write_record(&cells).unwrap();
     }
     to.to_path_buf()
 }
@@ -250,19 +248,9 @@ fn compare_flags_a_twenty_percent_slowdown_and_nothing_for_the_same_data() {
         .unwrap()
         .replace("[measure]\n", "[measure]\nrounds = 2\n");
     std::fs::write(&path, text).unwrap();
-    let baseline = run(&path, "pc", "1");
-    let same = scaled_copy(&baseline, &dir.path().join("same"), 1.0);
-    let slower = scaled_copy(&baseline, &dir.path().join("slower"), 1.2);
-    let faster = scaled_copy(&baseline, &dir.path().join("faster"), 1.0 / 1.2);
-    let compare = |new: &Path| {
-        let out = harness(&["compare", baseline.to_str().unwrap(), new.to_str().unwrap()]);
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    };
-
-    let (code, table) = compare(&same);
+    let measured = run(&path, "pc", "1");
+    // The same folder twice: nothing changed.
+    let (code, table) = compare(&measured, &measured);
     assert_eq!(code, Some(0), "{table}");
     assert_eq!(
         table.matches("| rounds | no change |").count(),
@@ -270,7 +258,11 @@ fn compare_flags_a_twenty_percent_slowdown_and_nothing_for_the_same_data() {
         "{table}"
     );
 
-    let (code, table) = compare(&slower);
+    // Steady synthetic latencies, then the same 20% slower and 20% faster.
+    let baseline = steady_copy(&measured, &dir.path().join("baseline"), 1.0);
+    let slower = steady_copy(&measured, &dir.path().join("slower"), 1.2);
+    let faster = steady_copy(&measured, &dir.path().join("faster"), 1.0 / 1.2);
+    let (code, table) = compare(&baseline, &slower);
     assert_eq!(code, Some(1), "a slowdown fails the command: {table}");
     assert_eq!(table.matches("| slower |").count(), 2, "{table}");
     assert!(table.contains("+20.0%"), "{table}");
@@ -282,7 +274,7 @@ fn compare_flags_a_twenty_percent_slowdown_and_nothing_for_the_same_data() {
         .join("comparison.svg")
         .is_file());
 
-    let (code, table) = compare(&faster);
+    let (code, table) = compare(&baseline, &faster);
     assert_eq!(code, Some(0), "{table}");
     assert_eq!(table.matches("| faster |").count(), 2, "{table}");
 

@@ -57,3 +57,42 @@ pub fn quick_default_scenario(
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// A small scenario over both MobileNetV2 files through tract alone, threads 1 and 2, two random inputs, written
+/// as `<name>.toml` in `dir`, results under `dir/results`.
+pub fn tract_scenario(dir: &Path, name: &str, min_runs: u64) -> PathBuf {
+    let models = root().join("models/mobilenet_v2");
+    let text = format!(
+        r#"name = "{name}"
+threads = [1, 2]
+output = "results"
+
+[[models]]
+name = "mobilenet_v2"
+onnx = "{onnx}"
+tflite = "{tflite}"
+
+[models.input]
+shape = [1, 3, 224, 224]
+layout = "NCHW"
+
+[inputs]
+random = {{ count = 2, seed = 11 }}
+
+[backends.tract]
+formats = ["onnx", "tflite"]
+
+[measure]
+warmup_runs = 1
+warmup_seconds = 0
+min_runs = {min_runs}
+min_seconds = 0
+max_seconds = 20
+"#,
+        onnx = models.join("mobilenet_v2.onnx").display(),
+        tflite = models.join("mobilenet_v2.tflite").display(),
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}

@@ -17,8 +17,9 @@ const NAME: &str = "candle";
 /// The pinned version of candle-core (checked against Cargo.lock by a test).
 pub const CANDLE_VERSION: &str = "0.11.1";
 const THREADS_NOTE: &str = "every inference runs inside a rayon pool of N threads, and RAYON_NUM_THREADS is set \
-to N in the measuring process, which candle reads on each matrix product to size its gemm parallelism; \
-element-wise operations run on the calling thread.";
+to N in the measuring process before candle first runs: candle reads it on each matrix product to size its gemm \
+parallelism, and rayon's global pool, which candle's kernels also use, takes its size from it once; element-wise \
+operations run on the calling thread.";
 
 pub struct CandleBackend;
 
