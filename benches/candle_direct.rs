@@ -14,33 +14,32 @@ fn main() {
     let bytes = std::fs::read(common::mobilenet_onnx()).unwrap();
     let model = harness_onnx_graph::decode(&bytes).unwrap();
     let direct_plan = plan::build(&model).unwrap();
-    for threads in [1] {
-        let (measurement, inputs) = common::mobilenet_plan("candle", threads, 60);
-        let tensors: Vec<candle_core::Tensor> = inputs
-            .tensors
-            .iter()
-            .map(|t| {
-                let TensorData::F32(data) = &t.data else {
-                    unreachable!()
-                };
-                ops::tensor(data.clone(), &t.shape).unwrap()
-            })
-            .collect();
-        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        common::harness_against_direct(
-            &format!("candle, MobileNetV2, {threads} thread(s)"),
-            &CandleBackend,
-            &measurement,
-            &inputs,
-            3,
-            |i| {
-                let input = std::slice::from_ref(&tensors[i % tensors.len()]);
-                drop(pool.install(|| direct_plan.run(input)).unwrap());
-            },
-        );
-    }
+    let threads = 1;
+    let (measurement, inputs) = common::mobilenet_plan("candle", threads, 60);
+    let tensors: Vec<candle_core::Tensor> = inputs
+        .tensors
+        .iter()
+        .map(|t| {
+            let TensorData::F32(data) = &t.data else {
+                unreachable!()
+            };
+            ops::tensor(data.clone(), &t.shape).unwrap()
+        })
+        .collect();
+    std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    common::harness_against_direct(
+        "candle, MobileNetV2, 1 thread",
+        &CandleBackend,
+        &measurement,
+        &inputs,
+        3,
+        |i| {
+            let input = std::slice::from_ref(&tensors[i % tensors.len()]);
+            drop(pool.install(|| direct_plan.run(input)).unwrap());
+        },
+    );
 }
