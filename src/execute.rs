@@ -101,6 +101,7 @@ pub fn execute(
         observed_threads,
         pinned_cpus: None,
         model_file_bytes: std::fs::metadata(&plan.model_path).ok().map(|m| m.len()),
+        model_macs: None,
     }
 }
 

@@ -16,6 +16,7 @@ pub mod inputs;
 pub mod interrupt;
 pub mod isolation;
 pub mod measure;
+pub mod model_info;
 pub mod pipeline;
 pub mod plan;
 pub mod record;

@@ -285,6 +285,25 @@ fn inspect(model: &Path) -> Result<ExitCode> {
         ),
     };
     std::fs::File::open(model).with_context(|| format!("cannot read {}", model.display()))?;
+    match harness::model_info::ModelInfo::read(model, format) {
+        Ok(info) => {
+            println!("{} ({format}):", model.display());
+            println!(
+                "  parameters {:.2} M ({})",
+                info.params as f64 / 1e6,
+                info.params
+            );
+            println!(
+                "  multiply-accumulates {:.1} M per inference ({})",
+                info.macs as f64 / 1e6,
+                info.macs
+            );
+            let total: usize = info.ops.iter().map(|(_, n)| n).sum();
+            let ops: Vec<String> = info.ops.iter().map(|(op, n)| format!("{op} {n}")).collect();
+            println!("  operators ({total}): {}", ops.join(", "));
+        }
+        Err(e) => println!("{}: no analysis: {e:#}", model.display()),
+    }
     let options = LoadOptions {
         threads: 1,
         ..LoadOptions::default()

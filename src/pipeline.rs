@@ -11,12 +11,13 @@ use crate::export::{folder, table};
 use crate::inputs::ModelInputs;
 use crate::isolation::{run_in_child, Isolation, Limits, WorkerJob};
 use crate::measure::MonotonicClock;
+use crate::model_info::ModelInfo;
 use crate::plan;
 use crate::plan::{MeasurementPlan, ReferencePlan};
 use crate::record::MeasurementRecord;
 use crate::scenario::{Model, Scenario};
 use anyhow::{bail, Context, Result};
-use harness_backend_api::Backend;
+use harness_backend_api::{Backend, ModelFormat};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
@@ -154,16 +155,21 @@ pub fn run(
     )?;
 
     // Chosen once per model: the reference pass runs it, and each row is checked against it.
+    // A study's variants are checked against their baseline's reference outputs, not a pass of their own.
     let reference_plans: Vec<Option<ReferencePlan>> = scenario
         .models
         .iter()
-        .map(|model| plan::reference(scenario, model))
+        .map(|model| match model.baseline {
+            Some(_) => None,
+            None => plan::reference(scenario, model),
+        })
         .collect();
     let references: Vec<ReferenceOutputs> = scenario
         .models
         .iter()
         .zip(&prepared)
         .zip(&reference_plans)
+        .filter(|((model, _), _)| model.baseline.is_none())
         .map(|((model, prepared), reference)| {
             run_reference(
                 scenario,
@@ -176,6 +182,48 @@ pub fn run(
             )
         })
         .collect::<Result<_>>()?;
+    let references: Vec<ReferenceOutputs> = scenario
+        .models
+        .iter()
+        .map(|model| {
+            let own = |name: &str| {
+                let baselines = scenario.models.iter().filter(|m| m.baseline.is_none());
+                let position = baselines.clone().position(|m| m.name == name);
+                position.map(|i| &references[i])
+            };
+            match &model.baseline {
+                None => own(&model.name)
+                    .cloned()
+                    .expect("every baseline has its reference"),
+                Some(baseline) => {
+                    let of_baseline = own(baseline).expect("scenario checks that baselines exist");
+                    ReferenceOutputs {
+                        label: format!("{baseline} · {}", of_baseline.label),
+                        outputs: of_baseline.outputs.clone(),
+                    }
+                }
+            }
+        })
+        .collect();
+
+    // Counted once per model file, for the GMAC/s column; a file tract cannot analyse just leaves it blank.
+    let mut macs: Vec<((String, ModelFormat), Option<u64>)> = Vec::new();
+    for model in &scenario.models {
+        for (&format, path) in &model.files {
+            let count = match ModelInfo::read(path, format) {
+                Ok(info) => Some(info.macs),
+                Err(e) => {
+                    writeln!(
+                        progress,
+                        "{}: MACs not counted for the {format} file: {e:#}",
+                        model.name
+                    )?;
+                    None
+                }
+            };
+            macs.push(((model.name.clone(), format), count));
+        }
+    }
 
     let mut records = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
@@ -216,7 +264,11 @@ pub fn run(
             &environment.device,
             isolation,
         );
-        if record.error.is_none() {
+        record.model_macs = macs
+            .iter()
+            .find(|((model, format), _)| *model == plan.model && *format == plan.format)
+            .and_then(|(_, count)| *count);
+        if record.error.is_none() && model.compare_answers {
             let reference = &references[index];
             let is_reference = reference_plans[index].as_ref().is_some_and(|r| r.is(plan));
             record.parity = Some(parity::check(

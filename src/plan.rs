@@ -31,6 +31,12 @@ impl Timing {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MeasurementPlan {
     pub model: String,
+    /// The model this one is a variant of, in a technique study.
+    #[serde(default)]
+    pub baseline: Option<String>,
+    /// The model file computes in reduced precision (scenario `quantized = true`).
+    #[serde(default)]
+    pub quantized: bool,
     pub model_path: PathBuf,
     pub format: ModelFormat,
     pub backend: String,
@@ -85,6 +91,8 @@ fn round(scenario: &Scenario) -> Vec<MeasurementPlan> {
                     for &timing in timings {
                         plans.push(MeasurementPlan {
                             model: model.name.clone(),
+                            baseline: model.baseline.clone(),
+                            quantized: model.quantized,
                             model_path: path.clone(),
                             format: *format,
                             backend: backend.name.clone(),
@@ -129,6 +137,8 @@ impl ReferencePlan {
     pub fn measurement(&self, model: &Model, rules: &MeasureRules) -> MeasurementPlan {
         MeasurementPlan {
             model: model.name.clone(),
+            baseline: model.baseline.clone(),
+            quantized: model.quantized,
             model_path: self.model_path.clone(),
             format: self.format,
             backend: self.backend.clone(),

@@ -72,6 +72,9 @@ pub struct MeasurementRecord {
     /// The CPU cores the worker process was pinned to, when it was.
     pub pinned_cpus: Option<Vec<usize>>,
     pub model_file_bytes: Option<u64>,
+    /// Multiply-accumulates of one inference of the model file (see `model_info`), when they could be counted.
+    #[serde(default)]
+    pub model_macs: Option<u64>,
 }
 
 impl MeasurementRecord {
@@ -102,6 +105,7 @@ impl MeasurementRecord {
             observed_threads: None,
             pinned_cpus: None,
             model_file_bytes: std::fs::metadata(&plan.model_path).ok().map(|m| m.len()),
+            model_macs: None,
         }
     }
 }
@@ -115,10 +119,11 @@ impl MeasurementRecord {
             .map(|s| s.value.as_str())
     }
 
-    /// Whether the engine computed in reduced precision (quantised input, or a `precision` setting such as
-    /// fp16 or bf16), which the parity check judges with its looser thresholds.
+    /// Whether the engine computed in reduced precision (a model marked `quantized`, quantised input, or a
+    /// `precision` setting such as fp16 or bf16), which the parity check judges with its looser thresholds.
     pub fn reduced_precision(&self) -> bool {
-        self.plan.input.element_type != harness_backend_api::ElementType::F32
+        self.plan.quantized
+            || self.plan.input.element_type != harness_backend_api::ElementType::F32
             || self
                 .setting("precision")
                 .is_some_and(|p| !matches!(p, "f32" | "fp32"))

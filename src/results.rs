@@ -30,7 +30,12 @@ pub struct SummaryRow {
     pub load_ms: Option<f64>,
     pub first_run_ms: Option<f64>,
     pub peak_rss_mb: Option<f64>,
+    #[serde(default)]
+    pub model_macs: Option<u64>,
     pub settings: String,
+    /// The model this row's model is a variant of (technique studies); empty otherwise.
+    #[serde(default)]
+    pub baseline_model: String,
     pub parity: String,
     pub parity_reference: String,
     pub max_abs_diff: Option<f64>,

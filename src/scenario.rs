@@ -43,6 +43,15 @@ pub struct Model {
     pub labels: Option<PathBuf>,
     /// Whether the first output holds class scores (top-1/top-5 agreement, predictions).
     pub classifier: bool,
+    /// The model this one is a variant of (a technique study): its answers are checked against the baseline's
+    /// reference outputs on the same inputs, and reports show its speed-up over the baseline.
+    pub baseline: Option<String>,
+    /// The model computes in reduced precision (e.g. int8 weights and activations behind float inputs and
+    /// outputs): its parity is judged with the looser thresholds.
+    pub quantized: bool,
+    /// Whether outputs are checked (against the reference, or a variant's baseline). A variant that is a
+    /// different network (the depthwise-separable study) says `compare_answers = false`.
+    pub compare_answers: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -107,6 +116,10 @@ struct RawModel {
     labels: Option<Spanned<String>>,
     /// Default: true when `labels` is given.
     classifier: Option<bool>,
+    baseline: Option<Spanned<String>>,
+    #[serde(default)]
+    quantized: bool,
+    compare_answers: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -275,9 +288,38 @@ impl Checker<'_> {
                     preprocess: model.preprocess.clone(),
                     classifier: model.classifier.unwrap_or(labels.is_some()),
                     labels,
+                    baseline: model.baseline.as_ref().map(|b| b.get_ref().clone()),
+                    quantized: model.quantized,
+                    compare_answers: model.compare_answers.unwrap_or(true),
                 })
             })
-            .collect()
+            .collect::<Result<Vec<Model>, ScenarioError>>()
+            .and_then(|models| self.check_baselines(raw, models))
+    }
+
+    /// A variant names another model of the scenario, which is not itself a variant.
+    fn check_baselines(
+        &self,
+        raw: &Spanned<Vec<RawModel>>,
+        models: Vec<Model>,
+    ) -> Result<Vec<Model>, ScenarioError> {
+        for (i, (model, raw_model)) in models.iter().zip(raw.get_ref()).enumerate() {
+            let (Some(name), Some(spanned)) = (&model.baseline, &raw_model.baseline) else {
+                continue;
+            };
+            let field = format!("models[{i}].baseline");
+            let message = match models.iter().find(|m| &m.name == name) {
+                None => format!("names `{name}`, which is not a model of this scenario"),
+                Some(m) if m.name == model.name => "names the model itself".to_string(),
+                Some(m) if m.baseline.is_some() => format!(
+                    "names `{name}`, which is itself a variant of `{}`: name that one",
+                    m.baseline.as_deref().unwrap_or_default()
+                ),
+                Some(_) => continue,
+            };
+            return Err(self.error(Some(spanned.span()), &field, message));
+        }
+        Ok(models)
     }
 
     fn backends(

@@ -286,3 +286,51 @@ fn compare_flags_a_twenty_percent_slowdown_and_nothing_for_the_same_data() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nowhere"));
 }
+
+#[test]
+fn a_study_checks_variants_against_the_baseline_and_reports_their_speed_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path());
+    let bn = common::root().join("models/variants/mobilenet_v2_bn.onnx");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "[inputs]",
+        &format!(
+            "[[models]]\nname = \"with_bn\"\nbaseline = \"mobilenet_v2\"\nonnx = \"{}\"\n\n[models.input]\nshape = [1, 3, 224, 224]\nlayout = \"NCHW\"\n\n[inputs]",
+            bn.display()
+        ),
+    );
+    std::fs::write(&path, text).unwrap();
+    let folder = run(&path, "pc", "1");
+
+    let mut reader = csv::Reader::from_path(folder.join("summary.csv")).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let variant = reader
+        .records()
+        .map(|r| r.unwrap())
+        .find(|r| &r[column("model")] == "with_bn")
+        .expect("the variant is measured");
+    assert_eq!(&variant[column("baseline_model")], "mobilenet_v2");
+    // Checked against the baseline's reference outputs: the same network, so the float thresholds hold.
+    assert_eq!(
+        &variant[column("parity_reference")],
+        "mobilenet_v2 · tract onnx 1 thread"
+    );
+    assert_eq!(
+        &variant[column("parity")],
+        "pass",
+        "{:?}",
+        &variant[column("parity_reasons")]
+    );
+    assert!(variant[column("model_macs")].parse::<u64>().unwrap() > 290_000_000);
+
+    let markdown = read(&folder.join("report.md"));
+    assert!(markdown.contains("## Technique studies"), "{markdown}");
+    assert!(
+        markdown.contains("| pc | mobilenet_v2 | with_bn | tract · onnx | 1 |"),
+        "{markdown}"
+    );
+    let chart = svg_texts(&read(&folder.join("charts/study-mobilenet_v2.svg")));
+    assert!(chart.iter().any(|t| t == "with_bn"), "{chart:?}");
+    assert!(chart.iter().any(|t| t == "tract · onnx · 1t"), "{chart:?}");
+}

@@ -158,3 +158,40 @@ fn an_unreadable_scenario_names_its_path() {
     );
     assert!(!Path::new("/nonexistent").exists());
 }
+
+#[test]
+fn a_baseline_must_be_another_model_that_is_no_variant() {
+    let variant = |baseline: &str| {
+        VALID.replace(
+            "[inputs]",
+            &format!(
+                "[[models]]\nname = \"v\"\nbaseline = \"{baseline}\"\nonnx = \"m.onnx\"\n\n[models.input]\nshape = [1, 3, 8, 8]\n\n[inputs]"
+            ),
+        )
+    };
+    assert_refused(
+        &variant("nowhere"),
+        "13:12",
+        "models[1].baseline",
+        "`nowhere`, which is not a model",
+    );
+    assert_refused(
+        &variant("v"),
+        "13:12",
+        "models[1].baseline",
+        "names the model itself",
+    );
+    let (code, stderr, _) = check(&variant("m"));
+    assert_eq!(code, 0, "{stderr}");
+    // A variant of a variant: name the baseline itself.
+    let chained = variant("m").replace(
+        "[inputs]",
+        "[[models]]\nname = \"w\"\nbaseline = \"v\"\nonnx = \"m.onnx\"\n\n[models.input]\nshape = [1, 3, 8, 8]\n\n[inputs]",
+    );
+    assert_refused(
+        &chained,
+        "21:12",
+        "models[2].baseline",
+        "itself a variant of `m`",
+    );
+}

@@ -37,6 +37,8 @@ pub fn mobilenet_plan(backend: &str, threads: usize, runs: u64) -> (MeasurementP
     let inputs = RandomInputs { count: 6, seed: 1 }.generate(&input);
     let plan = MeasurementPlan {
         model: "mobilenet_v2".into(),
+        baseline: None,
+        quantized: false,
         model_path: mobilenet_onnx(),
         format: ModelFormat::Onnx,
         backend: backend.into(),

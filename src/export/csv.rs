@@ -36,12 +36,15 @@ const SUMMARY_VALUES: &[&str] = &[
     "warmup_runs",
     "peak_rss_mb",
     "model_file_mb",
+    "model_macs",
+    "gmac_per_s",
     "observed_threads",
     "pinned_cpus",
     "inputs",
     "input_adaptation",
     "model_adaptation",
     "settings",
+    "baseline_model",
     "parity",
     "parity_reference",
     "max_abs_diff",
@@ -186,6 +189,13 @@ pub fn write_summary(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord)
         r.warmup_runs.to_string(),
         optional(r.peak_rss_kb.map(|kb| kb as f64 / 1024.0)),
         optional(r.model_file_bytes.map(|b| b as f64 / (1024.0 * 1024.0))),
+        r.model_macs.map_or(String::new(), |m| m.to_string()),
+        // Achieved throughput of multiply-accumulates at the median latency.
+        optional(
+            r.model_macs
+                .zip(s)
+                .map(|(m, s)| m as f64 / (s.median_ms * 1e-3) / 1e9),
+        ),
         r.observed_threads.map_or(String::new(), |n| n.to_string()),
         r.pinned_cpus.as_ref().map_or(String::new(), |cpus| {
             cpus.iter()
@@ -200,6 +210,7 @@ pub fn write_summary(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord)
             .to_string(),
         r.setting("model_adaptation").unwrap_or("none").to_string(),
         settings.join("; "),
+        r.plan.baseline.clone().unwrap_or_default(),
     ]);
     row.extend(parity_cells(r));
     row.push(r.error.clone().unwrap_or_default());

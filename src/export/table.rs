@@ -223,6 +223,8 @@ mod tests {
     fn record(round: u32, median_ms: f64) -> MeasurementRecord {
         let plan = MeasurementPlan {
             model: "m".into(),
+            baseline: None,
+            quantized: false,
             model_path: "/nonexistent/m.onnx".into(),
             format: ModelFormat::Onnx,
             backend: "b".into(),

@@ -667,6 +667,101 @@ impl Figure for Scaling {
     }
 }
 
+/// One labelled point of a scatter chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    pub label: String,
+    pub series: usize,
+    pub x: f64,
+    pub y: f64,
+}
+
+/// Labelled points: a technique study's speed-up (x) against its answer agreement (y).
+pub struct Scatter {
+    pub title: String,
+    pub x_axis: String,
+    pub y_axis: String,
+    pub points: Vec<Point>,
+    /// The legend: one label per series index.
+    pub series: Vec<String>,
+    /// A dashed vertical line, e.g. at ×1 (no speed-up).
+    pub x_reference: Option<f64>,
+}
+
+impl Figure for Scatter {
+    fn plot_size(&self) -> (u32, u32) {
+        (1000, 560)
+    }
+
+    fn legend(&self) -> Vec<LegendEntry> {
+        self.series
+            .iter()
+            .enumerate()
+            .map(|(i, label)| LegendEntry {
+                label: label.clone(),
+                swatch: Swatch::Block(colour(i)),
+            })
+            .collect()
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let xs = self.points.iter().map(|p| p.x).chain(self.x_reference);
+        let (x_low, x_high) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        });
+        let ys = self.points.iter().map(|p| p.y);
+        let (y_low, y_high) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), y| {
+            (lo.min(y), hi.max(y))
+        });
+        let pad = |low: f64, high: f64| {
+            let span = (high - low).max(high.abs() * 0.02).max(1e-3);
+            (low - span * 0.15, high + span * 0.3)
+        };
+        let (x_range, y_range) = if self.points.is_empty() {
+            ((0.0, 2.0), (0.0, 1.0))
+        } else {
+            (pad(x_low, x_high), pad(y_low, y_high))
+        };
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, (FONT, 22).into_font().style(FontStyle::Bold))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(80)
+            .build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)
+            .map_err(drawing_error)?;
+        chart
+            .configure_mesh()
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(GRID)
+            .x_desc(&self.x_axis)
+            .y_desc(&self.y_axis)
+            .axis_desc_style((FONT, 16))
+            .label_style((FONT, 15))
+            .x_label_formatter(&|x| format!("×{x:.2}"))
+            .y_label_formatter(&|y| format!("{y:.3}"))
+            .draw()
+            .map_err(drawing_error)?;
+        if let Some(x) = self.x_reference {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(x, y_range.0), (x, y_range.1)],
+                    8,
+                    6,
+                    RGBColor(128, 128, 128).stroke_width(2),
+                ))
+                .map_err(drawing_error)?;
+        }
+        chart
+            .draw_series(self.points.iter().map(|p| {
+                EmptyElement::at((p.x, p.y))
+                    + Circle::new((0, 0), 6, colour(p.series).filled())
+                    + Text::new(p.label.clone(), (9, -7), (FONT, 13).into_font())
+            }))
+            .map_err(drawing_error)?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

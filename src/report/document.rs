@@ -180,6 +180,53 @@ fn parity_table(report: &Report) -> Option<Table> {
     })
 }
 
+fn study_table(report: &Report, baseline: &str) -> Table {
+    Table {
+        header: vec![
+            "device",
+            "baseline",
+            "variant",
+            "engine",
+            "threads",
+            "baseline ms",
+            "variant ms",
+            "speed-up",
+            "MAC ratio",
+            "top-1",
+            "top-5",
+            "min cosine",
+            "note",
+        ],
+        rows: report
+            .studies
+            .iter()
+            .filter(|r| r.baseline == baseline)
+            .map(|r| {
+                let note = if r.status == "ok" {
+                    String::new()
+                } else {
+                    format!("{}: {}", r.status.replace('_', " "), r.error)
+                };
+                vec![
+                    r.key.device.clone(),
+                    baseline.to_string(),
+                    r.key.model.clone(),
+                    r.key.engine_label(),
+                    r.key.threads.to_string(),
+                    optional(r.baseline_ms),
+                    optional(r.variant_ms),
+                    r.speedup.map_or_else(String::new, |s| format!("×{s:.2}")),
+                    r.mac_ratio.map_or_else(String::new, |m| format!("×{m:.2}")),
+                    r.top1.clone(),
+                    r.top5.clone(),
+                    r.min_cosine.map_or_else(String::new, |c| format!("{c:.4}")),
+                    note,
+                ]
+            })
+            .collect(),
+    }
+}
+
 /// What a reader must not miss: unfinished runs, failed rows, untrustworthy timings, wrong answers.
 fn warnings(report: &Report) -> Vec<String> {
     let mut out = Vec::new();
@@ -322,6 +369,26 @@ fn blocks(report: &Report) -> Vec<Block> {
                 .into(),
         ));
         blocks.push(Block::Table(parity));
+    }
+    let baselines = super::distinct(report.studies.iter().map(|r| r.baseline.clone()));
+    if !baselines.is_empty() {
+        blocks.push(Block::Heading("Technique studies".into()));
+        blocks.push(Block::Paragraph(
+            "Each variant against its baseline on the same engine, format and thread count: speed-up is the \
+             baseline's median over the variant's; agreement compares the variant's outputs with the baseline's \
+             reference outputs on the same inputs."
+                .into(),
+        ));
+    }
+    for baseline in baselines {
+        blocks.push(Block::Table(study_table(report, &baseline)));
+        if let Some(i) = report
+            .charts
+            .iter()
+            .position(|c| c.name == format!("study-{}", super::slug(&baseline)))
+        {
+            blocks.push(Block::Chart(i));
+        }
     }
     blocks.push(Block::Heading("All measurements".into()));
     blocks.push(Block::Table(summary_table(report)));

@@ -14,7 +14,97 @@ use std::path::{Path, PathBuf};
 pub struct Report {
     pub folders: Vec<ResultFolder>,
     pub measurements: Vec<Measurement>,
+    pub studies: Vec<StudyRow>,
     pub charts: Vec<Rendered>,
+}
+
+/// A variant of a technique study measured on one engine, beside its baseline on the same engine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StudyRow {
+    pub baseline: String,
+    /// The variant's own key (its model is the variant).
+    pub key: RowKey,
+    pub baseline_ms: Option<f64>,
+    pub variant_ms: Option<f64>,
+    /// Baseline time over variant time: above 1 is faster.
+    pub speedup: Option<f64>,
+    /// The baseline's multiply-accumulates over the variant's.
+    pub mac_ratio: Option<f64>,
+    pub top1: String,
+    pub top5: String,
+    pub min_cosine: Option<f64>,
+    /// `ok`, or why the engine could not run the variant.
+    pub status: String,
+    pub error: String,
+}
+
+/// Every variant row (first round, inference timing) with its baseline's time on the same engine.
+fn studies(folders: &[ResultFolder], measurements: &[Measurement]) -> Vec<StudyRow> {
+    let median = |key: &RowKey| {
+        measurements
+            .iter()
+            .find(|m| &m.key == key)
+            .map(|m| m.median_ms)
+    };
+    let macs = |model: &str, format: &str| {
+        folders
+            .iter()
+            .flat_map(|f| &f.rows)
+            .find(|r| r.model == model && r.format == format)
+            .and_then(|r| r.model_macs)
+    };
+    folders
+        .iter()
+        .flat_map(|f| &f.rows)
+        .filter(|r| !r.baseline_model.is_empty() && r.round == 0 && r.timing == "inference")
+        .map(|r| {
+            let key = r.key();
+            let baseline_key = RowKey {
+                model: r.baseline_model.clone(),
+                ..key.clone()
+            };
+            let (baseline_ms, variant_ms) = (median(&baseline_key), median(&key));
+            StudyRow {
+                baseline: r.baseline_model.clone(),
+                speedup: baseline_ms.zip(variant_ms).map(|(b, v)| b / v),
+                mac_ratio: macs(&r.baseline_model, &r.format)
+                    .zip(r.model_macs)
+                    .map(|(b, v)| b as f64 / v as f64),
+                baseline_ms,
+                variant_ms,
+                top1: r.top1_agreement.clone(),
+                top5: r.top5_agreement.clone(),
+                min_cosine: r.min_cosine,
+                status: r.status.clone(),
+                error: r.error.clone(),
+                key,
+            }
+        })
+        .collect()
+}
+
+/// Speed-up against agreement with the baseline's outputs, one point per variant, engine and thread count.
+fn study_chart(baseline: &str, rows: &[&StudyRow]) -> Option<charts::Scatter> {
+    let variants = distinct(rows.iter().map(|r| r.key.model.clone()));
+    let points: Vec<charts::Point> = rows
+        .iter()
+        .filter_map(|r| {
+            Some(charts::Point {
+                label: format!("{} · {}t", r.key.engine_label(), r.key.threads),
+                series: variants.iter().position(|v| *v == r.key.model)?,
+                x: r.speedup?,
+                y: r.min_cosine?,
+            })
+        })
+        .collect();
+    (!points.is_empty()).then(|| charts::Scatter {
+        title: format!("Variants of {baseline}: speed-up against agreement"),
+        x_axis: format!("speed-up over {baseline} on the same engine (right is faster)"),
+        y_axis: format!("lowest cosine similarity to {baseline}'s outputs"),
+        points,
+        series: variants,
+        x_reference: Some(1.0),
+    })
 }
 
 /// The files a written report consists of.
@@ -27,7 +117,18 @@ pub struct Written {
 impl Report {
     pub fn build(folders: Vec<ResultFolder>) -> Result<Report> {
         let measurements = measurements(&folders);
+        let studies = studies(&folders, &measurements);
         let mut charts = Vec::new();
+        for baseline in distinct(studies.iter().map(|r| r.baseline.clone())) {
+            let rows: Vec<&StudyRow> = studies.iter().filter(|r| r.baseline == baseline).collect();
+            if let Some(scatter) = study_chart(&baseline, &rows) {
+                charts.push(charts::render(
+                    &format!("study-{}", slug(&baseline)),
+                    &format!("variants of {baseline}: speed-up against agreement"),
+                    &scatter,
+                )?);
+            }
+        }
         for model in distinct(measurements.iter().map(|m| m.key.model.clone())) {
             let of_model: Vec<&Measurement> = measurements
                 .iter()
@@ -64,6 +165,7 @@ impl Report {
         Ok(Report {
             folders,
             measurements,
+            studies,
             charts,
         })
     }
@@ -111,7 +213,7 @@ pub fn report(folders: &[PathBuf], out: &Path) -> Result<Written> {
     Report::build(loaded)?.write(out)
 }
 
-fn distinct<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
+pub(crate) fn distinct<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
     let mut seen = Vec::new();
     for item in items {
         if !seen.contains(&item) {
@@ -122,7 +224,7 @@ fn distinct<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
 }
 
 /// A file-name-safe form of a model name.
-fn slug(name: &str) -> String {
+pub(crate) fn slug(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {

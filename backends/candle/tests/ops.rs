@@ -3,91 +3,14 @@
 
 use harness_backend_api::{Backend, LoadOptions, ModelFormat, Tensor, TensorData};
 use harness_backend_candle::CandleBackend;
+use harness_onnx_graph::build::{self, float, floats, int, int64s, ints};
 use harness_onnx_graph::pb;
 use pb::attribute_proto::AttributeType;
 use std::path::PathBuf;
 
-fn value_info(name: &str, shape: &[usize]) -> pb::ValueInfoProto {
-    pb::ValueInfoProto {
-        name: name.into(),
-        r#type: Some(pb::TypeProto {
-            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
-                elem_type: pb::tensor_proto::DataType::Float as i32,
-                shape: Some(pb::TensorShapeProto {
-                    dim: shape
-                        .iter()
-                        .map(|&d| pb::tensor_shape_proto::Dimension {
-                            value: Some(pb::tensor_shape_proto::dimension::Value::DimValue(
-                                d as i64,
-                            )),
-                            ..Default::default()
-                        })
-                        .collect(),
-                }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn floats(name: &str, dims: &[usize], values: &[f32]) -> pb::TensorProto {
-    assert_eq!(dims.iter().product::<usize>(), values.len());
-    pb::TensorProto {
-        name: name.into(),
-        dims: dims.iter().map(|&d| d as i64).collect(),
-        data_type: pb::tensor_proto::DataType::Float as i32,
-        float_data: values.to_vec(),
-        ..Default::default()
-    }
-}
-
-fn int64s(name: &str, values: &[i64]) -> pb::TensorProto {
-    pb::TensorProto {
-        name: name.into(),
-        dims: vec![values.len() as i64],
-        data_type: pb::tensor_proto::DataType::Int64 as i32,
-        int64_data: values.to_vec(),
-        ..Default::default()
-    }
-}
-
-fn int(name: &str, value: i64) -> pb::AttributeProto {
-    pb::AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Int as i32,
-        i: value,
-        ..Default::default()
-    }
-}
-
-fn ints(name: &str, values: &[i64]) -> pb::AttributeProto {
-    pb::AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Ints as i32,
-        ints: values.to_vec(),
-        ..Default::default()
-    }
-}
-
-fn float(name: &str, value: f32) -> pb::AttributeProto {
-    pb::AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Float as i32,
-        f: value,
-        ..Default::default()
-    }
-}
-
+/// A node writing `y`, the graph's output.
 fn node(op: &str, inputs: &[&str], attributes: Vec<pb::AttributeProto>) -> pb::NodeProto {
-    pb::NodeProto {
-        name: format!("the_{}", op.to_lowercase()),
-        op_type: op.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec!["y".into()],
-        attribute: attributes,
-        ..Default::default()
-    }
+    build::node(op, inputs, "y", attributes)
 }
 
 /// A graph of `nodes` (the last writes `y`) over the input `x`, written to a file in `dir`.
@@ -117,22 +40,7 @@ impl Graph {
     }
 
     fn write(self, dir: &std::path::Path, x_shape: &[usize]) -> PathBuf {
-        let model = pb::ModelProto {
-            ir_version: 7,
-            opset_import: vec![pb::OperatorSetIdProto {
-                domain: String::new(),
-                version: self.opset,
-            }],
-            graph: Some(pb::GraphProto {
-                name: "test".into(),
-                node: self.nodes,
-                initializer: self.initializers,
-                input: vec![value_info("x", x_shape)],
-                output: vec![value_info("y", &[])],
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let model = build::model(self.nodes, self.initializers, x_shape, &[], self.opset);
         let path = dir.join("model.onnx");
         std::fs::write(&path, harness_onnx_graph::encode(&model)).unwrap();
         path
@@ -498,12 +406,7 @@ fn pad_and_resize() {
     let resize = node(
         "Resize",
         &["x", "", "s"],
-        vec![pb::AttributeProto {
-            name: "mode".into(),
-            r#type: AttributeType::String as i32,
-            s: b"nearest".to_vec(),
-            ..Default::default()
-        }],
+        vec![build::string("mode", "nearest")],
     );
     let (shape, y) = Graph::one(resize)
         .with(floats("s", &[4], &[1.0, 1.0, 2.0, 2.0]))

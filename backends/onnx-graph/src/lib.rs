@@ -2,6 +2,7 @@
 //! semantics-preserving rewrites (today: `Clip` with constant bound inputs to its attribute form, for
 //! importers that predate opset 11).
 
+pub mod build;
 pub mod rewrite;
 
 use harness_backend_api::{ElementType, TensorInfo};

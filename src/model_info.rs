@@ -1,0 +1,312 @@
+//! What a model file asks of an engine, independent of any engine's speed: parameters, multiply-accumulates
+//! and the operators it is made of. `harness inspect` prints it; runs use the MACs for GMAC/s.
+//!
+//! A multiply-accumulate is counted for every kernel tap of a convolution (grouped and depthwise ones per
+//! group) and every term of a matrix product (Gemm, MatMul, fully connected). TFLite files state every tensor's
+//! shape, so they are counted from the file alone; ONNX shapes come from tract's typed model of the file, whose
+//! cost model counts the same way (and also counts an unfolded BatchNormalization's multiply-add). The operator
+//! histogram is read from the file itself, in the file's own operator names.
+
+use anyhow::{bail, Context, Result};
+use harness_backend_api::ModelFormat;
+use std::path::Path;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::DimLike;
+use tract_onnx::tract_core::ops::Cost;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelInfo {
+    pub format: ModelFormat,
+    /// Elements of every constant tensor in the file (weights, biases, and small constants alike).
+    pub params: u64,
+    /// Multiply-accumulates of one inference, batch as in the file.
+    pub macs: u64,
+    /// Operators in the file's own names, with how often each occurs, most frequent first.
+    pub ops: Vec<(String, usize)>,
+}
+
+impl ModelInfo {
+    pub fn read(path: &Path, format: ModelFormat) -> Result<ModelInfo> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let info = match format {
+            ModelFormat::Onnx => onnx_info(&bytes),
+            ModelFormat::Tflite => tflite_info(&bytes),
+        };
+        info.with_context(|| format!("cannot analyse {}", path.display()))
+    }
+}
+
+fn onnx_info(bytes: &[u8]) -> Result<ModelInfo> {
+    let model = harness_onnx_graph::decode(bytes).map_err(anyhow::Error::msg)?;
+    let graph = model.graph.context("the model has no graph")?;
+    let elements = |t: &harness_onnx_graph::pb::TensorProto| {
+        t.dims.iter().map(|&d| d.max(0) as u64).product::<u64>()
+    };
+    // Initializers, and the tensors of Constant nodes (exporters put weights in either).
+    let params = graph.initializer.iter().map(elements).sum::<u64>()
+        + graph
+            .node
+            .iter()
+            .filter(|n| n.op_type == "Constant")
+            .flat_map(|n| &n.attribute)
+            .filter_map(|a| a.t.as_ref())
+            .map(elements)
+            .sum::<u64>();
+    let ops = histogram(graph.node.into_iter().map(|n| n.op_type));
+    // tract's importers can panic on files they do not expect; that must cost only the analysis.
+    let typed = std::panic::catch_unwind(|| {
+        tract_onnx::onnx()
+            .model_for_read(&mut &bytes[..])?
+            .into_typed()
+    })
+    .map_err(|_| anyhow::anyhow!("tract failed while reading the graph"))?
+    .map_err(|e| anyhow::anyhow!("tract cannot work out the shapes: {e:#}"))?;
+    let macs = macs(&typed)?;
+    Ok(ModelInfo {
+        format: ModelFormat::Onnx,
+        params,
+        macs,
+        ops,
+    })
+}
+
+/// Sums tract's per-node multiply-accumulate costs.
+fn macs(model: &TypedModel) -> Result<u64> {
+    let mut macs = 0u64;
+    for node in model.nodes() {
+        let inputs = model
+            .node_input_facts(node.id)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        for (cost, count) in node
+            .op
+            .cost(&inputs)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?
+        {
+            if matches!(cost, Cost::FMA(_)) {
+                let Ok(count) = count.to_usize() else {
+                    bail!(
+                        "node `{}` has a cost that depends on a symbolic dimension ({count})",
+                        node.name
+                    );
+                };
+                macs += count as u64;
+            }
+        }
+    }
+    Ok(macs)
+}
+
+fn histogram(names: impl Iterator<Item = String>) -> Vec<(String, usize)> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for name in names {
+        match counts.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((name, 1)),
+        }
+    }
+    // Most frequent first; ties in order of first appearance (the sort is stable).
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    counts
+}
+
+fn tflite_info(bytes: &[u8]) -> Result<ModelInfo> {
+    use tract_tflite::tflite::{root_as_model, BuiltinOperator};
+    let model = root_as_model(bytes).map_err(|e| anyhow::anyhow!("not a TFLite model: {e}"))?;
+    let codes = model.operator_codes().context("no operator codes")?;
+    let subgraph = model
+        .subgraphs()
+        .and_then(|s| s.iter().next())
+        .context("no subgraph")?;
+    let tensors = subgraph.tensors().context("no tensors")?;
+    let buffers = model.buffers();
+    let shape = |index: i32| -> Result<Vec<u64>> {
+        let tensor = usize::try_from(index)
+            .ok()
+            .filter(|&i| i < tensors.len())
+            .map(|i| tensors.get(i))
+            .with_context(|| format!("tensor {index} does not exist"))?;
+        Ok(tensor
+            .shape()
+            .map_or_else(Vec::new, |s| s.iter().map(|d| d.max(0) as u64).collect()))
+    };
+    // Constants are the tensors whose buffer holds data.
+    let mut params = 0u64;
+    for tensor in tensors.iter() {
+        let index = tensor.buffer() as usize;
+        let has_data = buffers
+            .filter(|b| index < b.len())
+            .and_then(|b| b.get(index).data())
+            .is_some_and(|d| !d.is_empty());
+        if has_data {
+            params += tensor
+                .shape()
+                .map_or(1, |s| s.iter().map(|d| d.max(0) as u64).product());
+        }
+    }
+    let (mut macs, mut names) = (0u64, Vec::new());
+    for op in subgraph.operators().into_iter().flatten() {
+        let index = op.opcode_index() as usize;
+        if index >= codes.len() {
+            bail!(
+                "an operator refers to operator code {index} of {}",
+                codes.len()
+            );
+        }
+        let code = codes.get(index);
+        // Files from before the 127-operator limit keep the code in the deprecated field: the larger one counts.
+        let builtin = BuiltinOperator(
+            code.builtin_code()
+                .0
+                .max(i32::from(code.deprecated_builtin_code())),
+        );
+        names.push(
+            builtin
+                .variant_name()
+                .map_or_else(|| format!("builtin {}", builtin.0), str::to_string),
+        );
+        let inputs: Vec<i32> = op.inputs().map_or_else(Vec::new, |v| v.iter().collect());
+        let outputs: Vec<i32> = op.outputs().map_or_else(Vec::new, |v| v.iter().collect());
+        let output: u64 = match outputs.first() {
+            Some(&index) => shape(index)?.iter().product(),
+            None => 0,
+        };
+        let weights = inputs
+            .get(1)
+            .map(|&i| shape(i))
+            .transpose()?
+            .unwrap_or_default();
+        macs += match builtin {
+            // Filter [C_out, kh, kw, C_in]: every output element takes kh·kw·C_in products.
+            BuiltinOperator::CONV_2D => output * weights.iter().skip(1).product::<u64>(),
+            // Filter [1, kh, kw, C]: every output element takes kh·kw products.
+            BuiltinOperator::DEPTHWISE_CONV_2D => {
+                output * weights.get(1..3).map_or(0, |k| k.iter().product())
+            }
+            // Weights [units, depth]: every output element takes `depth` products.
+            BuiltinOperator::FULLY_CONNECTED => output * weights.last().copied().unwrap_or(0),
+            // [.., M, K] × [.., K, N]: every output element takes K products.
+            BuiltinOperator::BATCH_MATMUL => {
+                let lhs = inputs
+                    .first()
+                    .map(|&i| shape(i))
+                    .transpose()?
+                    .unwrap_or_default();
+                output * lhs.last().copied().unwrap_or(0)
+            }
+            _ => 0,
+        };
+    }
+    Ok(ModelInfo {
+        format: ModelFormat::Tflite,
+        params,
+        macs,
+        ops: histogram(names.into_iter()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harness_onnx_graph::build::{floats, int, ints, model, node};
+    use harness_onnx_graph::pb;
+
+    fn info_of(model: pb::ModelProto) -> ModelInfo {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.onnx");
+        std::fs::write(&path, harness_onnx_graph::encode(&model)).unwrap();
+        ModelInfo::read(&path, ModelFormat::Onnx).unwrap()
+    }
+
+    fn conv(
+        x: [usize; 4],
+        weight: [usize; 4],
+        group: i64,
+        stride: i64,
+        y: [usize; 4],
+    ) -> ModelInfo {
+        let count = weight.iter().product();
+        info_of(model(
+            vec![node(
+                "Conv",
+                &["x", "w"],
+                "y",
+                vec![
+                    int("group", group),
+                    ints("pads", &[1, 1, 1, 1]),
+                    ints("strides", &[stride, stride]),
+                ],
+            )],
+            vec![floats("w", &weight, &vec![0.5; count])],
+            &x,
+            &y,
+            13,
+        ))
+    }
+
+    #[test]
+    fn grouped_convolution_counts_each_group_s_inputs() {
+        // 6 output channels × 8×8 points × (4 / 2 input channels per group × 3×3 taps).
+        let info = conv([1, 4, 8, 8], [6, 2, 3, 3], 2, 1, [1, 6, 8, 8]);
+        assert_eq!(info.macs, 6 * 64 * 2 * 9);
+        assert_eq!(info.params, 6 * 2 * 9);
+        assert_eq!(info.ops, vec![("Conv".to_string(), 1)]);
+    }
+
+    #[test]
+    fn depthwise_convolution_with_stride() {
+        // 4 channels × 4×4 output points × 3×3 taps.
+        let info = conv([1, 4, 8, 8], [4, 1, 3, 3], 4, 2, [1, 4, 4, 4]);
+        assert_eq!(info.macs, 4 * 16 * 9);
+    }
+
+    #[test]
+    fn gemm_counts_rows_times_columns_times_depth() {
+        let info = info_of(model(
+            vec![
+                node("Gemm", &["x", "b", "c"], "g", vec![int("transB", 1)]),
+                node("Relu", &["g"], "y", vec![]),
+            ],
+            vec![
+                floats("b", &[4, 3], &[1.0; 12]),
+                floats("c", &[4], &[0.0; 4]),
+            ],
+            &[2, 3],
+            &[2, 4],
+            13,
+        ));
+        assert_eq!(info.macs, 2 * 4 * 3);
+        assert_eq!(info.params, 12 + 4);
+        assert_eq!(
+            info.ops,
+            vec![("Gemm".to_string(), 1), ("Relu".to_string(), 1)]
+        );
+    }
+
+    #[test]
+    fn the_histogram_puts_the_most_frequent_first_and_keeps_ties_in_order() {
+        let names = ["Conv", "Relu", "Conv", "Add", "Relu", "Conv"].map(String::from);
+        assert_eq!(
+            histogram(names.into_iter()),
+            vec![
+                ("Conv".to_string(), 3),
+                ("Relu".to_string(), 2),
+                ("Add".to_string(), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_no_model_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, format) in [
+            ("junk.tflite", ModelFormat::Tflite),
+            ("junk.onnx", ModelFormat::Onnx),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, b"not a model at all").unwrap();
+            let err = ModelInfo::read(&path, format).unwrap_err();
+            assert!(format!("{err:#}").contains(name), "{err:#}");
+        }
+    }
+}
