@@ -233,8 +233,8 @@ fn worker() -> Result<ExitCode> {
     let compiled = backends::compiled_in();
     let backend = compiled
         .iter()
-        .find(|b| b.name() == job.plan.backend)
-        .with_context(|| format!("no backend `{}` in this build", job.plan.backend))?;
+        .find(|b| b.name() == job.plan.engine)
+        .with_context(|| format!("no backend `{}` in this build", job.plan.engine))?;
     let record = execute(
         &job.plan,
         backend.as_ref(),

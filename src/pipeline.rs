@@ -233,7 +233,7 @@ pub fn run(
             .position(|m| m.name == plan.model)
             .expect("plans come from the scenario's models");
         let (model, inputs) = (&scenario.models[index], &prepared[index]);
-        let backend = find(backends, &plan.backend);
+        let backend = find(backends, &plan.engine);
         write!(
             progress,
             "[{}/{}] {} · {} · {} · {} thread{}{} … ",
@@ -406,7 +406,7 @@ fn run_reference(
     let plan = reference.measurement(model, &scenario.measure);
     let record = measure(
         &plan,
-        find(backends, &reference.backend),
+        find(backends, &reference.engine),
         inputs,
         device,
         isolation,

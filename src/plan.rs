@@ -39,7 +39,10 @@ pub struct MeasurementPlan {
     pub quantized: bool,
     pub model_path: PathBuf,
     pub format: ModelFormat,
+    /// The scenario's name for the backend entry: what rows carry.
     pub backend: String,
+    /// The compiled-in backend that runs it (the same as `backend` unless the scenario says `engine`).
+    pub engine: String,
     pub threads: usize,
     pub timing: Timing,
     /// Which repetition of the whole list this is (0 for the first).
@@ -96,6 +99,7 @@ fn round(scenario: &Scenario) -> Vec<MeasurementPlan> {
                             model_path: path.clone(),
                             format: *format,
                             backend: backend.name.clone(),
+                            engine: backend.engine.clone(),
                             threads,
                             timing,
                             round: 0,
@@ -116,6 +120,7 @@ fn round(scenario: &Scenario) -> Vec<MeasurementPlan> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReferencePlan {
     pub backend: String,
+    pub engine: String,
     pub format: ModelFormat,
     pub threads: usize,
     pub options: EngineOptions,
@@ -142,6 +147,7 @@ impl ReferencePlan {
             model_path: self.model_path.clone(),
             format: self.format,
             backend: self.backend.clone(),
+            engine: self.engine.clone(),
             threads: self.threads,
             timing: Timing::Inference,
             round: 0,
@@ -197,13 +203,11 @@ pub fn reference(scenario: &Scenario, model: &Model) -> Option<ReferencePlan> {
             .map(|f| (b.name.clone(), *f))
     });
     let (backend, format) = explicit.or(onnx_runtime).or(first_onnx).or(first_any)?;
-    let options = scenario
-        .backends
-        .iter()
-        .find(|b| b.name == backend)
-        .map(|b| b.options.clone())
-        .unwrap_or_default();
+    let entry = scenario.backends.iter().find(|b| b.name == backend);
+    let options = entry.map(|b| b.options.clone()).unwrap_or_default();
+    let engine = entry.map_or_else(|| backend.clone(), |b| b.engine.clone());
     Some(ReferencePlan {
+        engine,
         model_path: model.files[&format].clone(),
         threads: scenario.threads.iter().copied().min().unwrap_or(1),
         backend,

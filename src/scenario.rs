@@ -56,7 +56,10 @@ pub struct Model {
 
 #[derive(Clone, Debug)]
 pub struct BackendRequest {
+    /// The name rows carry: the table's key, e.g. `ort` or `ort-unoptimised`.
     pub name: String,
+    /// The compiled-in backend that runs it: `engine = "..."`, or the name itself.
+    pub engine: String,
     pub formats: Vec<ModelFormat>,
     pub options: EngineOptions,
 }
@@ -125,6 +128,8 @@ struct RawModel {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawBackend {
+    /// Which compiled-in backend runs this entry; lets one engine appear twice with different options.
+    engine: Option<Spanned<String>>,
     formats: Option<Spanned<Vec<ModelFormat>>>,
     #[serde(default)]
     options: BTreeMap<String, toml::Value>,
@@ -339,13 +344,21 @@ impl Checker<'_> {
             .iter()
             .map(|(name, request)| {
                 let field = format!("backends.{name}");
-                let info = available.iter().find(|b| &b.name == name).ok_or_else(|| {
+                let (engine, span, engine_field) = match &request.get_ref().engine {
+                    Some(engine) => (
+                        engine.get_ref().clone(),
+                        engine.span(),
+                        format!("{field}.engine"),
+                    ),
+                    None => (name.clone(), request.span(), field.clone()),
+                };
+                let info = available.iter().find(|b| b.name == engine).ok_or_else(|| {
                     let known: Vec<&str> = available.iter().map(|b| b.name.as_str()).collect();
                     self.error(
-                        Some(request.span()),
-                        &field,
+                        Some(span),
+                        &engine_field,
                         format!(
-                            "no backend `{name}` is compiled into this build (available: {})",
+                            "no backend `{engine}` is compiled into this build (available: {})",
                             known.join(", ")
                         ),
                     )
@@ -398,6 +411,7 @@ impl Checker<'_> {
                     .collect();
                 Ok(BackendRequest {
                     name: name.clone(),
+                    engine,
                     formats,
                     options: EngineOptions(options),
                 })
@@ -473,7 +487,12 @@ impl Checker<'_> {
             return Ok(());
         };
         let span = find_key(self.source, "parity", "reference");
-        let Some(info) = available.iter().find(|b| b.name == reference.backend) else {
+        // The reference names one of the scenario's backend entries, whose engine must read its format.
+        let engine = backends
+            .iter()
+            .find(|b| b.name == reference.backend)
+            .map_or(reference.backend.as_str(), |b| b.engine.as_str());
+        let Some(info) = available.iter().find(|b| b.name == engine) else {
             return Err(self.error(
                 span,
                 "parity.reference.backend",

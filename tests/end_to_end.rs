@@ -425,3 +425,28 @@ fn truncated_models_and_unsupported_operators_are_rows_and_earlier_rows_survive(
         "two thread counts × three models, the good rows among them"
     );
 }
+
+#[test]
+fn one_engine_under_two_names_gives_rows_of_each_with_their_own_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let tables = "[backends.ort]\n\n[backends.ort-unoptimised]\nengine = \"ort\"\noptions = { optimization = \"disable\" }\n";
+    let path = quick_default_scenario(dir.path(), Some(tables), "", "");
+    let outcome = run_scenario(
+        &path,
+        &harness::backends::compiled_in(),
+        &worker_processes(),
+    );
+    let rows: Vec<(&str, Option<&str>)> = outcome
+        .records
+        .iter()
+        .map(|r| (r.plan.backend.as_str(), r.setting("optimization")))
+        .collect();
+    assert_eq!(
+        rows,
+        [("ort", Some("all")), ("ort-unoptimised", Some("disable"))]
+    );
+    for record in &outcome.records {
+        assert_eq!(record.status, Status::Ok, "{:?}", record.error);
+        assert_eq!(record.plan.engine, "ort");
+    }
+}

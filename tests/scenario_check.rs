@@ -195,3 +195,22 @@ fn a_baseline_must_be_another_model_that_is_no_variant() {
         "itself a variant of `m`",
     );
 }
+
+#[test]
+fn a_named_backend_entry_needs_a_compiled_in_engine() {
+    let text = VALID.replace(
+        "[backends.tract]\n",
+        "[backends.tract]\n\n[backends.fast]\nengine = \"warp\"\n",
+    );
+    assert_refused(
+        &text,
+        "17:10",
+        "backends.fast.engine",
+        "no backend `warp` is compiled into this build",
+    );
+    let (code, stderr, _) = check(&VALID.replace(
+        "[backends.tract]\n",
+        "[backends.tract]\n\n[backends.again]\nengine = \"tract\"\n",
+    ));
+    assert_eq!(code, 0, "{stderr}");
+}

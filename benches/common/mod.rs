@@ -42,6 +42,7 @@ pub fn mobilenet_plan(backend: &str, threads: usize, runs: u64) -> (MeasurementP
         model_path: mobilenet_onnx(),
         format: ModelFormat::Onnx,
         backend: backend.into(),
+        engine: backend.into(),
         threads,
         timing: Timing::Inference,
         round: 0,

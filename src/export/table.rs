@@ -228,6 +228,7 @@ mod tests {
             model_path: "/nonexistent/m.onnx".into(),
             format: ModelFormat::Onnx,
             backend: "b".into(),
+            engine: "b".into(),
             threads: 1,
             timing: Timing::Inference,
             round,
