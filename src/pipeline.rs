@@ -264,6 +264,11 @@ pub fn run(
             &environment.device,
             isolation,
         );
+        if let Some(q) = model.output_quantization {
+            for outputs in &mut record.outputs {
+                *outputs = outputs.iter().map(|t| q.dequantize_tensor(t)).collect();
+            }
+        }
         record.model_macs = macs
             .iter()
             .find(|((model, format), _)| *model == plan.model && *format == plan.format)

@@ -3,7 +3,7 @@
 //! Every error names the file, the line and column, and the field, so that a user can go straight to it.
 
 use crate::analysis::parity::ParityRules;
-use crate::inputs::{InputDescription, InputSource, Preprocess};
+use crate::inputs::{InputDescription, InputSource, Preprocess, Quantization};
 use crate::measure::MeasureRules;
 use harness_backend_api::{BackendInfo, EngineOptions, ModelFormat};
 use indexmap::IndexMap;
@@ -52,6 +52,9 @@ pub struct Model {
     /// Whether outputs are checked (against the reference, or a variant's baseline). A variant that is a
     /// different network (the depthwise-separable study) says `compare_answers = false`.
     pub compare_answers: bool,
+    /// How integer outputs map to real values (`output_quantization = { scale, zero_point }`): they are
+    /// dequantized before they are compared and listed.
+    pub output_quantization: Option<Quantization>,
 }
 
 #[derive(Clone, Debug)]
@@ -123,6 +126,7 @@ struct RawModel {
     #[serde(default)]
     quantized: bool,
     compare_answers: Option<bool>,
+    output_quantization: Option<Quantization>,
 }
 
 #[derive(Deserialize, Default)]
@@ -296,6 +300,7 @@ impl Checker<'_> {
                     baseline: model.baseline.as_ref().map(|b| b.get_ref().clone()),
                     quantized: model.quantized,
                     compare_answers: model.compare_answers.unwrap_or(true),
+                    output_quantization: model.output_quantization,
                 })
             })
             .collect::<Result<Vec<Model>, ScenarioError>>()

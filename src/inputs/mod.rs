@@ -7,7 +7,7 @@ pub use images::{ChannelOrder, Crop, Preprocess, Resize};
 pub use random::RandomInputs;
 
 use anyhow::{bail, Result};
-use harness_backend_api::{ElementType, Layout, Tensor};
+use harness_backend_api::{ElementType, Layout, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -47,6 +47,22 @@ impl Quantization {
 
     pub fn dequantize(self, q: i32) -> f32 {
         self.scale * (q - self.zero_point) as f32
+    }
+
+    /// An integer tensor as the real values it stands for; a float tensor is left as it is.
+    pub fn dequantize_tensor(self, tensor: &Tensor) -> Tensor {
+        let real = |values: Vec<i32>| {
+            TensorData::F32(values.into_iter().map(|q| self.dequantize(q)).collect())
+        };
+        let data = match &tensor.data {
+            TensorData::F32(v) => TensorData::F32(v.clone()),
+            TensorData::U8(v) => real(v.iter().map(|&q| i32::from(q)).collect()),
+            TensorData::I8(v) => real(v.iter().map(|&q| i32::from(q)).collect()),
+        };
+        Tensor {
+            shape: tensor.shape.clone(),
+            data,
+        }
     }
 }
 
@@ -204,6 +220,27 @@ mod tests {
             pin: None,
         };
         assert_eq!(none.check().unwrap_err().0, "random");
+    }
+
+    #[test]
+    fn integer_outputs_are_dequantized_and_float_ones_left_alone() {
+        let q = Quantization {
+            scale: 0.5,
+            zero_point: -51,
+        };
+        let int8 = Tensor {
+            shape: vec![3],
+            data: TensorData::I8(vec![-51, -49, 127]),
+        };
+        assert_eq!(
+            q.dequantize_tensor(&int8).data,
+            TensorData::F32(vec![0.0, 1.0, 89.0])
+        );
+        let float = Tensor {
+            shape: vec![1],
+            data: TensorData::F32(vec![2.5]),
+        };
+        assert_eq!(q.dequantize_tensor(&float), float);
     }
 
     #[test]

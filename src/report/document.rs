@@ -191,6 +191,7 @@ fn study_table(report: &Report, baseline: &str) -> Table {
             "baseline ms",
             "variant ms",
             "speed-up",
+            "variant is",
             "MAC ratio",
             "top-1",
             "top-5",
@@ -216,6 +217,10 @@ fn study_table(report: &Report, baseline: &str) -> Table {
                     optional(r.baseline_ms),
                     optional(r.variant_ms),
                     r.speedup.map_or_else(String::new, |s| format!("×{s:.2}")),
+                    r.verdict.map_or_else(
+                        || "(one round: not judged)".to_string(),
+                        |v| v.as_str().to_string(),
+                    ),
                     r.mac_ratio.map_or_else(String::new, |m| format!("×{m:.2}")),
                     r.top1.clone(),
                     r.top5.clone(),
@@ -375,8 +380,10 @@ fn blocks(report: &Report) -> Vec<Block> {
         blocks.push(Block::Heading("Technique studies".into()));
         blocks.push(Block::Paragraph(
             "Each variant against its baseline on the same engine, format and thread count: speed-up is the \
-             baseline's median over the variant's; agreement compares the variant's outputs with the baseline's \
-             reference outputs on the same inputs."
+             baseline's median over the variant's; \"variant is\" says faster or slower only when the difference \
+             is significant over the rounds and above 5% (as harness compare judges); agreement compares the \
+             variant's outputs with the baseline's reference outputs on the same inputs. In a merged-BatchNorm \
+             study, \"no change\" means the engine folds BatchNorm itself."
                 .into(),
         ));
     }

@@ -33,6 +33,9 @@ pub struct StudyRow {
     pub top1: String,
     pub top5: String,
     pub min_cosine: Option<f64>,
+    /// Whether the variant is significantly faster or slower than the baseline (as `harness compare` judges,
+    /// from the rounds' medians); None with fewer than two rounds on either side.
+    pub verdict: Option<crate::compare::Change>,
     /// `ok`, or why the engine could not run the variant.
     pub status: String,
     pub error: String,
@@ -64,6 +67,23 @@ fn studies(folders: &[ResultFolder], measurements: &[Measurement]) -> Vec<StudyR
                 ..key.clone()
             };
             let (baseline_ms, variant_ms) = (median(&baseline_key), median(&key));
+            let rounds = |key: &RowKey| -> Vec<f64> {
+                folders
+                    .iter()
+                    .flat_map(|f| &f.rows)
+                    .filter(|r| r.measured() && r.key() == *key)
+                    .filter_map(|r| r.median_ms)
+                    .collect()
+            };
+            let (before, after) = (rounds(&baseline_key), rounds(&key));
+            let verdict = (before.len() >= 2 && after.len() >= 2).then(|| {
+                let (change, interval) = crate::compare::welch_change(&before, &after);
+                crate::compare::judge(
+                    change,
+                    interval,
+                    crate::compare::CompareRules::default().noise_threshold,
+                )
+            });
             StudyRow {
                 baseline: r.baseline_model.clone(),
                 speedup: baseline_ms.zip(variant_ms).map(|(b, v)| b / v),
@@ -72,6 +92,7 @@ fn studies(folders: &[ResultFolder], measurements: &[Measurement]) -> Vec<StudyR
                     .map(|(b, v)| b as f64 / v as f64),
                 baseline_ms,
                 variant_ms,
+                verdict,
                 top1: r.top1_agreement.clone(),
                 top5: r.top5_agreement.clone(),
                 min_cosine: r.min_cosine,
