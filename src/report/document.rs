@@ -217,10 +217,11 @@ fn study_table(report: &Report, baseline: &str) -> Table {
                     optional(r.baseline_ms),
                     optional(r.variant_ms),
                     r.speedup.map_or_else(String::new, |s| format!("×{s:.2}")),
-                    r.verdict.map_or_else(
-                        || "(one round: not judged)".to_string(),
-                        |v| v.as_str().to_string(),
-                    ),
+                    match (r.verdict, r.speedup) {
+                        (Some(v), _) => v.as_str().to_string(),
+                        (None, Some(_)) => "(one round: not judged)".to_string(),
+                        (None, None) => String::new(),
+                    },
                     r.mac_ratio.map_or_else(String::new, |m| format!("×{m:.2}")),
                     r.top1.clone(),
                     r.top5.clone(),

@@ -94,6 +94,14 @@ pub enum Op {
     Transpose {
         perm: Vec<usize>,
     },
+    /// Removes the given axes (all of size 1), or every axis of size 1 when none are given.
+    Squeeze {
+        axes: Option<Vec<i64>>,
+    },
+    /// Inserts axes of size 1 at the given positions of the output.
+    Unsqueeze {
+        axes: Vec<i64>,
+    },
     Concat {
         axis: i64,
     },
@@ -172,6 +180,42 @@ impl Op {
                 x.reshape(reshape_target(x.dims(), shape, *allow_zero)?)
             }
             Op::Transpose { perm } => x.permute(perm.clone()),
+            Op::Squeeze { axes } => {
+                let dims = x.dims();
+                let drop = match axes {
+                    Some(axes) => axes
+                        .iter()
+                        .map(|&a| axis_index(a, dims.len()))
+                        .collect::<Result<Vec<_>>>()?,
+                    None => (0..dims.len()).filter(|&i| dims[i] == 1).collect(),
+                };
+                if let Some(&axis) = drop.iter().find(|&&a| dims[a] != 1) {
+                    candle_core::bail!("Squeeze: axis {axis} has size {}, not 1", dims[axis]);
+                }
+                let kept: Vec<usize> = (0..dims.len())
+                    .filter(|i| !drop.contains(i))
+                    .map(|i| dims[i])
+                    .collect();
+                x.reshape(kept)
+            }
+            Op::Unsqueeze { axes } => {
+                let rank = x.rank() + axes.len();
+                let inserted = axes
+                    .iter()
+                    .map(|&a| axis_index(a, rank))
+                    .collect::<Result<Vec<_>>>()?;
+                let mut source = x.dims().iter();
+                let shape: Vec<usize> = (0..rank)
+                    .map(|i| {
+                        if inserted.contains(&i) {
+                            1
+                        } else {
+                            *source.next().unwrap_or(&1)
+                        }
+                    })
+                    .collect();
+                x.reshape(shape)
+            }
             Op::Concat { axis } => Tensor::cat(inputs, axis_index(*axis, x.rank())?),
             Op::Softmax { axis, flatten } => {
                 let dims = x.dims().to_vec();

@@ -17,6 +17,10 @@ pub struct PlanError {
 
 impl std::fmt::Display for PlanError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.op.is_empty() {
+            // A fault of the graph as a whole (its initializers, its outputs), not of one node.
+            return f.write_str(&self.reason);
+        }
         write!(
             f,
             "operator `{}` (node `{}`): {}",
@@ -346,6 +350,25 @@ impl<'a> Builder<'a> {
                 Op::Transpose {
                     perm: perm.iter().map(|&p| p as usize).collect(),
                 }
+            }
+            "Squeeze" | "Unsqueeze" => {
+                // Opset 13 moved the axes from an attribute to a constant input.
+                let axes = match node.input.get(1).filter(|n| !n.is_empty()) {
+                    Some(name) => Some(
+                        self.ints(name)
+                            .ok_or("the axes must be a constant")?
+                            .to_vec(),
+                    ),
+                    None => a.ints("axes"),
+                };
+                let op = if node.op_type == "Squeeze" {
+                    Op::Squeeze { axes }
+                } else {
+                    Op::Unsqueeze {
+                        axes: axes.ok_or("Unsqueeze needs axes")?,
+                    }
+                };
+                return Ok((op, first()));
             }
             "Concat" => Op::Concat {
                 axis: a.int("axis", 0),

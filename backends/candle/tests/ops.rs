@@ -363,6 +363,16 @@ fn shape_operators() {
     let (shape, y) =
         Graph::one(node("Concat", &["x", "x"], vec![int("axis", -1)])).run(&[1, 2], &[1.0, 2.0]);
     assert_eq!((shape, y), (vec![1, 4], vec![1.0, 2.0, 1.0, 2.0]));
+    let (shape, _) = Graph::one(node("Squeeze", &["x", "a"], vec![]))
+        .with(int64s("a", &[1, -1]))
+        .run(&[2, 1, 3, 1], &x[..6]);
+    assert_eq!(shape, [2, 3]);
+    let (shape, _) = Graph::one(node("Squeeze", &["x"], vec![])).run(&[1, 4, 1], &x[..4]);
+    assert_eq!(shape, [4], "every axis of size 1 without axes");
+    let (shape, _) = Graph::one(node("Unsqueeze", &["x", "a"], vec![]))
+        .with(int64s("a", &[0, 3]))
+        .run(&[2, 3], &x[..6]);
+    assert_eq!(shape, [1, 2, 3, 1]);
     let (shape, y) = Graph::one(node("Identity", &["x"], vec![])).run(&[2], &[3.0, 4.0]);
     assert_eq!((shape, y), (vec![2], vec![3.0, 4.0]));
 }
