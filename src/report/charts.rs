@@ -751,11 +751,39 @@ impl Figure for Scatter {
                 ))
                 .map_err(drawing_error)?;
         }
+        // Each label goes right of its dot, moved down a line at a time until it overlaps no label placed
+        // before it: dots that (nearly) coincide stack their labels instead of printing them over each other.
+        let mut placed: Vec<[i32; 4]> = Vec::new();
+        let stacked: Vec<i32> = self
+            .points
+            .iter()
+            .map(|p| {
+                let (x, y) = chart.backend_coord(&(p.x, p.y));
+                let width = 21 + 7 * p.label.chars().count() as i32;
+                let label_box = |k: i32| [x + 9, y - 8 + 15 * k, x + width, y + 6 + 15 * k];
+                let overlaps = |a: &[i32; 4], b: &[i32; 4]| {
+                    a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]
+                };
+                let k = (0..40)
+                    .find(|&k| !placed.iter().any(|b| overlaps(&label_box(k), b)))
+                    .unwrap_or(0);
+                placed.push(label_box(k));
+                k
+            })
+            .collect();
         chart
-            .draw_series(self.points.iter().map(|p| {
+            .draw_series(
+                self.points
+                    .iter()
+                    .map(|p| Circle::new((p.x, p.y), 6, colour(p.series).filled())),
+            )
+            .map_err(drawing_error)?;
+        chart
+            .draw_series(self.points.iter().zip(&stacked).map(|(p, &k)| {
                 EmptyElement::at((p.x, p.y))
-                    + Circle::new((0, 0), 6, colour(p.series).filled())
-                    + Text::new(p.label.clone(), (9, -7), (FONT, 13).into_font())
+                    // A swatch before each label ties it to its series when dots overlap.
+                    + Circle::new((14, 15 * k), 4, colour(p.series).filled())
+                    + Text::new(p.label.clone(), (21, -7 + 15 * k), (FONT, 13).into_font())
             }))
             .map_err(drawing_error)?;
         Ok(())
