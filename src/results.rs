@@ -32,6 +32,8 @@ pub struct SummaryRow {
     pub peak_rss_mb: Option<f64>,
     #[serde(default)]
     pub model_macs: Option<u64>,
+    #[serde(default)]
+    pub gmac_per_s: Option<f64>,
     pub settings: String,
     /// The model this row's model is a variant of (technique studies); empty otherwise.
     #[serde(default)]
@@ -110,6 +112,11 @@ pub struct ResultFolder {
 }
 
 impl ResultFolder {
+    /// One core's measured multiply-accumulate peak on the device, in GMAC/s (environment.json's `fma_peak`).
+    pub fn peak_gmacs_per_core(&self) -> Option<f64> {
+        self.environment["fma_peak"]["gmacs_per_core"].as_f64()
+    }
+
     pub fn load(path: &Path) -> Result<ResultFolder> {
         let summary_path = path.join("summary.csv");
         if !summary_path.is_file() {

@@ -102,6 +102,15 @@ fn a_run_writes_its_charts_and_both_reports() {
     );
     assert!(markdown.contains("## Do the engines compute the same answer?"));
     assert!(markdown.contains("## Environment"));
+    // Achieved multiply-accumulates per second and their share of the measured peak.
+    assert!(markdown.contains("| GMAC/s (of peak) |"), "{markdown}");
+    assert!(markdown.contains("| FMA peak per core |"), "{markdown}");
+    // The row of the measurements table (it has the "vs fastest" factor), not the parity table's.
+    let tract_row = markdown
+        .lines()
+        .find(|l| l.starts_with("| pc | mobilenet_v2 | tract · onnx | 1 |") && l.contains('×'))
+        .unwrap();
+    assert!(tract_row.contains("%) |"), "{tract_row}");
 
     let html = read(&folder.join("report.html"));
     // Self-contained: every chart inline, nothing fetched.

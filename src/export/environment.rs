@@ -17,6 +17,8 @@ pub struct Environment {
     pub harness_version: &'static str,
     pub git_commit: &'static str,
     pub engines: Vec<BackendInfo>,
+    /// One core's measured multiply-accumulate peak (see `peak`), the yardstick for each row's GMAC/s.
+    pub fma_peak: Option<harness_peak::Peak>,
 }
 
 impl Environment {
@@ -36,6 +38,7 @@ impl Environment {
             harness_version: env!("CARGO_PKG_VERSION"),
             git_commit: env!("HARNESS_GIT_COMMIT"),
             engines,
+            fma_peak: None,
         }
     }
 }

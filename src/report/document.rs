@@ -80,6 +80,25 @@ fn summary_table(report: &Report) -> Table {
             .filter_map(|o| o.median_ms)
             .fold(f64::INFINITY, f64::min)
     };
+    // Achieved multiply-accumulates per second, and their share of the device's measured peak for the
+    // row's thread count.
+    let achieved = |row: &SummaryRow| {
+        let Some(gmacs) = row.gmac_per_s else {
+            return String::new();
+        };
+        let peak = report
+            .folders
+            .iter()
+            .find(|f| f.rows.iter().any(|r| r.device == row.device))
+            .and_then(|f| f.peak_gmacs_per_core());
+        match peak {
+            Some(peak) => format!(
+                "{gmacs:.1} ({:.0}%)",
+                100.0 * gmacs / (peak * row.threads as f64)
+            ),
+            None => format!("{gmacs:.1}"),
+        }
+    };
     Table {
         header: vec![
             "device",
@@ -89,6 +108,7 @@ fn summary_table(report: &Report) -> Table {
             "median ms",
             "95% interval",
             "vs fastest",
+            "GMAC/s (of peak)",
             "p99 ms",
             "load ms",
             "first run ms",
@@ -115,6 +135,7 @@ fn summary_table(report: &Report) -> Table {
                             _ => String::new(),
                         },
                         format!("×{:.2}", median / fastest(r)),
+                        achieved(r),
                         optional(r.p99_ms),
                         optional(r.load_ms),
                         optional(r.first_run_ms),
@@ -123,7 +144,7 @@ fn summary_table(report: &Report) -> Table {
                         r.parity.clone(),
                     ]),
                     None => {
-                        cells.extend(std::iter::repeat_n(String::new(), 7));
+                        cells.extend(std::iter::repeat_n(String::new(), 8));
                         cells.push(r.status.replace('_', " "));
                         cells.push(String::new());
                     }
@@ -326,6 +347,14 @@ fn environment_table(report: &Report) -> Table {
                     "{} — {runtime}",
                     engine["engine_version"].as_str().unwrap_or("?")
                 ),
+            ]);
+        }
+        if let Some(peak) = folder.peak_gmacs_per_core() {
+            let method = env["fma_peak"]["method"].as_str().unwrap_or_default();
+            rows.push(vec![
+                device.clone(),
+                "FMA peak per core".into(),
+                format!("{peak:.1} GMAC/s ({method})"),
             ]);
         }
         rows.push(vec![

@@ -299,7 +299,7 @@ pub fn reshape_target(input: &[usize], shape: &[i64], allow_zero: bool) -> Resul
         dims.push(dim);
     }
     if let Some(i) = hole {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             candle_core::bail!("cannot reshape {input:?} to {shape:?}");
         }
         dims[i] = total / known;
