@@ -413,7 +413,8 @@ fn blocks(report: &Report) -> Vec<Block> {
              baseline's median over the variant's; \"variant is\" says faster or slower only when the difference \
              is significant over the rounds and above 5% (as harness compare judges); agreement compares the \
              variant's outputs with the baseline's reference outputs on the same inputs. In a merged-BatchNorm \
-             study, \"no change\" means the engine folds BatchNorm itself."
+             study, \"no change\" means merging bought nothing measurable on that engine: it folds BatchNorm \
+             itself, or BatchNorm costs it little."
                 .into(),
         ));
     }

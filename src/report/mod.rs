@@ -460,3 +460,107 @@ fn startup_chart(model: &str, rows: &[&Measurement]) -> Option<GroupedBars> {
         ],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::SummaryRow;
+
+    /// A measured row of `model` on tract/onnx, 1 thread, in `round`.
+    fn row(model: &str, baseline: &str, round: usize, median_ms: f64, macs: u64) -> SummaryRow {
+        SummaryRow {
+            scenario: "study".into(),
+            device: "pc".into(),
+            model: model.into(),
+            backend: "tract".into(),
+            format: "onnx".into(),
+            threads: 1,
+            timing: "inference".into(),
+            round,
+            engine_version: "0".into(),
+            status: "ok".into(),
+            validity: "valid".into(),
+            validity_reasons: String::new(),
+            runs: Some(30),
+            median_ms: Some(median_ms),
+            median_low_ms: Some(median_ms * 0.99),
+            median_high_ms: Some(median_ms * 1.01),
+            p90_ms: None,
+            p99_ms: None,
+            load_ms: None,
+            first_run_ms: None,
+            peak_rss_mb: None,
+            model_macs: Some(macs),
+            gmac_per_s: None,
+            settings: String::new(),
+            baseline_model: baseline.into(),
+            parity: if baseline.is_empty() {
+                "reference"
+            } else {
+                "pass"
+            }
+            .into(),
+            parity_reference: String::new(),
+            max_abs_diff: None,
+            min_cosine: Some(if baseline.is_empty() { 1.0 } else { 0.98 }),
+            top1_agreement: "6/6".into(),
+            top5_agreement: "5/6".into(),
+            parity_reasons: String::new(),
+            error: String::new(),
+        }
+    }
+
+    fn folder(rows: Vec<SummaryRow>) -> ResultFolder {
+        ResultFolder {
+            path: "/synthetic".into(),
+            rows,
+            samples: Default::default(),
+            environment: serde_json::Value::Null,
+            run_status: "complete".into(),
+        }
+    }
+
+    #[test]
+    fn a_study_row_sets_the_variant_beside_its_baseline_on_the_same_engine() {
+        // Three rounds each: the variant takes about half the time, with a seventh of the MACs.
+        let rows = vec![
+            row("base", "", 0, 10.0, 700),
+            row("fast", "base", 0, 5.0, 100),
+            row("base", "", 1, 10.4, 700),
+            row("fast", "base", 1, 5.1, 100),
+            row("base", "", 2, 9.8, 700),
+            row("fast", "base", 2, 4.9, 100),
+        ];
+        let folders = vec![folder(rows)];
+        let studies = studies(&folders, &measurements(&folders));
+        assert_eq!(
+            studies.len(),
+            1,
+            "one row per variant, engine and threads (round 0 carries it)"
+        );
+        let s = &studies[0];
+        assert_eq!(
+            (s.baseline.as_str(), s.key.model.as_str()),
+            ("base", "fast")
+        );
+        assert_eq!((s.baseline_ms, s.variant_ms), (Some(10.0), Some(5.0)));
+        assert_eq!(s.speedup, Some(2.0));
+        assert_eq!(s.mac_ratio, Some(7.0));
+        assert_eq!(s.verdict, Some(crate::compare::Change::Faster));
+        assert_eq!((s.top1.as_str(), s.min_cosine), ("6/6", Some(0.98)));
+    }
+
+    #[test]
+    fn a_variant_an_engine_could_not_run_keeps_its_reason_and_no_figures() {
+        let mut failed = row("fast", "base", 0, 0.0, 100);
+        failed.status = "load_failed".into();
+        failed.median_ms = None;
+        failed.error = "tract could not load fast.onnx: no QuantizeLinear".into();
+        let folders = vec![folder(vec![row("base", "", 0, 10.0, 700), failed])];
+        let studies = studies(&folders, &measurements(&folders));
+        let s = &studies[0];
+        assert_eq!((s.variant_ms, s.speedup, s.verdict), (None, None, None));
+        assert_eq!(s.status, "load_failed");
+        assert!(s.error.contains("QuantizeLinear"));
+    }
+}
