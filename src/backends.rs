@@ -10,6 +10,8 @@ pub fn compiled_in() -> Vec<Box<dyn Backend>> {
         Box::new(harness_backend_candle::CandleBackend),
         #[cfg(feature = "opencv")]
         Box::new(harness_backend_opencv::OpencvBackend),
+        #[cfg(feature = "openvino")]
+        Box::new(harness_backend_openvino::OpenvinoBackend),
         #[cfg(feature = "ort")]
         Box::new(harness_backend_ort::OrtBackend),
         #[cfg(feature = "tflite")]

@@ -136,6 +136,21 @@ fn onnx_runtime_is_the_reference_the_others_agree_and_tract_tflite_is_flagged() 
     assert_eq!(agreement.top1_agree, Some(6));
     assert!(agreement.min_cosine >= 0.999, "{}", agreement.min_cosine);
 
+    // OpenVINO agrees on both files, computing in f32.
+    for format in [ModelFormat::Onnx, ModelFormat::Tflite] {
+        let openvino = find(&records, "openvino", format);
+        assert_reference_top1(openvino);
+        let parity = openvino.parity.as_ref().unwrap();
+        assert_eq!(
+            parity.verdict,
+            ParityVerdict::Pass,
+            "{format}: {:?}",
+            parity.reasons
+        );
+        assert!(parity.agreement.as_ref().unwrap().min_cosine >= 0.999);
+        assert_eq!(openvino.setting("precision"), Some("f32"));
+    }
+
     // candle, running the ONNX graph as its own plan of candle operations, agrees as closely.
     let candle = find(&records, "candle", ModelFormat::Onnx);
     assert_reference_top1(candle);
@@ -271,4 +286,40 @@ fn an_unreadable_image_is_named_by_check() {
         stderr.contains("cannot read the image") && stderr.contains("truncated.png"),
         "{stderr}"
     );
+}
+
+#[test]
+fn openvino_bf16_is_labelled_and_judged_with_the_reduced_precision_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    // OpenVINO in f32 is the reference; bf16 beside it. A float threshold so tight that bf16 cannot meet it,
+    // the default reduced-precision one (0.98) that it can.
+    let tables = "[backends.openvino]\n\n[backends.openvino-bf16]\nengine = \"openvino\"\noptions = { precision = \"bf16\" }\n\n[parity]\nmin_cosine = 0.999999\n";
+    let path = quick_default_scenario(dir.path(), Some(tables), "", "");
+    let records = run(&path, harness::backends::compiled_in(), worker_processes());
+    let f32_row = find(&records, "openvino", ModelFormat::Onnx);
+    assert_eq!(
+        f32_row.setting("precision"),
+        Some("f32"),
+        "{:?}",
+        f32_row.settings
+    );
+    assert_reference_top1(f32_row);
+
+    let bf16 = find(&records, "openvino-bf16", ModelFormat::Onnx);
+    // Labelled with the precision OpenVINO reports it compiled for, which marks the row reduced-precision.
+    assert_eq!(
+        bf16.setting("precision"),
+        Some("bf16"),
+        "{:?}",
+        bf16.settings
+    );
+    assert!(bf16.reduced_precision());
+    let parity = bf16.parity.as_ref().unwrap();
+    let agreement = parity.agreement.as_ref().unwrap();
+    assert!(
+        agreement.min_cosine < 0.999999,
+        "bf16 really differs: {}",
+        agreement.min_cosine
+    );
+    assert_eq!(parity.verdict, ParityVerdict::Pass, "{:?}", parity.reasons);
 }

@@ -1,0 +1,309 @@
+//! OpenVINO: Intel's inference runtime, through its C API (the `openvino` crate with runtime linking), loaded
+//! from the libraries the set-up step unpacks from the PyPI wheel. Reads ONNX and TFLite files directly.
+//!
+//! Latency-oriented configuration on the CPU device: one stream, `INFERENCE_NUM_THREADS` = the scenario's
+//! thread count, and f32 inference precision unless the scenario asks for `precision = "bf16"` (OpenVINO's own
+//! default on CPUs that have bf16, which changes the answers). The precision and device actually used are read
+//! back from the compiled model. Load time covers reading and compiling the model.
+
+use harness_backend_api::runtime::locate_library;
+use harness_backend_api::{
+    Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
+    PreparedInputs, Session, Setting, Tensor, TensorData, TensorInfo,
+};
+use openvino::{Core, DeviceType, PropertyKey, RwPropertyKey};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+const NAME: &str = "openvino";
+/// The OpenVINO release this backend is provisioned for (scripts/runtimes.toml).
+const OPENVINO_VERSION: &str = "2026.4.1";
+const LIBRARY: &str = "libopenvino_c.so.2641";
+const LIBRARY_VARIABLE: &str = "HARNESS_OPENVINO_LIBRARY";
+const OPTIONS: &[&str] = &["precision"];
+const THREADS_NOTE: &str =
+    "INFERENCE_NUM_THREADS = N on the CPU device with NUM_STREAMS = 1 (one inference at a \
+time, latency-oriented); OpenVINO's own TBB pool runs each layer on those threads.";
+
+struct Runtime {
+    path: PathBuf,
+    version: String,
+}
+
+/// Loads the C API library once per process.
+fn runtime() -> Result<&'static Runtime, String> {
+    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let path = locate_library(LIBRARY_VARIABLE, "openvino", LIBRARY)?;
+            openvino_sys::library::load_from(&path)
+                .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+            // "2026.4.1-22982-…": the release is what precedes the build number.
+            let build = openvino::version().build_number;
+            let version = build.split('-').next().unwrap_or(&build).to_string();
+            Ok(Runtime { path, version })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+pub struct OpenvinoBackend;
+
+impl Backend for OpenvinoBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            name: NAME.to_string(),
+            engine_version: runtime()
+                .map_or_else(|_| OPENVINO_VERSION.to_string(), |r| r.version.clone()),
+            formats: vec![ModelFormat::Onnx, ModelFormat::Tflite],
+            runtime: runtime()
+                .map(|r| format!("{} (loaded, reports {})", r.path.display(), r.version)),
+            threads_note: THREADS_NOTE.to_string(),
+        }
+    }
+
+    fn load(
+        &self,
+        model: &Path,
+        _format: ModelFormat,
+        options: &LoadOptions,
+    ) -> Result<Box<dyn Session>, BackendError> {
+        options.engine.ensure_known(NAME, OPTIONS)?;
+        let precision = match options.engine.get_str("precision").unwrap_or("f32") {
+            p @ ("f32" | "bf16" | "f16") => p,
+            other => {
+                return Err(BackendError::Option {
+                    engine: NAME.to_string(),
+                    reason: format!("option `precision` must be f32, bf16 or f16, not `{other}`"),
+                })
+            }
+        };
+        let threads = options.threads.max(1);
+        let load_error = |reason: String| BackendError::Load {
+            engine: NAME.to_string(),
+            path: model.display().to_string(),
+            reason,
+        };
+        runtime().map_err(load_error)?;
+        let path = model
+            .to_str()
+            .ok_or_else(|| load_error("the path is not UTF-8".into()))?;
+        let ov = |e: openvino::InferenceError| load_error(e.to_string());
+        let mut core = Core::new().map_err(|e| load_error(e.to_string()))?;
+        for (key, value) in [
+            (RwPropertyKey::NumStreams, "1".to_string()),
+            (RwPropertyKey::InferenceNumThreads, threads.to_string()),
+            (RwPropertyKey::HintInferencePrecision, precision.to_string()),
+        ] {
+            core.set_property(&DeviceType::CPU, &key, &value)
+                .map_err(ov)?;
+        }
+        let network = core.read_model_from_file(path, "").map_err(ov)?;
+        let mut compiled = core.compile_model(&network, DeviceType::CPU).map_err(ov)?;
+        let read_back = |key: RwPropertyKey| {
+            compiled
+                .get_property(&PropertyKey::Rw(key))
+                .map(|v| v.into_owned())
+                .map_err(ov)
+        };
+        let applied_precision = read_back(RwPropertyKey::HintInferencePrecision)?;
+        let applied_threads = read_back(RwPropertyKey::InferenceNumThreads)?;
+        let applied_streams = read_back(RwPropertyKey::NumStreams)?;
+        let describe = |node: openvino::Node| -> Result<TensorInfo, BackendError> {
+            let shape = node.get_partial_shape().map_err(ov)?;
+            Ok(TensorInfo {
+                name: node.get_name().map_err(ov)?,
+                shape: shape
+                    .get_dimensions()
+                    .iter()
+                    .map(|d| (d.get_min() == d.get_max()).then(|| d.get_min() as usize))
+                    .collect(),
+                element_type: element_type(node.get_element_type().map_err(ov)?)?,
+            })
+        };
+        let inputs = (0..compiled.get_input_size().map_err(ov)?)
+            .map(|i| describe(compiled.get_input_by_index(i).map_err(ov)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        let outputs = (0..compiled.get_output_size().map_err(ov)?)
+            .map(|i| describe(compiled.get_output_by_index(i).map_err(ov)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        let request = compiled.create_infer_request().map_err(ov)?;
+        Ok(Box::new(OpenvinoSession {
+            request,
+            _compiled: compiled,
+            _core: core,
+            inputs,
+            outputs,
+            prepared: PreparedInputs::default(),
+            settings: vec![
+                Setting::new("threads", applied_threads),
+                Setting::new("streams", applied_streams),
+                Setting::new("device", "CPU"),
+                Setting::new("precision", applied_precision.to_lowercase()),
+            ],
+        }))
+    }
+}
+
+fn element_type(t: openvino::ElementType) -> Result<ElementType, BackendError> {
+    match t {
+        openvino::ElementType::F32 => Ok(ElementType::F32),
+        openvino::ElementType::U8 => Ok(ElementType::U8),
+        openvino::ElementType::I8 => Ok(ElementType::I8),
+        other => Err(BackendError::Unsupported {
+            engine: NAME.to_string(),
+            what: format!("model tensors of type {other:?} in the harness (f32, u8 and i8 only)"),
+        }),
+    }
+}
+
+struct OpenvinoSession {
+    request: openvino::InferRequest,
+    // The request needs its compiled model and core alive; dropped after it, in field order.
+    _compiled: openvino::CompiledModel,
+    _core: Core,
+    inputs: Vec<TensorInfo>,
+    outputs: Vec<TensorInfo>,
+    prepared: PreparedInputs<Vec<openvino::Tensor>>,
+    settings: Vec<Setting>,
+}
+
+fn input_error(reason: String) -> BackendError {
+    BackendError::Input {
+        engine: NAME.to_string(),
+        reason,
+    }
+}
+
+/// Copies harness tensors into OpenVINO tensors of the same type and shape.
+fn to_openvino(inputs: Vec<Tensor>) -> Result<Vec<openvino::Tensor>, BackendError> {
+    inputs
+        .into_iter()
+        .map(|t| {
+            let dims: Vec<i64> = t.shape.iter().map(|&d| d as i64).collect();
+            let shape = openvino::Shape::new(&dims).map_err(|e| input_error(e.to_string()))?;
+            let (element, bytes): (openvino::ElementType, &[u8]) = match &t.data {
+                TensorData::F32(v) => (openvino::ElementType::F32, bytes_of(v)),
+                TensorData::U8(v) => (openvino::ElementType::U8, bytes_of(v)),
+                TensorData::I8(v) => (openvino::ElementType::I8, bytes_of(v)),
+            };
+            let mut tensor =
+                openvino::Tensor::new(element, &shape).map_err(|e| input_error(e.to_string()))?;
+            tensor
+                .get_raw_data_mut()
+                .map_err(|e| input_error(e.to_string()))?
+                .copy_from_slice(bytes);
+            Ok(tensor)
+        })
+        .collect()
+}
+
+fn bytes_of<T>(values: &[T]) -> &[u8] {
+    // SAFETY: f32, u8 and i8 have no padding; the byte view covers exactly the slice.
+    unsafe {
+        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+    }
+}
+
+impl Session for OpenvinoSession {
+    fn inputs(&self) -> &[TensorInfo] {
+        &self.inputs
+    }
+
+    fn outputs(&self) -> &[TensorInfo] {
+        &self.outputs
+    }
+
+    fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
+        Ok(self.prepared.add(to_openvino(inputs)?))
+    }
+
+    fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
+        self.prepared.replace(input, to_openvino(inputs)?);
+        Ok(())
+    }
+
+    fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
+        let run_error = |e: openvino::InferenceError| BackendError::Run {
+            engine: NAME.to_string(),
+            reason: e.to_string(),
+        };
+        // Setting a tensor hands OpenVINO a reference to memory the session keeps: no copy.
+        for (index, tensor) in self.prepared.get(input).iter().enumerate() {
+            self.request
+                .set_input_tensor_by_index(index, tensor)
+                .map_err(run_error)?;
+        }
+        self.request.infer().map_err(run_error)
+    }
+
+    fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {
+        let run_error = |e: openvino::InferenceError| BackendError::Run {
+            engine: NAME.to_string(),
+            reason: e.to_string(),
+        };
+        (0..self.outputs.len())
+            .map(|i| {
+                let tensor = self
+                    .request
+                    .get_output_tensor_by_index(i)
+                    .map_err(run_error)?;
+                let shape: Vec<usize> = tensor
+                    .get_shape()
+                    .map_err(run_error)?
+                    .get_dimensions()
+                    .iter()
+                    .map(|&d| d as usize)
+                    .collect();
+                let data = match element_type(tensor.get_element_type().map_err(run_error)?)? {
+                    ElementType::F32 => {
+                        TensorData::F32(tensor.get_data::<f32>().map_err(run_error)?.to_vec())
+                    }
+                    ElementType::U8 => {
+                        TensorData::U8(tensor.get_data::<u8>().map_err(run_error)?.to_vec())
+                    }
+                    ElementType::I8 => {
+                        TensorData::I8(tensor.get_data::<i8>().map_err(run_error)?.to_vec())
+                    }
+                };
+                Ok(Tensor { shape, data })
+            })
+            .collect()
+    }
+
+    fn settings(&self) -> Vec<Setting> {
+        self.settings.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_precision_is_refused() {
+        let mut options = LoadOptions {
+            threads: 1,
+            ..LoadOptions::default()
+        };
+        options.engine.0.insert("precision".into(), "int4".into());
+        let err = OpenvinoBackend
+            .load(Path::new("/nonexistent.onnx"), ModelFormat::Onnx, &options)
+            .err()
+            .expect("an error");
+        assert!(
+            err.to_string().contains("must be f32, bf16 or f16"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_library_loads_and_reports_the_provisioned_release() {
+        let runtime = runtime().expect("OpenVINO must load here: run scripts/setup.sh");
+        assert_eq!(runtime.version, OPENVINO_VERSION);
+    }
+}
