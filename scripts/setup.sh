@@ -27,8 +27,16 @@ if ! command -v python3 >/dev/null 2>&1; then
   exit 1
 fi
 
-# System packages from Debian's archive: OpenCV and what the `opencv` crate's build needs (libclang, pkg-config).
+# System packages from Debian's archive: OpenCV and what the `opencv` crate's build needs (libclang, pkg-config),
+# and for a foreign target its C cross compiler (the linker, and tract's assembly kernels) and qemu-user.
 system_packages=(libopencv-dev clang libclang-dev pkg-config)
+for target in "${targets[@]}"; do
+  case "$target" in
+    "$(uname -m)-unknown-linux-gnu") ;;
+    aarch64-unknown-linux-gnu) system_packages+=(gcc-aarch64-linux-gnu qemu-user) ;;
+    *) say "no cross set-up is known for $target"; exit 2 ;;
+  esac
+done
 missing=()
 for package in "${system_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -45,9 +53,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Native runtime libraries from pinned PyPI wheels (ONNX Runtime, ...), checked by sha256.
+# Native runtime libraries from pinned PyPI wheels (ONNX Runtime, ...), checked by sha256; Rust's standard
+# library for each foreign target.
 for target in "${targets[@]}"; do
   python3 scripts/fetch_runtimes.py "$target"
+  if ! rustup target list --installed | grep -qx "$target"; then
+    say "adding the Rust target $target"
+    rustup target add "$target" >/dev/null
+  fi
 done
 
 say "ready"
