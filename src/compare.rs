@@ -3,7 +3,7 @@
 //! machine move by a few percent from run to run, and a large sample makes even those "significant".
 
 use crate::report::charts::{self, Bar, BarSeries, GroupedBars, Rendered};
-use crate::results::{measurements, Measurement, ResultFolder, RowKey};
+use crate::results::{measurements, round_medians, Measurement, ResultFolder, RowKey};
 use crate::rng::SplitMix64;
 use anyhow::Context;
 use serde::Serialize;
@@ -108,8 +108,10 @@ pub fn compare(
             only_in_baseline.push(b.key.clone());
             continue;
         };
-        let (rounds_before, rounds_after) =
-            (round_medians(baseline, &b.key), round_medians(new, &n.key));
+        let (rounds_before, rounds_after) = (
+            round_medians(std::slice::from_ref(baseline), &b.key),
+            round_medians(std::slice::from_ref(new), &n.key),
+        );
         let (change, interval, method) = if rounds_before.len() >= 2 && rounds_after.len() >= 2 {
             // Rounds vary more than the runs inside one round: they are the honest unit of comparison.
             let (change, interval) = welch_change(&rounds_before, &rounds_after);
@@ -164,16 +166,6 @@ pub fn judge(change: f64, interval: (f64, f64), noise_threshold: f64) -> Change 
     } else {
         Change::NoChange
     }
-}
-
-/// The medians of a measurement's rounds in one folder.
-fn round_medians(folder: &ResultFolder, key: &RowKey) -> Vec<f64> {
-    folder
-        .rows
-        .iter()
-        .filter(|r| r.measured() && r.key() == *key)
-        .filter_map(|r| r.median_ms)
-        .collect()
 }
 
 /// The two-sided 97.5% quantile of Student's t for `df` degrees of freedom (table to 30, interpolated; the

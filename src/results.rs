@@ -186,6 +186,16 @@ fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
         .collect()
 }
 
+/// The medians of one measurement's rounds, across `folders`.
+pub fn round_medians(folders: &[ResultFolder], key: &RowKey) -> Vec<f64> {
+    folders
+        .iter()
+        .flat_map(|f| &f.rows)
+        .filter(|r| r.measured() && r.key() == *key)
+        .filter_map(|r| r.median_ms)
+        .collect()
+}
+
 /// One measurement with its rounds merged: what charts and comparisons show.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Measurement {

@@ -9,16 +9,7 @@ pub fn create_run_folder(parent: &Path, scenario: &str, now: SystemTime) -> Resu
     std::fs::create_dir_all(parent)
         .with_context(|| format!("cannot create the results folder {}", parent.display()))?;
     let stamp = utc_stamp(now);
-    let slug: String = scenario
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let slug = slug(scenario);
     for attempt in 1.. {
         let name = if attempt == 1 {
             format!("{stamp}-{slug}")
@@ -33,6 +24,19 @@ pub fn create_run_folder(parent: &Path, scenario: &str, now: SystemTime) -> Resu
         }
     }
     unreachable!("the attempts never run out")
+}
+
+/// A name made safe for a file name: ASCII letters, digits, `-` and `_` kept, anything else `-`.
+pub fn slug(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// `YYYYMMDDTHHMMSSZ` for a time, in UTC.

@@ -63,14 +63,6 @@ fn optional(value: Option<f64>) -> String {
     value.map_or_else(String::new, significant)
 }
 
-fn engine(row: &SummaryRow) -> String {
-    let mut label = format!("{} · {}", row.backend, row.format);
-    if row.timing != "inference" {
-        label.push_str(" · end-to-end");
-    }
-    label
-}
-
 fn summary_table(report: &Report) -> Table {
     let rows: Vec<&SummaryRow> = report.folders.iter().flat_map(|f| &f.rows).collect();
     let several_rounds = rows.iter().any(|r| r.round > 0);
@@ -124,7 +116,12 @@ fn summary_table(report: &Report) -> Table {
                 } else {
                     r.threads.to_string()
                 };
-                let mut cells = vec![r.device.clone(), r.model.clone(), engine(r), threads];
+                let mut cells = vec![
+                    r.device.clone(),
+                    r.model.clone(),
+                    r.key().engine_label(),
+                    threads,
+                ];
                 match r.median_ms.filter(|_| r.measured()) {
                     Some(median) => cells.extend([
                         significant(median),
@@ -185,7 +182,7 @@ fn parity_table(report: &Report) -> Option<Table> {
                 vec![
                     r.device.clone(),
                     r.model.clone(),
-                    engine(r),
+                    r.key().engine_label(),
                     r.threads.to_string(),
                     r.parity.clone(),
                     r.parity_reference.clone(),
@@ -270,7 +267,7 @@ fn warnings(report: &Report) -> Vec<String> {
                 "{} · {} · {} · {}",
                 r.device,
                 r.model,
-                engine(r),
+                r.key().engine_label(),
                 threads_of(r)
             );
             if r.status != "ok" {
@@ -423,7 +420,7 @@ fn blocks(report: &Report) -> Vec<Block> {
         if let Some(i) = report
             .charts
             .iter()
-            .position(|c| c.name == format!("study-{}", super::slug(&baseline)))
+            .position(|c| c.name == format!("study-{}", crate::export::folder::slug(&baseline)))
         {
             blocks.push(Block::Chart(i));
         }

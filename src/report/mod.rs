@@ -5,7 +5,7 @@
 pub mod charts;
 mod document;
 
-use crate::results::{measurements, Measurement, ResultFolder, RowKey};
+use crate::results::{measurements, round_medians, Measurement, ResultFolder, RowKey};
 use anyhow::{Context, Result};
 use charts::{Bar, BarSeries, Distribution, GroupedBars, Rendered, Scaling, ScalingLine, Spread};
 use std::path::{Path, PathBuf};
@@ -67,15 +67,10 @@ fn studies(folders: &[ResultFolder], measurements: &[Measurement]) -> Vec<StudyR
                 ..key.clone()
             };
             let (baseline_ms, variant_ms) = (median(&baseline_key), median(&key));
-            let rounds = |key: &RowKey| -> Vec<f64> {
-                folders
-                    .iter()
-                    .flat_map(|f| &f.rows)
-                    .filter(|r| r.measured() && r.key() == *key)
-                    .filter_map(|r| r.median_ms)
-                    .collect()
-            };
-            let (before, after) = (rounds(&baseline_key), rounds(&key));
+            let (before, after) = (
+                round_medians(folders, &baseline_key),
+                round_medians(folders, &key),
+            );
             let verdict = (before.len() >= 2 && after.len() >= 2).then(|| {
                 let (change, interval) = crate::compare::welch_change(&before, &after);
                 crate::compare::judge(
@@ -144,7 +139,7 @@ impl Report {
             let rows: Vec<&StudyRow> = studies.iter().filter(|r| r.baseline == baseline).collect();
             if let Some(scatter) = study_chart(&baseline, &rows) {
                 charts.push(charts::render(
-                    &format!("study-{}", slug(&baseline)),
+                    &format!("study-{}", crate::export::folder::slug(&baseline)),
                     &format!("variants of {baseline}: speed-up against agreement"),
                     &scatter,
                 )?);
@@ -155,7 +150,7 @@ impl Report {
                 .iter()
                 .filter(|m| m.key.model == model)
                 .collect();
-            let slug = slug(&model);
+            let slug = crate::export::folder::slug(&model);
             charts.push(charts::render(
                 &format!("speed-{slug}"),
                 &format!("{model}: ms per frame"),
@@ -242,19 +237,6 @@ pub(crate) fn distinct<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
         }
     }
     seen
-}
-
-/// A file-name-safe form of a model name.
-pub(crate) fn slug(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
 }
 
 fn threads_label(threads: usize) -> String {

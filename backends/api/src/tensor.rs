@@ -56,6 +56,24 @@ impl TensorData {
         self.len() == 0
     }
 
+    /// The values' bytes in memory order, for engines that take raw buffers.
+    pub fn as_bytes(&self) -> &[u8] {
+        fn raw<T>(values: &[T]) -> &[u8] {
+            // SAFETY: f32, u8 and i8 have no padding; the byte view covers exactly the slice.
+            unsafe {
+                std::slice::from_raw_parts(
+                    values.as_ptr().cast::<u8>(),
+                    std::mem::size_of_val(values),
+                )
+            }
+        }
+        match self {
+            TensorData::F32(v) => raw(v),
+            TensorData::U8(v) => raw(v),
+            TensorData::I8(v) => raw(v),
+        }
+    }
+
     /// The values widened to f32, for comparing outputs of any element type.
     pub fn to_f32(&self) -> Vec<f32> {
         match self {

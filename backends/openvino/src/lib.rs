@@ -186,27 +186,20 @@ fn to_openvino(inputs: Vec<Tensor>) -> Result<Vec<openvino::Tensor>, BackendErro
         .map(|t| {
             let dims: Vec<i64> = t.shape.iter().map(|&d| d as i64).collect();
             let shape = openvino::Shape::new(&dims).map_err(|e| input_error(e.to_string()))?;
-            let (element, bytes): (openvino::ElementType, &[u8]) = match &t.data {
-                TensorData::F32(v) => (openvino::ElementType::F32, bytes_of(v)),
-                TensorData::U8(v) => (openvino::ElementType::U8, bytes_of(v)),
-                TensorData::I8(v) => (openvino::ElementType::I8, bytes_of(v)),
+            let element = match t.data.element_type() {
+                ElementType::F32 => openvino::ElementType::F32,
+                ElementType::U8 => openvino::ElementType::U8,
+                ElementType::I8 => openvino::ElementType::I8,
             };
             let mut tensor =
                 openvino::Tensor::new(element, &shape).map_err(|e| input_error(e.to_string()))?;
             tensor
                 .get_raw_data_mut()
                 .map_err(|e| input_error(e.to_string()))?
-                .copy_from_slice(bytes);
+                .copy_from_slice(t.data.as_bytes());
             Ok(tensor)
         })
         .collect()
-}
-
-fn bytes_of<T>(values: &[T]) -> &[u8] {
-    // SAFETY: f32, u8 and i8 have no padding; the byte view covers exactly the slice.
-    unsafe {
-        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
-    }
 }
 
 impl Session for OpenvinoSession {

@@ -444,7 +444,7 @@ impl Session for TfliteSession {
                 create_buffer(self.runtime, &self.input_types[index], requirements)?
             };
             buffers.push(buffer);
-            self.write(buffer, bytes_of(&tensor.data))
+            self.write(buffer, tensor.data.as_bytes())
         });
         if let Err(e) = result {
             release_buffers(&self.runtime.api, &buffers);
@@ -463,7 +463,7 @@ impl Session for TfliteSession {
         }
         // The buffers exist already: only their contents change.
         for (&buffer, tensor) in self.prepared.get(input).iter().zip(&inputs) {
-            self.write(buffer, bytes_of(&tensor.data))
+            self.write(buffer, tensor.data.as_bytes())
                 .map_err(|e| self.error(e))?;
         }
         Ok(())
@@ -510,20 +510,6 @@ impl Session for TfliteSession {
             Setting::new("delegate", "xnnpack"),
             Setting::new("signature", &self.signature_key),
         ]
-    }
-}
-
-fn bytes_of(data: &TensorData) -> &[u8] {
-    fn raw<T>(values: &[T]) -> &[u8] {
-        // SAFETY: f32, u8 and i8 have no padding; the byte view covers exactly the slice.
-        unsafe {
-            std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
-        }
-    }
-    match data {
-        TensorData::F32(v) => raw(v),
-        TensorData::U8(v) => raw(v),
-        TensorData::I8(v) => raw(v),
     }
 }
 
