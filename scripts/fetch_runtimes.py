@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
-"""Fetches the native runtime libraries listed in scripts/runtimes.toml for one target.
+"""Fetches the native runtime libraries listed in scripts/runtimes.toml for one target, and builds the ones
+PyPI only ships as source.
 
 Each library comes from a pinned PyPI wheel (pip download, no install), is unpacked into
 .runtimes/<target>/<engine>/ and checked against its sha256. A file already in place with the right checksum is
-left alone, so running this again does nothing.
+left alone, so running this again does nothing. A `[[build]]` entry is built once from its sdist into
+the cache (see `build_cache`), which later runs and clones reuse.
 """
 import hashlib
+import json
+import os
+import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import tomllib
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -50,8 +57,67 @@ def fetch(library: dict) -> None:
                 if got != digest:
                     partial.unlink()
                     sys.exit(f"setup: {member} from {wheels[0].name} has sha256 {got}, expected {digest}")
+                if library.get("executable"):
+                    partial.chmod(0o755)
                 partial.replace(path)
     print(f"setup: {library['engine']} ready in {dest.relative_to(ROOT)}", file=sys.stderr)
+
+
+def build_cache(build: dict) -> Path:
+    """Where a source build lives; the backend's build script looks in the same place."""
+    base = os.environ.get("HARNESS_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "harness"
+    name, version = build["package"].split("==")
+    return Path(base) / f"{name}-{version}-{build['target']}"
+
+
+def sdist_url(package: str, digest: str) -> str:
+    """The sdist's address from PyPI's JSON simple index (what pip reads), matched by its sha256."""
+    name, version = package.split("==")
+    request = urllib.request.Request(
+        f"https://pypi.org/simple/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    with urllib.request.urlopen(request, timeout=180) as response:
+        index = json.load(response)
+    for entry in index["files"]:
+        if entry["filename"] == f"{name}-{version}.tar.gz" and entry["hashes"].get("sha256") == digest:
+            return entry["url"]
+    sys.exit(f"setup: PyPI has no sdist of {package} with sha256 {digest}")
+
+
+def build(entry: dict) -> None:
+    cache = build_cache(entry)
+    if all((cache / output).is_file() for output in entry["outputs"]):
+        return
+    print(f"setup: building {entry['package']} from source into {cache} (minutes, once)", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        sdist = tmp / "sdist.tar.gz"
+        with urllib.request.urlopen(sdist_url(entry["package"], entry["sdist_sha256"]), timeout=180) as response:
+            sdist.write_bytes(response.read())
+        if sha256(sdist) != entry["sdist_sha256"]:
+            sys.exit(f"setup: the sdist of {entry['package']} does not match its sha256")
+        with tarfile.open(sdist) as archive:
+            archive.extractall(tmp / "src", filter="data")
+        (source,) = (tmp / "src").iterdir()
+        tools = tmp / "tools"
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--only-binary=:all:", "--target", tools, *entry["tools"]],
+            check=True,
+        )
+        env = dict(os.environ, PATH=f"{tools / 'bin'}:{os.environ['PATH']}", PYTHONPATH=str(tools))
+        partial = cache.with_name(cache.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        run = lambda *command: subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+        run("cmake", "-S", source, "-B", tmp / "build", "-G", "Ninja", f"-DCMAKE_INSTALL_PREFIX={partial}",
+            *entry["cmake_options"])
+        run("cmake", "--build", tmp / "build", "--parallel", str(os.cpu_count() or 2))
+        run("cmake", "--install", tmp / "build")
+        missing = [output for output in entry["outputs"] if not (partial / output).is_file()]
+        if missing:
+            sys.exit(f"setup: the build of {entry['package']} did not produce {missing}")
+        shutil.rmtree(cache, ignore_errors=True)
+        partial.replace(cache)
+    print(f"setup: {entry['engine']} built in {cache}", file=sys.stderr)
 
 
 def main() -> None:
@@ -62,6 +128,9 @@ def main() -> None:
         sys.exit(f"setup: scripts/runtimes.toml lists no library for the target {target!r}")
     for library in libraries:
         fetch(library)
+    for entry in manifest.get("build", []):
+        if entry["target"] == target:
+            build(entry)
 
 
 if __name__ == "__main__":

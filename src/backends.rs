@@ -8,6 +8,8 @@ pub fn compiled_in() -> Vec<Box<dyn Backend>> {
     let mut backends: Vec<Box<dyn Backend>> = vec![
         #[cfg(feature = "candle")]
         Box::new(harness_backend_candle::CandleBackend),
+        #[cfg(feature = "ncnn")]
+        Box::new(harness_backend_ncnn::NcnnBackend),
         #[cfg(feature = "opencv")]
         Box::new(harness_backend_opencv::OpencvBackend),
         #[cfg(feature = "openvino")]

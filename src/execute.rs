@@ -44,6 +44,7 @@ pub fn execute(
         Err(e) => return failed(Status::LoadFailed, e),
     };
     let load = clock.now().saturating_sub(before);
+    let conversion = session.conversion_time();
 
     let (prepared, adaptation) = match prepare_inputs(
         session.as_mut(),
@@ -89,7 +90,12 @@ pub fn execute(
         error: None,
         settings: session.settings(),
         adaptation,
-        load_ms: Some(load.as_secs_f64() * 1e3),
+        load_ms: Some(
+            load.saturating_sub(conversion.unwrap_or_default())
+                .as_secs_f64()
+                * 1e3,
+        ),
+        conversion_ms: conversion.map(|c| c.as_secs_f64() * 1e3),
         first_run_ms: Some(timings.first_run.as_secs_f64() * 1e3),
         warmup_runs: timings.warmup_runs,
         summary,

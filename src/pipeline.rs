@@ -418,12 +418,22 @@ fn run_reference(
         device,
         isolation,
     );
+    // The reference pass may be the first load of the model by its engine, and so the one that converts it;
+    // the rows then find the conversion cached, so it is reported here.
+    let conversion = record
+        .conversion_ms
+        .map(|ms| format!(" (the model was converted for it in {ms:.0} ms)"))
+        .unwrap_or_default();
     let outputs = match record.error {
         None => Ok(record.outputs),
         Some(error) => Err(error),
     };
     match &outputs {
-        Ok(_) => writeln!(progress, "{}: reference outputs from {label}", model.name)?,
+        Ok(_) => writeln!(
+            progress,
+            "{}: reference outputs from {label}{conversion}",
+            model.name
+        )?,
         Err(e) => writeln!(
             progress,
             "{}: the reference {label} could not run, parity is unchecked: {e}",

@@ -54,7 +54,11 @@ pub struct MeasurementRecord {
     /// Settings the engine reports it applied.
     pub settings: Vec<Setting>,
     pub adaptation: Adaptation,
+    /// Load time without any model conversion (which `conversion_ms` holds).
     pub load_ms: Option<f64>,
+    /// Time spent converting the model for the engine during this load; None when no conversion ran.
+    #[serde(default)]
+    pub conversion_ms: Option<f64>,
     pub first_run_ms: Option<f64>,
     pub warmup_runs: u64,
     pub summary: Option<Summary>,
@@ -94,6 +98,7 @@ impl MeasurementRecord {
             settings: Vec::new(),
             adaptation: Adaptation::None,
             load_ms: None,
+            conversion_ms: None,
             first_run_ms: None,
             warmup_runs: 0,
             summary: None,

@@ -28,6 +28,8 @@ pub struct SummaryRow {
     pub p90_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub load_ms: Option<f64>,
+    #[serde(default)]
+    pub conversion_ms: Option<f64>,
     pub first_run_ms: Option<f64>,
     pub peak_rss_mb: Option<f64>,
     #[serde(default)]
@@ -209,6 +211,8 @@ pub struct Measurement {
     pub low_ms: f64,
     pub high_ms: f64,
     pub load_ms: Option<f64>,
+    /// Model conversion for the engine, when one ran (e.g. pnnx for NCNN; a cached conversion costs nothing).
+    pub conversion_ms: Option<f64>,
     pub first_run_ms: Option<f64>,
     pub rounds: usize,
     /// The worst validity verdict of the rounds.
@@ -252,6 +256,7 @@ pub fn measurements(folders: &[ResultFolder]) -> Vec<Measurement> {
                 low_ms: low,
                 high_ms: high,
                 load_ms: mean(rows.iter().filter_map(|r| r.load_ms)),
+                conversion_ms: mean(rows.iter().filter_map(|r| r.conversion_ms)),
                 first_run_ms: mean(rows.iter().filter_map(|r| r.first_run_ms)),
                 rounds: rows.len(),
                 validity: worst_validity(rows.iter().map(|r| r.validity.as_str())),

@@ -151,6 +151,15 @@ fn onnx_runtime_is_the_reference_the_others_agree_and_tract_tflite_is_flagged() 
         assert_eq!(openvino.setting("precision"), Some("f32"));
     }
 
+    // NCNN, on pnnx's conversion of the ONNX file, agrees in fp32.
+    let ncnn = find(&records, "ncnn", ModelFormat::Onnx);
+    assert_reference_top1(ncnn);
+    let parity = ncnn.parity.as_ref().unwrap();
+    assert_eq!(parity.verdict, ParityVerdict::Pass, "{:?}", parity.reasons);
+    assert!(parity.agreement.as_ref().unwrap().min_cosine >= 0.999);
+    assert_eq!(ncnn.setting("precision"), Some("fp32"));
+    assert_eq!(ncnn.setting("use_fp16_storage"), Some("0"));
+
     // candle, running the ONNX graph as its own plan of candle operations, agrees as closely.
     let candle = find(&records, "candle", ModelFormat::Onnx);
     assert_reference_top1(candle);
@@ -289,11 +298,12 @@ fn an_unreadable_image_is_named_by_check() {
 }
 
 #[test]
-fn openvino_bf16_is_labelled_and_judged_with_the_reduced_precision_thresholds() {
+fn openvino_bf16_and_ncnn_fp16_are_labelled_and_judged_with_the_reduced_precision_thresholds() {
     let dir = tempfile::tempdir().unwrap();
-    // OpenVINO in f32 is the reference; bf16 beside it. A float threshold so tight that bf16 cannot meet it,
-    // the default reduced-precision one (0.98) that it can.
-    let tables = "[backends.openvino]\n\n[backends.openvino-bf16]\nengine = \"openvino\"\noptions = { precision = \"bf16\" }\n\n[parity]\nmin_cosine = 0.999999\n";
+    // OpenVINO in f32 is the reference; bf16 and NCNN's fp16 beside it. A float threshold so tight that
+    // neither can meet it (fp16 storage alone costs NCNN about 1e-8 of cosine here), the default
+    // reduced-precision one (0.98) that both can.
+    let tables = "[backends.openvino]\n\n[backends.openvino-bf16]\nengine = \"openvino\"\noptions = { precision = \"bf16\" }\n\n[backends.ncnn-fp16]\nengine = \"ncnn\"\noptions = { precision = \"fp16\" }\n\n[parity]\nmin_cosine = 0.9999999999\n";
     let path = quick_default_scenario(dir.path(), Some(tables), "", "");
     let records = run(&path, harness::backends::compiled_in(), worker_processes());
     let f32_row = find(&records, "openvino", ModelFormat::Onnx);
@@ -317,9 +327,22 @@ fn openvino_bf16_is_labelled_and_judged_with_the_reduced_precision_thresholds() 
     let parity = bf16.parity.as_ref().unwrap();
     let agreement = parity.agreement.as_ref().unwrap();
     assert!(
-        agreement.min_cosine < 0.999999,
+        agreement.min_cosine < 0.9999999999,
         "bf16 really differs: {}",
         agreement.min_cosine
     );
+    assert_eq!(parity.verdict, ParityVerdict::Pass, "{:?}", parity.reasons);
+
+    let fp16 = find(&records, "ncnn-fp16", ModelFormat::Onnx);
+    assert_eq!(
+        fp16.setting("precision"),
+        Some("fp16"),
+        "{:?}",
+        fp16.settings
+    );
+    assert_eq!(fp16.setting("use_fp16_storage"), Some("1"));
+    assert!(fp16.reduced_precision());
+    let parity = fp16.parity.as_ref().unwrap();
+    assert!(parity.agreement.as_ref().unwrap().min_cosine < 0.9999999999);
     assert_eq!(parity.verdict, ParityVerdict::Pass, "{:?}", parity.reasons);
 }

@@ -422,24 +422,27 @@ fn startup_chart(model: &str, rows: &[&Measurement]) -> Option<GroupedBars> {
                     note: None,
                 })
             })
-            .collect()
+            .collect::<Vec<_>>()
     };
     Some(GroupedBars {
         title: format!("{model}: start-up cost (lower is better)"),
-        axis: "ms (load = read and prepare the model; first run = the first inference, not part of the per-frame figures)"
+        axis: "ms (load = read and prepare the model; model conversion = e.g. pnnx for NCNN, when not cached; first run = the first inference, not part of the per-frame figures)"
             .to_string(),
         unit: " ms".to_string(),
         categories,
-        series: vec![
-            BarSeries {
-                label: "load".to_string(),
-                bars: bars(|m| m.load_ms),
-            },
-            BarSeries {
-                label: "first run".to_string(),
-                bars: bars(|m| m.first_run_ms),
-            },
-        ],
+        series: [
+            ("load", bars(|m| m.load_ms)),
+            ("model conversion", bars(|m| m.conversion_ms)),
+            ("first run", bars(|m| m.first_run_ms)),
+        ]
+        .into_iter()
+        // Conversion appears only where an engine converted the model in this run.
+        .filter(|(_, bars)| bars.iter().any(Option::is_some))
+        .map(|(label, bars)| BarSeries {
+            label: label.to_string(),
+            bars,
+        })
+        .collect(),
     })
 }
 
@@ -470,6 +473,7 @@ mod tests {
             p90_ms: None,
             p99_ms: None,
             load_ms: None,
+            conversion_ms: None,
             first_run_ms: None,
             peak_rss_mb: None,
             model_macs: Some(macs),

@@ -161,4 +161,10 @@ pub trait Session {
 
     /// The engine settings this session really applied (threads, optimisation level, ...).
     fn settings(&self) -> Vec<Setting>;
+
+    /// Time `load` spent converting the model into the engine's own format (none when it reads the file as
+    /// it is, or found the conversion cached). Reported apart from, and subtracted from, the load time.
+    fn conversion_time(&self) -> Option<std::time::Duration> {
+        None
+    }
 }

@@ -1,0 +1,506 @@
+//! NCNN through its C API, linked statically from the library the set-up step builds from the PyPI sdist.
+//!
+//! NCNN reads neither ONNX nor TFLite: an ONNX model is converted by `pnnx` into a param/bin pair, once per
+//! model file (see `convert`), and the conversion time is reported apart from the load time. pnnx names the
+//! inputs `in0, in1, …` and the outputs `out0, out1, …` in the ONNX file's order; the session maps them back
+//! to the model's names and shapes. The batch dimension (1) is not part of an NCNN `Mat`.
+//!
+//! Arithmetic and storage are fp32 by default (NCNN's x86 default stores weights as fp16); the option
+//! `precision = "fp16"` turns fp16 storage, packing and arithmetic on and is labelled as reduced precision.
+
+mod cache;
+mod convert;
+mod ffi;
+
+use harness_backend_api::{
+    Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
+    PreparedInputs, Session, Setting, Tensor, TensorData, TensorInfo,
+};
+use std::ffi::{c_int, CStr, CString};
+use std::path::Path;
+use std::time::Duration;
+
+pub use convert::{PNNX_VARIABLE, PNNX_VERSION};
+
+const NAME: &str = "ncnn";
+/// The sdist the library was built from (`ncnn_version()` reports only the build date).
+pub const NCNN_VERSION: &str = env!("HARNESS_NCNN_VERSION");
+const THREADS_NOTE: &str =
+    "NCNN's `num_threads = N`: each layer runs an OpenMP parallel loop over N \
+threads (libgomp's pool, kept between layers).";
+
+pub struct NcnnBackend;
+
+impl Backend for NcnnBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn info(&self) -> BackendInfo {
+        // SAFETY: returns a static string.
+        let built = unsafe { CStr::from_ptr(ffi::ncnn_version()) }.to_string_lossy();
+        BackendInfo {
+            name: NAME.to_string(),
+            engine_version: NCNN_VERSION.to_string(),
+            formats: vec![ModelFormat::Onnx],
+            runtime: Ok(format!(
+                "statically linked (PyPI sdist ncnn=={NCNN_VERSION}, built {built}); ONNX converted by pnnx {PNNX_VERSION}"
+            )),
+            threads_note: THREADS_NOTE.to_string(),
+        }
+    }
+
+    fn load(
+        &self,
+        model: &Path,
+        format: ModelFormat,
+        options: &LoadOptions,
+    ) -> Result<Box<dyn Session>, BackendError> {
+        options.engine.ensure_known(NAME, &["precision"])?;
+        let precision = Precision::from_option(options.engine.get_str("precision"))?;
+        if format != ModelFormat::Onnx {
+            return Err(BackendError::Unsupported {
+                engine: NAME.to_string(),
+                what: format!(
+                    "{format} models (pnnx converts ONNX for NCNN; give it the ONNX file)"
+                ),
+            });
+        }
+        let load_error = |reason: String| BackendError::Load {
+            engine: NAME.to_string(),
+            path: model.display().to_string(),
+            reason,
+        };
+        let bytes =
+            std::fs::read(model).map_err(|e| load_error(format!("cannot read the file: {e}")))?;
+        let proto = harness_onnx_graph::decode(&bytes).map_err(load_error)?;
+        let (inputs, outputs) =
+            harness_onnx_graph::inputs_and_outputs(&proto).map_err(load_error)?;
+        if let Some(tensor) = inputs
+            .iter()
+            .chain(&outputs)
+            .find(|t| t.element_type != ElementType::F32)
+        {
+            return Err(BackendError::Unsupported {
+                engine: NAME.to_string(),
+                what: format!(
+                    "`{}` of type {} (the harness feeds and reads NCNN's f32 mats)",
+                    tensor.name, tensor.element_type
+                ),
+            });
+        }
+        let shapes = inputs
+            .iter()
+            .map(fixed_shape)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(load_error)?;
+        let converted =
+            convert::convert(model, &shapes, &cache::cache_root()).map_err(load_error)?;
+        let threads = options.threads.max(1);
+        let net =
+            Net::load(&converted.param, &converted.bin, threads, precision).map_err(load_error)?;
+        let (blob_inputs, blob_outputs) = net.blob_names();
+        let expected = |prefix: &str, count: usize| -> Vec<String> {
+            (0..count).map(|i| format!("{prefix}{i}")).collect()
+        };
+        if blob_inputs != expected("in", inputs.len())
+            || blob_outputs != expected("out", outputs.len())
+        {
+            return Err(load_error(format!(
+                "the converted network has inputs {blob_inputs:?} and outputs {blob_outputs:?}; expected \
+                 pnnx's in0.. for the model's {} inputs and out0.. for its {} outputs",
+                inputs.len(),
+                outputs.len()
+            )));
+        }
+        Ok(Box::new(NcnnSession {
+            net,
+            input_names: blob_inputs.iter().map(|n| cstring(n)).collect(),
+            output_names: blob_outputs.iter().map(|n| cstring(n)).collect(),
+            inputs,
+            outputs,
+            threads,
+            precision,
+            conversion: converted.conversion,
+            converted_from: converted.param,
+            prepared: PreparedInputs::default(),
+            last: Vec::new(),
+        }))
+    }
+}
+
+fn cstring(text: &str) -> CString {
+    CString::new(text).expect("blob names come from C strings")
+}
+
+/// The input's shape with every dimension known, as pnnx needs it; a free batch dimension is taken as 1.
+fn fixed_shape(input: &TensorInfo) -> Result<Vec<usize>, String> {
+    input
+        .shape
+        .iter()
+        .enumerate()
+        .map(|(axis, dim)| match (axis, dim) {
+            (_, Some(d)) => Ok(*d),
+            (0, None) => Ok(1),
+            (_, None) => Err(format!(
+                "input `{}` has the free dimension {axis} ({}); pnnx needs a fixed input shape",
+                input.name,
+                input.shape_text()
+            )),
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Precision {
+    Fp32,
+    Fp16,
+}
+
+impl Precision {
+    fn from_option(value: Option<&str>) -> Result<Precision, BackendError> {
+        match value {
+            None | Some("fp32") => Ok(Precision::Fp32),
+            Some("fp16") => Ok(Precision::Fp16),
+            Some(other) => Err(BackendError::Option {
+                engine: NAME.to_string(),
+                reason: format!("option `precision` must be fp32 or fp16, not `{other}`"),
+            }),
+        }
+    }
+}
+
+/// A loaded network and the options it was loaded with; both released on drop.
+struct Net {
+    net: ffi::Net,
+    options: ffi::Options,
+}
+
+impl Net {
+    fn load(param: &Path, bin: &Path, threads: usize, precision: Precision) -> Result<Net, String> {
+        let path = |p: &Path| {
+            CString::new(p.as_os_str().as_encoded_bytes())
+                .map_err(|_| format!("{} contains a NUL byte", p.display()))
+        };
+        let (param_c, bin_c) = (path(param)?, path(bin)?);
+        // SAFETY: each handle is created here and owned by the returned `Net` (or destroyed by its drop when
+        // a later step fails); NCNN copies the options into the net.
+        unsafe {
+            let net = Net {
+                net: ffi::ncnn_net_create(),
+                options: ffi::ncnn_option_create(),
+            };
+            let reduced = c_int::from(precision == Precision::Fp16);
+            ffi::ncnn_option_set_use_vulkan_compute(net.options, 0);
+            ffi::ncnn_option_set_num_threads(
+                net.options,
+                c_int::try_from(threads).unwrap_or(c_int::MAX),
+            );
+            ffi::ncnn_option_set_use_fp16_storage(net.options, reduced);
+            ffi::ncnn_option_set_use_fp16_packed(net.options, reduced);
+            ffi::ncnn_option_set_use_fp16_arithmetic(net.options, reduced);
+            ffi::ncnn_option_set_use_bf16_storage(net.options, 0);
+            ffi::ncnn_net_set_option(net.net, net.options);
+            if ffi::ncnn_net_load_param(net.net, param_c.as_ptr()) != 0 {
+                return Err(format!(
+                    "NCNN rejected the converted network {}",
+                    param.display()
+                ));
+            }
+            if ffi::ncnn_net_load_model(net.net, bin_c.as_ptr()) != 0 {
+                return Err(format!("NCNN could not read the weights {}", bin.display()));
+            }
+            Ok(net)
+        }
+    }
+
+    fn blob_names(&self) -> (Vec<String>, Vec<String>) {
+        // SAFETY: indices below the counts NCNN reports; names are owned by the net.
+        unsafe {
+            let name =
+                |p: *const std::ffi::c_char| CStr::from_ptr(p).to_string_lossy().into_owned();
+            let inputs = (0..ffi::ncnn_net_get_input_count(self.net))
+                .map(|i| name(ffi::ncnn_net_get_input_name(self.net, i)))
+                .collect();
+            let outputs = (0..ffi::ncnn_net_get_output_count(self.net))
+                .map(|i| name(ffi::ncnn_net_get_output_name(self.net, i)))
+                .collect();
+            (inputs, outputs)
+        }
+    }
+
+    /// The options as NCNN holds them, read back for the record.
+    fn applied(&self) -> [(&'static str, c_int); 5] {
+        // SAFETY: a live options handle.
+        unsafe {
+            [
+                (
+                    "num_threads",
+                    ffi::ncnn_option_get_num_threads(self.options),
+                ),
+                (
+                    "use_fp16_storage",
+                    ffi::ncnn_option_get_use_fp16_storage(self.options),
+                ),
+                (
+                    "use_fp16_packed",
+                    ffi::ncnn_option_get_use_fp16_packed(self.options),
+                ),
+                (
+                    "use_fp16_arithmetic",
+                    ffi::ncnn_option_get_use_fp16_arithmetic(self.options),
+                ),
+                (
+                    "use_bf16_storage",
+                    ffi::ncnn_option_get_use_bf16_storage(self.options),
+                ),
+            ]
+        }
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        // SAFETY: both handles were created by `Net::load` and are released once.
+        unsafe {
+            ffi::ncnn_net_destroy(self.net);
+            ffi::ncnn_option_destroy(self.options);
+        }
+    }
+}
+
+/// An NCNN `Mat`, released on drop.
+struct Mat(ffi::Mat);
+
+impl Drop for Mat {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: created by NCNN and released once.
+            unsafe { ffi::ncnn_mat_destroy(self.0) };
+        }
+    }
+}
+
+impl Mat {
+    /// A float mat for a tensor of shape `[1, c, h, w]` (or fewer trailing dimensions), filled channel by
+    /// channel: NCNN pads each channel to an aligned stride, so one flat copy would misplace the data.
+    fn from_tensor(tensor: &Tensor) -> Result<Mat, String> {
+        let TensorData::F32(values) = &tensor.data else {
+            return Err(format!(
+                "{} input; NCNN mats here hold f32",
+                tensor.element_type()
+            ));
+        };
+        let dims = match tensor.shape.split_first() {
+            Some((1, rest)) if (1..=4).contains(&rest.len()) => rest,
+            _ => {
+                return Err(format!(
+                    "input of shape {:?}: NCNN takes a batch of one with one to four further dimensions",
+                    tensor.shape
+                ))
+            }
+        };
+        let int = |d: usize| c_int::try_from(d).map_err(|_| format!("dimension {d} is too large"));
+        // SAFETY: plain constructors; a null result (allocation failure) is checked below.
+        let mat = Mat(unsafe {
+            let null = std::ptr::null_mut();
+            match *dims {
+                [w] => ffi::ncnn_mat_create_1d(int(w)?, null),
+                [h, w] => ffi::ncnn_mat_create_2d(int(w)?, int(h)?, null),
+                [c, h, w] => ffi::ncnn_mat_create_3d(int(w)?, int(h)?, int(c)?, null),
+                [c, d, h, w] => ffi::ncnn_mat_create_4d(int(w)?, int(h)?, int(d)?, int(c)?, null),
+                _ => unreachable!("checked above"),
+            }
+        });
+        if mat.0.is_null() {
+            return Err(format!(
+                "NCNN could not allocate a mat of shape {:?}",
+                tensor.shape
+            ));
+        }
+        let channels = if dims.len() >= 3 { dims[0] } else { 1 };
+        let per_channel = values.len() / channels;
+        for (channel, chunk) in values.chunks_exact(per_channel).enumerate() {
+            // SAFETY: the mat holds `channels` channels of at least `per_channel` floats each.
+            unsafe {
+                let data = ffi::ncnn_mat_get_channel_data(mat.0, channel as c_int).cast::<f32>();
+                std::ptr::copy_nonoverlapping(chunk.as_ptr(), data, per_channel);
+            }
+        }
+        Ok(mat)
+    }
+
+    /// The mat's values without channel padding, and its dimensions outermost first.
+    fn values(&self) -> Result<(Vec<usize>, Vec<f32>), String> {
+        // SAFETY: a live mat; each channel holds w*h*d elements of `elemsize` bytes.
+        unsafe {
+            let m = self.0;
+            if ffi::ncnn_mat_get_elemsize(m) != 4 {
+                return Err(format!(
+                    "an output with {}-byte elements (expected f32)",
+                    ffi::ncnn_mat_get_elemsize(m)
+                ));
+            }
+            let [w, h, d, c] = [
+                ffi::ncnn_mat_get_w(m),
+                ffi::ncnn_mat_get_h(m),
+                ffi::ncnn_mat_get_d(m),
+                ffi::ncnn_mat_get_c(m),
+            ]
+            .map(|v| v.max(1) as usize);
+            let dims = match ffi::ncnn_mat_get_dims(m) {
+                1 => vec![w],
+                2 => vec![h, w],
+                3 => vec![c, h, w],
+                _ => vec![c, d, h, w],
+            };
+            let per_channel = w * h * d;
+            let mut values = Vec::with_capacity(per_channel * c);
+            for channel in 0..c {
+                let data = ffi::ncnn_mat_get_channel_data(m, channel as c_int).cast::<f32>();
+                values.extend_from_slice(std::slice::from_raw_parts(data, per_channel));
+            }
+            Ok((dims, values))
+        }
+    }
+}
+
+struct NcnnSession {
+    net: Net,
+    input_names: Vec<CString>,
+    output_names: Vec<CString>,
+    inputs: Vec<TensorInfo>,
+    outputs: Vec<TensorInfo>,
+    threads: usize,
+    precision: Precision,
+    conversion: Option<Duration>,
+    converted_from: std::path::PathBuf,
+    prepared: PreparedInputs<Vec<Mat>>,
+    last: Vec<Mat>,
+}
+
+fn to_mats(inputs: &[Tensor]) -> Result<Vec<Mat>, BackendError> {
+    inputs
+        .iter()
+        .map(|t| {
+            Mat::from_tensor(t).map_err(|reason| BackendError::Input {
+                engine: NAME.to_string(),
+                reason,
+            })
+        })
+        .collect()
+}
+
+impl Session for NcnnSession {
+    fn inputs(&self) -> &[TensorInfo] {
+        &self.inputs
+    }
+
+    fn outputs(&self) -> &[TensorInfo] {
+        &self.outputs
+    }
+
+    fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
+        Ok(self.prepared.add(to_mats(&inputs)?))
+    }
+
+    fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
+        self.prepared.replace(input, to_mats(&inputs)?);
+        Ok(())
+    }
+
+    fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
+        let run_error = |reason: String| BackendError::Run {
+            engine: NAME.to_string(),
+            reason,
+        };
+        let mats = self.prepared.get(input);
+        // An extractor per run, as NCNN's examples do: it holds the intermediate blobs of one inference.
+        // SAFETY: the extractor is created from the live net and destroyed before returning; the input mats
+        // outlive it; each extracted mat is owned by a `Mat` wrapper.
+        unsafe {
+            let extractor = ffi::ncnn_extractor_create(self.net.net);
+            let result = (|| {
+                for (name, mat) in self.input_names.iter().zip(mats) {
+                    if ffi::ncnn_extractor_input(extractor, name.as_ptr(), mat.0) != 0 {
+                        return Err(run_error(format!("NCNN refused the input {name:?}")));
+                    }
+                }
+                let mut outputs = Vec::with_capacity(self.output_names.len());
+                for name in &self.output_names {
+                    let mut mat = Mat(std::ptr::null_mut());
+                    let status = ffi::ncnn_extractor_extract(extractor, name.as_ptr(), &mut mat.0);
+                    if status != 0 || mat.0.is_null() {
+                        return Err(run_error(format!(
+                            "NCNN could not compute {name:?} (status {status})"
+                        )));
+                    }
+                    outputs.push(mat);
+                }
+                Ok(outputs)
+            })();
+            ffi::ncnn_extractor_destroy(extractor);
+            self.last = result?;
+        }
+        Ok(())
+    }
+
+    fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {
+        self.last
+            .iter()
+            .zip(&self.outputs)
+            .map(|(mat, info)| {
+                let (dims, values) = mat.values().map_err(|reason| BackendError::Run {
+                    engine: NAME.to_string(),
+                    reason,
+                })?;
+                // NCNN drops the batch dimension; the model's declared shape puts it back when it fits.
+                let declared: Option<Vec<usize>> = info.shape.iter().copied().collect();
+                let shape = match declared {
+                    Some(shape) if shape.iter().product::<usize>() == values.len() => shape,
+                    _ => [vec![1], dims].concat(),
+                };
+                Ok(Tensor {
+                    shape,
+                    data: TensorData::F32(values),
+                })
+            })
+            .collect()
+    }
+
+    fn settings(&self) -> Vec<Setting> {
+        let mut settings = vec![
+            Setting::new("threads", self.threads),
+            Setting::new(
+                "precision",
+                match self.precision {
+                    Precision::Fp32 => "fp32",
+                    Precision::Fp16 => "fp16",
+                },
+            ),
+        ];
+        settings.extend(
+            self.net
+                .applied()
+                .into_iter()
+                .map(|(key, value)| Setting::new(key, value)),
+        );
+        settings.push(Setting::new(
+            "converted",
+            format!(
+                "pnnx {PNNX_VERSION} → {}{}",
+                self.converted_from.display(),
+                if self.conversion.is_some() {
+                    ""
+                } else {
+                    " (cached)"
+                }
+            ),
+        ));
+        settings
+    }
+
+    fn conversion_time(&self) -> Option<Duration> {
+        self.conversion
+    }
+}
