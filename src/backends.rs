@@ -1,8 +1,30 @@
-//! The engines compiled into this build, each behind its cargo feature.
+//! The engines compiled into this build, each behind its cargo feature, and a stand-in for each one left
+//! out (a cross-built bundle may lack one): scenarios that name it still check, and its rows say why it
+//! did not run.
 
-use harness_backend_api::{Backend, BackendInfo};
+use harness_backend_api::{Backend, BackendError, BackendInfo, LoadOptions, ModelFormat, Session};
+use std::path::Path;
 
-/// Every backend compiled into this binary.
+/// Every backend the harness knows, as (name, cargo feature compiled in, formats it reads).
+const KNOWN: &[(&str, bool, &[ModelFormat])] = &[
+    ("candle", cfg!(feature = "candle"), &[ModelFormat::Onnx]),
+    ("ncnn", cfg!(feature = "ncnn"), &[ModelFormat::Onnx]),
+    ("opencv", cfg!(feature = "opencv"), &[ModelFormat::Onnx]),
+    (
+        "openvino",
+        cfg!(feature = "openvino"),
+        &[ModelFormat::Onnx, ModelFormat::Tflite],
+    ),
+    ("ort", cfg!(feature = "ort"), &[ModelFormat::Onnx]),
+    ("tflite", cfg!(feature = "tflite"), &[ModelFormat::Tflite]),
+    (
+        "tract",
+        cfg!(feature = "tract"),
+        &[ModelFormat::Onnx, ModelFormat::Tflite],
+    ),
+];
+
+/// Every backend of this binary: the compiled-in engines, then a stand-in for each engine left out.
 pub fn compiled_in() -> Vec<Box<dyn Backend>> {
     #[allow(unused_mut)]
     let mut backends: Vec<Box<dyn Backend>> = vec![
@@ -21,6 +43,12 @@ pub fn compiled_in() -> Vec<Box<dyn Backend>> {
         #[cfg(feature = "tract")]
         Box::new(harness_backend_tract::TractBackend),
     ];
+    backends.extend(
+        KNOWN
+            .iter()
+            .filter(|(_, built, _)| !built)
+            .map(|&(name, _, formats)| Box::new(NotBuilt { name, formats }) as Box<dyn Backend>),
+    );
     #[cfg(feature = "fault-injection")]
     backends.extend(
         crate::fault::all()
@@ -32,4 +60,48 @@ pub fn compiled_in() -> Vec<Box<dyn Backend>> {
 
 pub fn infos(backends: &[Box<dyn Backend>]) -> Vec<BackendInfo> {
     backends.iter().map(|b| b.info()).collect()
+}
+
+/// An engine this binary was built without: every load is refused with the reason.
+struct NotBuilt {
+    name: &'static str,
+    formats: &'static [ModelFormat],
+}
+
+impl NotBuilt {
+    fn reason(&self) -> String {
+        format!(
+            "this harness binary was built without it (cargo feature `{}`; built for {})",
+            self.name,
+            env!("HARNESS_TARGET")
+        )
+    }
+}
+
+impl Backend for NotBuilt {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            name: self.name.to_string(),
+            engine_version: "not built".to_string(),
+            formats: self.formats.to_vec(),
+            runtime: Err(self.reason()),
+            threads_note: String::new(),
+        }
+    }
+
+    fn load(
+        &self,
+        _model: &Path,
+        _format: ModelFormat,
+        _options: &LoadOptions,
+    ) -> Result<Box<dyn Session>, BackendError> {
+        Err(BackendError::Unsupported {
+            engine: self.name.to_string(),
+            what: format!("running in this binary: {}", self.reason()),
+        })
+    }
 }

@@ -20,9 +20,10 @@ pub fn execute(
     device: &str,
     clock: &dyn Clock,
 ) -> MeasurementRecord {
-    let version = backend.info().engine_version;
+    // Asked again once the session has loaded the engine's runtime, which may report its own version.
+    let version = || backend.info().engine_version;
     let failed = |status, error: BackendError| {
-        MeasurementRecord::failed(plan, device, &version, status, error.to_string())
+        MeasurementRecord::failed(plan, device, &version(), status, error.to_string())
     };
     if !backend.reads(plan.format) {
         let error = BackendError::Unsupported {
@@ -85,7 +86,8 @@ pub fn execute(
     MeasurementRecord {
         plan: plan.clone(),
         device: device.to_string(),
-        engine_version: version,
+        target: String::new(),
+        engine_version: version(),
         status: Status::Ok,
         error: None,
         settings: session.settings(),

@@ -19,8 +19,12 @@ use std::time::{Duration, Instant};
 pub enum Isolation {
     /// In the harness's own process (for debugging: a crash ends the run).
     InProcess,
-    /// Each in a child process started from `program` (the harness binary itself).
-    Subprocess { program: PathBuf },
+    /// Each in a child process started from `program` (the harness binary itself), through `launcher` when
+    /// given (qemu-user, for an emulated harness: see `target::WORKER_LAUNCHER_VARIABLE`).
+    Subprocess {
+        program: PathBuf,
+        launcher: Option<PathBuf>,
+    },
 }
 
 /// What the parent hands a worker on its standard input.
@@ -44,6 +48,7 @@ pub type CpuList = Option<Vec<usize>>;
 /// Runs `job` in a child process and turns whatever happens into a record.
 pub fn run_in_child(
     program: &PathBuf,
+    launcher: Option<&PathBuf>,
     job: &WorkerJob,
     engine_version: &str,
     limits: Limits,
@@ -52,7 +57,7 @@ pub fn run_in_child(
     let failed = |status, error: String| {
         MeasurementRecord::failed(&job.plan, &job.device, engine_version, status, error)
     };
-    match supervise(program, job, limits, cpus) {
+    match supervise(program, launcher, job, limits, cpus) {
         Ok(outcome) => {
             let mut record = outcome.into_record(job, engine_version, limits);
             record.pinned_cpus = cpus.clone();
@@ -77,11 +82,19 @@ struct Outcome {
 
 fn supervise(
     program: &PathBuf,
+    launcher: Option<&PathBuf>,
     job: &WorkerJob,
     limits: Limits,
     cpus: &CpuList,
 ) -> Result<Outcome> {
-    let mut command = Command::new(program);
+    let mut command = match launcher {
+        Some(launcher) => {
+            let mut command = Command::new(launcher);
+            command.arg(program);
+            command
+        }
+        None => Command::new(program),
+    };
     command
         .arg("worker")
         .stdin(Stdio::piped())

@@ -24,3 +24,4 @@ pub mod report;
 pub mod results;
 mod rng;
 pub mod scenario;
+pub mod target;

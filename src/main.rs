@@ -40,9 +40,19 @@ enum Command {
         /// engine that crashes then ends the run).
         #[arg(long)]
         in_process: bool,
-        /// Tag every row with this device name instead of the host name.
+        /// Tag every row with this device name instead of the host name (or the target's name).
         #[arg(long)]
         device: Option<String>,
+        /// Run on this target (a board over ssh, or `emulated-aarch64`), defined in the targets file, and
+        /// copy its results folder back here.
+        #[arg(long)]
+        target: Option<String>,
+        /// The targets file; default: targets.toml here, else ~/.config/harness/targets.toml.
+        #[arg(long)]
+        targets: Option<PathBuf>,
+        /// How this machine was reached, set by the harness that drives a run on a target.
+        #[arg(long, hide = true)]
+        target_kind: Option<harness::target::TargetKind>,
     },
     /// Merge one or more results folders (e.g. a PC run and a board run) into charts, report.md and
     /// report.html.
@@ -105,17 +115,23 @@ fn main() -> ExitCode {
             out,
             in_process,
             device,
-        } => run(
-            &scenario,
-            Overrides {
+            target,
+            targets,
+            target_kind,
+        } => {
+            let overrides = Overrides {
                 backends,
                 threads,
                 quick,
                 out,
                 device,
-            },
-            in_process,
-        ),
+                target: target_kind,
+            };
+            match target {
+                Some(name) => run_on_target(&scenario, &overrides, &name, targets.as_deref()),
+                None => run(&scenario, overrides, in_process),
+            }
+        }
         Command::Report { folders, out } => report(&folders, out),
         Command::Compare {
             baseline,
@@ -152,6 +168,9 @@ fn run(path: &Path, overrides: Overrides, in_process: bool) -> Result<ExitCode> 
     } else {
         Isolation::Subprocess {
             program: std::env::current_exe().context("cannot find the harness executable")?,
+            launcher: std::env::var_os(harness::target::WORKER_LAUNCHER_VARIABLE)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
         }
     };
     harness::interrupt::install();
@@ -166,6 +185,25 @@ fn run(path: &Path, overrides: Overrides, in_process: bool) -> Result<ExitCode> 
         eprintln!("error: nothing could be measured");
         Ok(ExitCode::FAILURE)
     }
+}
+
+fn run_on_target(
+    scenario: &Path,
+    overrides: &Overrides,
+    name: &str,
+    targets: Option<&Path>,
+) -> Result<ExitCode> {
+    harness::interrupt::install();
+    let outcome = harness::target::run(scenario, overrides, name, targets)?;
+    for folder in &outcome.folders {
+        println!("results: {}", folder.display());
+    }
+    // The remote harness's own verdict: 0, 1 (nothing measured), 2 (bad scenario), 130 (interrupted).
+    Ok(match outcome.status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    })
 }
 
 fn report(folders: &[PathBuf], out: Option<PathBuf>) -> Result<ExitCode> {
@@ -262,7 +300,10 @@ fn check(path: &Path) -> Result<ExitCode> {
 }
 
 fn list_backends() -> Result<ExitCode> {
-    for info in backends::infos(&backends::compiled_in()) {
+    for backend in backends::compiled_in() {
+        // Whether it loads shows in `info().runtime`.
+        let _ = backend.load_runtime();
+        let info = backend.info();
         let formats: Vec<&str> = info.formats.iter().map(|f| f.as_str()).collect();
         println!("{} {}", info.name, info.engine_version);
         println!("  formats: {}", formats.join(", "));

@@ -30,9 +30,27 @@ pub struct Overrides {
     pub quick: bool,
     pub out: Option<PathBuf>,
     pub device: Option<String>,
+    /// Set by the harness that drives this run on a target (`run --target`), for the rows' `target` column.
+    pub target: Option<crate::target::TargetKind>,
 }
 
 impl Overrides {
+    /// The command-line options a harness driving a target passes on to the harness there.
+    pub fn passed_on(&self) -> Vec<String> {
+        let mut arguments = Vec::new();
+        if let Some(backends) = &self.backends {
+            arguments.extend(["--backends".to_string(), backends.join(",")]);
+        }
+        if let Some(threads) = &self.threads {
+            let threads: Vec<String> = threads.iter().map(usize::to_string).collect();
+            arguments.extend(["--threads".to_string(), threads.join(",")]);
+        }
+        if self.quick {
+            arguments.push("--quick".to_string());
+        }
+        arguments
+    }
+
     pub fn apply(&self, scenario: &mut Scenario) -> Result<()> {
         if let Some(names) = &self.backends {
             if let Some(unknown) = names
@@ -60,8 +78,19 @@ impl Overrides {
         if let Some(out) = &self.out {
             scenario.output_dir = out.clone();
         }
+        if let Some(target) = self.target {
+            scenario.target = target;
+        }
         if let Some(device) = &self.device {
-            scenario.device = Some(device.clone());
+            // Emulated timings carry the mark in the device name itself, so that no table or chart shows
+            // them as a device without it.
+            let marked = scenario.target == crate::target::TargetKind::Emulated
+                && !device.contains("emulated");
+            scenario.device = Some(if marked {
+                format!("{device} (emulated)")
+            } else {
+                device.clone()
+            });
         }
         Ok(())
     }
@@ -131,6 +160,7 @@ pub fn run(
     if let Some(device) = &scenario.device {
         environment.device = device.clone();
     }
+    environment.target_kind = scenario.target.as_str();
     // A third of a second, before anything else runs: the share of peak in reports is measured against it.
     environment.fma_peak = Some(harness_peak::measure(0.3));
     std::fs::write(
@@ -158,32 +188,24 @@ pub fn run(
 
     // Chosen once per model: the reference pass runs it, and each row is checked against it.
     // A study's variants are checked against their baseline's reference outputs, not a pass of their own.
-    let reference_plans: Vec<Option<ReferencePlan>> = scenario
-        .models
-        .iter()
-        .map(|model| match model.baseline {
-            Some(_) => None,
-            None => plan::reference(scenario, model),
-        })
-        .collect();
-    let references: Vec<ReferenceOutputs> = scenario
-        .models
-        .iter()
-        .zip(&prepared)
-        .zip(&reference_plans)
-        .filter(|((model, _), _)| model.baseline.is_none())
-        .map(|((model, prepared), reference)| {
-            run_reference(
-                scenario,
-                reference.as_ref(),
-                model,
-                &prepared.inputs,
-                backends,
-                (&environment.device, isolation),
-                progress,
-            )
-        })
-        .collect::<Result<_>>()?;
+    let mut reference_plans: Vec<Option<ReferencePlan>> = vec![None; scenario.models.len()];
+    let mut references: Vec<ReferenceOutputs> = Vec::new();
+    for (index, (model, prepared)) in scenario.models.iter().zip(&prepared).enumerate() {
+        if model.baseline.is_some() {
+            continue;
+        }
+        let (outputs, used) = run_reference(
+            scenario,
+            &plan::reference_candidates(scenario, model),
+            model,
+            &prepared.inputs,
+            backends,
+            (&environment.device, isolation),
+            progress,
+        )?;
+        references.push(outputs);
+        reference_plans[index] = used;
+    }
     let references: Vec<ReferenceOutputs> = scenario
         .models
         .iter()
@@ -271,6 +293,7 @@ pub fn run(
                 *outputs = outputs.iter().map(|t| q.dequantize_tensor(t)).collect();
             }
         }
+        record.target = scenario.target.as_str().to_string();
         record.model_macs = macs
             .iter()
             .find(|((model, format), _)| *model == plan.model && *format == plan.format)
@@ -371,7 +394,7 @@ fn measure(
 ) -> MeasurementRecord {
     match isolation {
         Isolation::InProcess => execute(plan, backend, inputs, device, &MonotonicClock::new()),
-        Isolation::Subprocess { program } => {
+        Isolation::Subprocess { program, launcher } => {
             let job = WorkerJob {
                 plan: plan.clone(),
                 inputs: inputs.clone(),
@@ -383,6 +406,7 @@ fn measure(
             };
             run_in_child(
                 program,
+                launcher.as_ref(),
                 &job,
                 &backend.info().engine_version,
                 limits,
@@ -392,53 +416,73 @@ fn measure(
     }
 }
 
-/// The reference pass for one model: the reference engine runs every input once, isolated like the rest.
+/// The reference pass for one model: the first candidate engine that runs (see `plan::reference_candidates`)
+/// runs every input once, isolated like the rest. Returns its outputs and which candidate gave them.
 fn run_reference(
     scenario: &Scenario,
-    reference: Option<&ReferencePlan>,
+    candidates: &[ReferencePlan],
     model: &Model,
     inputs: &ModelInputs,
     backends: &[Box<dyn Backend>],
     context: (&str, &Isolation),
     progress: &mut dyn Write,
-) -> Result<ReferenceOutputs> {
-    let Some(reference) = reference else {
-        return Ok(ReferenceOutputs {
-            label: "none".into(),
-            outputs: Err("no backend runs this model".into()),
-        });
-    };
-    let label = reference.label();
+) -> Result<(ReferenceOutputs, Option<ReferencePlan>)> {
     let (device, isolation) = context;
-    let plan = reference.measurement(model, &scenario.measure);
-    let record = measure(
-        &plan,
-        find(backends, &reference.engine),
-        inputs,
-        device,
-        isolation,
-    );
-    // The reference pass may be the first load of the model by its engine, and so the one that converts it;
-    // the rows then find the conversion cached, so it is reported here.
-    let conversion = record
-        .conversion_ms
-        .map(|ms| format!(" (the model was converted for it in {ms:.0} ms)"))
-        .unwrap_or_default();
-    let outputs = match record.error {
-        None => Ok(record.outputs),
-        Some(error) => Err(error),
-    };
-    match &outputs {
-        Ok(_) => writeln!(
+    let mut failures = Vec::new();
+    for reference in candidates {
+        let label = reference.label();
+        let plan = reference.measurement(model, &scenario.measure);
+        let record = measure(
+            &plan,
+            find(backends, &reference.engine),
+            inputs,
+            device,
+            isolation,
+        );
+        if let Some(error) = record.error {
+            writeln!(
+                progress,
+                "{}: the reference candidate {label} could not run: {error}",
+                model.name
+            )?;
+            failures.push(format!("{label}: {error}"));
+            continue;
+        }
+        // The reference pass may be the first load of the model by its engine, and so the one that converts
+        // it; the rows then find the conversion cached, so it is reported here.
+        let conversion = record
+            .conversion_ms
+            .map(|ms| format!(" (the model was converted for it in {ms:.0} ms)"))
+            .unwrap_or_default();
+        writeln!(
             progress,
             "{}: reference outputs from {label}{conversion}",
             model.name
-        )?,
-        Err(e) => writeln!(
-            progress,
-            "{}: the reference {label} could not run, parity is unchecked: {e}",
-            model.name
-        )?,
+        )?;
+        let outputs = ReferenceOutputs {
+            label,
+            outputs: Ok(record.outputs),
+        };
+        return Ok((outputs, Some(reference.clone())));
     }
-    Ok(ReferenceOutputs { label, outputs })
+    let why = if failures.is_empty() {
+        "no backend runs this model".to_string()
+    } else {
+        failures.join("; ")
+    };
+    writeln!(
+        progress,
+        "{}: no reference could run, parity is unchecked",
+        model.name
+    )?;
+    let label = candidates
+        .first()
+        .map_or_else(|| "none".to_string(), ReferencePlan::label);
+    Ok((
+        ReferenceOutputs {
+            label,
+            outputs: Err(why),
+        },
+        None,
+    ))
 }

@@ -172,10 +172,11 @@ impl ReferencePlan {
     }
 }
 
-/// The scenario's reference choice when the model has that file; otherwise ONNX Runtime on the ONNX file,
-/// else the first backend that runs the ONNX file, else the first measurement of the model. The reference
-/// runs at the lowest thread count of the sweep.
-pub fn reference(scenario: &Scenario, model: &Model) -> Option<ReferencePlan> {
+/// The reference candidates, best first: the scenario's reference choice alone when the model has that file;
+/// otherwise ONNX Runtime on the ONNX file, then each backend that runs the ONNX file, then each backend's
+/// first format the model has. The first that runs is the reference (an engine may be left out of a build,
+/// or crash under emulation). The reference runs at the lowest thread count of the sweep.
+pub fn reference_candidates(scenario: &Scenario, model: &Model) -> Vec<ReferencePlan> {
     let runs = |backend: &str, format: ModelFormat| {
         model.files.contains_key(&format)
             && scenario
@@ -191,29 +192,40 @@ pub fn reference(scenario: &Scenario, model: &Model) -> Option<ReferencePlan> {
         .map(|r| (r.backend.clone(), r.format));
     let onnx_runtime =
         runs("ort", ModelFormat::Onnx).then(|| ("ort".to_string(), ModelFormat::Onnx));
-    let first_onnx = scenario
+    let onnx = scenario
         .backends
         .iter()
-        .find(|b| runs(&b.name, ModelFormat::Onnx))
+        .filter(|b| runs(&b.name, ModelFormat::Onnx))
         .map(|b| (b.name.clone(), ModelFormat::Onnx));
-    let first_any = scenario.backends.iter().find_map(|b| {
+    let any = scenario.backends.iter().filter_map(|b| {
         b.formats
             .iter()
             .find(|f| model.files.contains_key(f))
             .map(|f| (b.name.clone(), *f))
     });
-    let (backend, format) = explicit.or(onnx_runtime).or(first_onnx).or(first_any)?;
-    let entry = scenario.backends.iter().find(|b| b.name == backend);
-    let options = entry.map(|b| b.options.clone()).unwrap_or_default();
-    let engine = entry.map_or_else(|| backend.clone(), |b| b.engine.clone());
-    Some(ReferencePlan {
-        engine,
-        model_path: model.files[&format].clone(),
-        threads: scenario.threads.iter().copied().min().unwrap_or(1),
-        backend,
-        format,
-        options,
-    })
+    let choices: Vec<(String, ModelFormat)> = match explicit {
+        Some(choice) => vec![choice],
+        None => onnx_runtime.into_iter().chain(onnx).chain(any).collect(),
+    };
+    let mut candidates: Vec<ReferencePlan> = Vec::new();
+    for (backend, format) in choices {
+        if candidates
+            .iter()
+            .any(|c| c.backend == backend && c.format == format)
+        {
+            continue;
+        }
+        let entry = scenario.backends.iter().find(|b| b.name == backend);
+        candidates.push(ReferencePlan {
+            engine: entry.map_or_else(|| backend.clone(), |b| b.engine.clone()),
+            options: entry.map(|b| b.options.clone()).unwrap_or_default(),
+            model_path: model.files[&format].clone(),
+            threads: scenario.threads.iter().copied().min().unwrap_or(1),
+            backend,
+            format,
+        });
+    }
+    candidates
 }
 
 #[cfg(test)]

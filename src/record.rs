@@ -48,6 +48,10 @@ impl Status {
 pub struct MeasurementRecord {
     pub plan: MeasurementPlan,
     pub device: String,
+    /// How the device was reached: `local`, `ssh` or `emulated` (qemu-user on another machine: its timings
+    /// say nothing about a real board).
+    #[serde(default)]
+    pub target: String,
     pub engine_version: String,
     pub status: Status,
     pub error: Option<String>,
@@ -92,6 +96,7 @@ impl MeasurementRecord {
         MeasurementRecord {
             plan: plan.clone(),
             device: device.to_string(),
+            target: String::new(),
             engine_version: engine_version.to_string(),
             status,
             error: Some(error),

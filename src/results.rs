@@ -17,6 +17,9 @@ pub struct SummaryRow {
     pub threads: usize,
     pub timing: String,
     pub round: usize,
+    /// `local`, `ssh` or `emulated`; empty in folders from before targets.
+    #[serde(default)]
+    pub target: String,
     pub engine_version: String,
     pub status: String,
     pub validity: String,

@@ -25,6 +25,8 @@ pub struct Scenario {
     pub output_dir: PathBuf,
     /// The name rows are tagged with, instead of the host name (`harness run --device`).
     pub device: Option<String>,
+    /// How this machine was reached (`local` unless another harness drives the run).
+    pub target: crate::target::TargetKind,
     pub models: Vec<Model>,
     pub inputs: InputSource,
     pub backends: Vec<BackendRequest>,
@@ -168,6 +170,7 @@ pub fn parse(
         description: raw.description.clone(),
         output_dir: base.join(raw.output.as_deref().unwrap_or("results")),
         device: None,
+        target: crate::target::TargetKind::Local,
         models: checker.models(&raw.models, base)?,
         inputs: InputSource {
             images: raw.inputs.images.as_ref().map(|folder| base.join(folder)),

@@ -160,11 +160,11 @@ fn ctrl_c_stops_the_run_keeps_finished_rows_and_says_so() {
     assert_eq!(run["status"], "interrupted");
     let summary = std::fs::read_to_string(folder.join("summary.csv")).unwrap();
     assert!(
-        summary.contains(",tract,onnx,1,inference,0,0.23.9,ok,"),
+        summary.contains(",tract,onnx,1,inference,0,local,0.23.9,ok,"),
         "{summary}"
     );
     assert!(
-        summary.contains(",fault-hang,onnx,1,inference,0,test double,interrupted,"),
+        summary.contains(",fault-hang,onnx,1,inference,0,local,test double,interrupted,"),
         "{summary}"
     );
     assert!(

@@ -15,6 +15,7 @@ const KEY_COLUMNS: [&str; 8] = [
 
 /// summary.csv: the key, then these.
 const SUMMARY_VALUES: &[&str] = &[
+    "target",
     "engine_version",
     "status",
     "validity",
@@ -163,6 +164,7 @@ pub fn write_summary(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord)
         .map(|s| format!("{}={}", s.key, s.value))
         .collect();
     let mut row = key_cells(scenario, r);
+    row.push(r.target.clone());
     row.extend([
         r.engine_version.clone(),
         r.status.as_str().to_string(),

@@ -7,9 +7,18 @@ use std::fs;
 #[derive(Clone, Debug, Serialize)]
 pub struct Environment {
     pub device: String,
+    /// How the device was reached: `local`, `ssh` or `emulated`.
+    pub target_kind: &'static str,
     pub cpu_model: Option<String>,
     pub logical_cores: usize,
     pub frequency_governor: Option<String>,
+    /// Cores grouped by type and top frequency (big.LITTLE boards have two or three clusters).
+    pub cpu_clusters: Vec<CpuCluster>,
+    /// Thermal zones and their temperatures at the start of the run, in °C.
+    pub temperatures: Vec<Temperature>,
+    /// Throttling the kernel counted so far (x86 `thermal_throttle` counters), where it exposes them.
+    pub throttle_events: Option<u64>,
+    pub glibc: Option<String>,
     pub kernel: Option<String>,
     pub os: Option<String>,
     pub target: &'static str,
@@ -26,11 +35,16 @@ impl Environment {
     pub fn capture(engines: Vec<BackendInfo>) -> Environment {
         Environment {
             device: device_name(),
+            target_kind: "local",
             cpu_model: cpu_model(),
             logical_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             frequency_governor: read_trimmed(
                 "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor",
             ),
+            cpu_clusters: cpu_clusters(),
+            temperatures: temperatures(),
+            throttle_events: throttle_events(),
+            glibc: glibc_version(),
             kernel: read_trimmed("/proc/sys/kernel/osrelease"),
             os: os_name(),
             target: env!("HARNESS_TARGET"),
@@ -74,4 +88,110 @@ fn os_name() -> Option<String> {
         .lines()
         .find_map(|l| l.strip_prefix("PRETTY_NAME="))
         .map(|v| v.trim_matches('"').to_string())
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CpuCluster {
+    pub cpus: Vec<usize>,
+    /// The core type where the kernel names it (ARM's `CPU part`, e.g. 0xd0b for Cortex-A76).
+    pub part: Option<String>,
+    pub max_mhz: Option<u64>,
+    pub governor: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Temperature {
+    pub zone: String,
+    pub celsius: f64,
+}
+
+/// Cores grouped by (CPU part, top frequency), in core order.
+fn cpu_clusters() -> Vec<CpuCluster> {
+    let info = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    // On ARM, each "processor" block names its "CPU part".
+    let mut parts = std::collections::BTreeMap::new();
+    let mut current = None;
+    for line in info.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        match key.trim() {
+            "processor" => current = value.trim().parse::<usize>().ok(),
+            "CPU part" => {
+                if let Some(cpu) = current {
+                    parts.insert(cpu, value.trim().to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut clusters: Vec<CpuCluster> = Vec::new();
+    for cpu in 0..cores {
+        let freq = format!("/sys/devices/system/cpu/cpu{cpu}/cpufreq");
+        let max_mhz = read_trimmed(&format!("{freq}/cpuinfo_max_freq"))
+            .and_then(|khz| khz.parse::<u64>().ok())
+            .map(|khz| khz / 1000);
+        let part = parts.get(&cpu).cloned();
+        match clusters
+            .iter_mut()
+            .find(|c| c.part == part && c.max_mhz == max_mhz)
+        {
+            Some(cluster) => cluster.cpus.push(cpu),
+            None => clusters.push(CpuCluster {
+                cpus: vec![cpu],
+                part,
+                max_mhz,
+                governor: read_trimmed(&format!("{freq}/scaling_governor")),
+            }),
+        }
+    }
+    clusters
+}
+
+fn temperatures() -> Vec<Temperature> {
+    let Ok(zones) = fs::read_dir("/sys/class/thermal") else {
+        return Vec::new();
+    };
+    let mut found: Vec<Temperature> = zones
+        .filter_map(Result::ok)
+        .filter(|z| z.file_name().to_string_lossy().starts_with("thermal_zone"))
+        .filter_map(|z| {
+            let path = z.path();
+            let millidegrees: f64 = read_trimmed(&path.join("temp").to_string_lossy())?
+                .parse()
+                .ok()?;
+            let zone = read_trimmed(&path.join("type").to_string_lossy())
+                .unwrap_or_else(|| z.file_name().to_string_lossy().into_owned());
+            Some(Temperature {
+                zone,
+                celsius: millidegrees / 1000.0,
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| a.zone.cmp(&b.zone));
+    found
+}
+
+fn throttle_events() -> Option<u64> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let counts: Vec<u64> = (0..cores)
+        .filter_map(|cpu| {
+            read_trimmed(&format!(
+                "/sys/devices/system/cpu/cpu{cpu}/thermal_throttle/core_throttle_count"
+            ))?
+            .parse()
+            .ok()
+        })
+        .collect();
+    (!counts.is_empty()).then(|| counts.iter().sum())
+}
+
+fn glibc_version() -> Option<String> {
+    extern "C" {
+        fn gnu_get_libc_version() -> *const std::ffi::c_char;
+    }
+    // SAFETY: glibc returns a static string; every target the harness builds for links glibc.
+    let version = unsafe { std::ffi::CStr::from_ptr(gnu_get_libc_version()) };
+    Some(version.to_string_lossy().into_owned())
 }

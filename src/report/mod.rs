@@ -462,6 +462,7 @@ mod tests {
             threads: 1,
             timing: "inference".into(),
             round,
+            target: "local".into(),
             engine_version: "0".into(),
             status: "ok".into(),
             validity: "valid".into(),

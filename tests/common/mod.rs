@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 pub fn worker_processes() -> Isolation {
     Isolation::Subprocess {
         program: env!("CARGO_BIN_EXE_harness").into(),
+        launcher: None,
     }
 }
 

@@ -87,7 +87,14 @@ pub trait Backend: Send + Sync {
     /// The short name used in scenarios, on the command line and in results.
     fn name(&self) -> &'static str;
 
+    /// What the engine is; never loads a runtime library (see `runtime::LazyRuntime`), so it is safe to ask
+    /// in the harness's main process.
     fn info(&self) -> BackendInfo;
+
+    /// Loads the engine's runtime library now, for `harness backends`; sessions load it themselves.
+    fn load_runtime(&self) -> Result<(), String> {
+        Ok(())
+    }
 
     fn reads(&self, format: ModelFormat) -> bool {
         self.info().formats.contains(&format)

@@ -5,6 +5,55 @@
 //! lives in `target/…`) or in the working directory, then `lib/<file>` beside the executable (a deployed bundle).
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// A native runtime library loaded at most once per process, and only when a session needs it: `info` and
+/// the harness's main process never load it, so that a runtime that crashes while loading (ONNX Runtime
+/// under qemu-user) takes down only the worker that measures it.
+pub struct LazyRuntime<T> {
+    cell: OnceLock<Result<T, String>>,
+    override_var: &'static str,
+    engine: &'static str,
+    file: &'static str,
+}
+
+impl<T> LazyRuntime<T> {
+    pub const fn new(override_var: &'static str, engine: &'static str, file: &'static str) -> Self {
+        LazyRuntime {
+            cell: OnceLock::new(),
+            override_var,
+            engine,
+            file,
+        }
+    }
+
+    /// The loaded runtime, loading it from the located library on first use.
+    pub fn get(&self, load: impl FnOnce(PathBuf) -> Result<T, String>) -> Result<&T, String> {
+        self.cell
+            .get_or_init(|| load(locate_library(self.override_var, self.engine, self.file)?))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The runtime if this process has loaded it (or failed to), without loading it.
+    pub fn loaded(&self) -> Option<Result<&T, String>> {
+        self.cell.get().map(|r| r.as_ref().map_err(Clone::clone))
+    }
+
+    /// For `BackendInfo::runtime`: what was loaded (described by `describe`), why it failed, or, when this
+    /// process has not loaded it, where the library is.
+    pub fn status(&self, describe: impl Fn(&T) -> String) -> Result<String, String> {
+        match self.loaded() {
+            Some(loaded) => loaded.map(describe),
+            None => locate_library(self.override_var, self.engine, self.file).map(|path| {
+                format!(
+                    "{} (found; loaded by the process that measures it)",
+                    path.display()
+                )
+            }),
+        }
+    }
+}
 
 /// The target triple runtime libraries are filed under.
 pub fn host_target() -> String {

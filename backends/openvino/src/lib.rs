@@ -6,14 +6,13 @@
 //! default on CPUs that have bf16, which changes the answers). The precision and device actually used are read
 //! back from the compiled model. Load time covers reading and compiling the model.
 
-use harness_backend_api::runtime::locate_library;
+use harness_backend_api::runtime::LazyRuntime;
 use harness_backend_api::{
     Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
     PreparedInputs, Session, Setting, Tensor, TensorData, TensorInfo,
 };
 use openvino::{Core, DeviceType, PropertyKey, RwPropertyKey};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 const NAME: &str = "openvino";
 /// The OpenVINO release this backend is provisioned for (scripts/runtimes.toml).
@@ -30,21 +29,18 @@ struct Runtime {
     version: String,
 }
 
+static RUNTIME: LazyRuntime<Runtime> = LazyRuntime::new(LIBRARY_VARIABLE, "openvino", LIBRARY);
+
 /// Loads the C API library once per process.
 fn runtime() -> Result<&'static Runtime, String> {
-    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            let path = locate_library(LIBRARY_VARIABLE, "openvino", LIBRARY)?;
-            openvino_sys::library::load_from(&path)
-                .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
-            // "2026.4.1-22982-…": the release is what precedes the build number.
-            let build = openvino::version().build_number;
-            let version = build.split('-').next().unwrap_or(&build).to_string();
-            Ok(Runtime { path, version })
-        })
-        .as_ref()
-        .map_err(Clone::clone)
+    RUNTIME.get(|path| {
+        openvino_sys::library::load_from(&path)
+            .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+        // "2026.4.1-22982-…": the release is what precedes the build number.
+        let build = openvino::version().build_number;
+        let version = build.split('-').next().unwrap_or(&build).to_string();
+        Ok(Runtime { path, version })
+    })
 }
 
 pub struct OpenvinoBackend;
@@ -57,13 +53,19 @@ impl Backend for OpenvinoBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             name: NAME.to_string(),
-            engine_version: runtime()
-                .map_or_else(|_| OPENVINO_VERSION.to_string(), |r| r.version.clone()),
+            engine_version: match RUNTIME.loaded() {
+                Some(Ok(r)) => r.version.clone(),
+                _ => OPENVINO_VERSION.to_string(),
+            },
             formats: vec![ModelFormat::Onnx, ModelFormat::Tflite],
-            runtime: runtime()
-                .map(|r| format!("{} (loaded, reports {})", r.path.display(), r.version)),
+            runtime: RUNTIME
+                .status(|r| format!("{} (loaded, reports {})", r.path.display(), r.version)),
             threads_note: THREADS_NOTE.to_string(),
         }
+    }
+
+    fn load_runtime(&self) -> Result<(), String> {
+        runtime().map(|_| ())
     }
 
     fn load(

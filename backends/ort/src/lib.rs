@@ -4,7 +4,7 @@
 //! Session options: graph optimisation ALL, intra-op threads = the scenario's thread count, inter-op 1,
 //! sequential execution. Options: `optimization = "all" | "extended" | "basic" | "disable"`, `spin = true|false`.
 
-use harness_backend_api::runtime::locate_library;
+use harness_backend_api::runtime::LazyRuntime;
 use harness_backend_api::{
     Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
     PreparedInputs, Session, Setting, Tensor, TensorData, TensorInfo,
@@ -13,7 +13,6 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::SessionInputValue;
 use ort::value::{DynValue, TensorElementType, ValueType};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 const NAME: &str = "ort";
 /// The ONNX Runtime release this backend is built and provisioned for (scripts/runtimes.toml).
@@ -33,26 +32,23 @@ struct Runtime {
     environment: ort::environment::Environment,
 }
 
+static RUNTIME: LazyRuntime<Runtime> = LazyRuntime::new(LIBRARY_VARIABLE, "onnxruntime", LIBRARY);
+
 /// Loads the library and creates the process's one ONNX Runtime environment, once.
 fn runtime() -> Result<&'static Runtime, String> {
-    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            let path = locate_library(LIBRARY_VARIABLE, "onnxruntime", LIBRARY)?;
-            let environment = ort::init_from(&path)
-                .map_err(|e| format!("cannot load {}: {e}", path.display()))?
-                .with_name("harness")
-                .build()
-                .map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", path.display()))?;
-            let version = loaded_version(&path)?;
-            Ok(Runtime {
-                path,
-                version,
-                environment,
-            })
+    RUNTIME.get(|path| {
+        let environment = ort::init_from(&path)
+            .map_err(|e| format!("cannot load {}: {e}", path.display()))?
+            .with_name("harness")
+            .build()
+            .map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", path.display()))?;
+        let version = loaded_version(&path)?;
+        Ok(Runtime {
+            path,
+            version,
+            environment,
         })
-        .as_ref()
-        .map_err(Clone::clone)
+    })
 }
 
 /// The process's ONNX Runtime environment (there can be only one), for code that drives `ort` directly
@@ -71,13 +67,19 @@ impl Backend for OrtBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             name: NAME.to_string(),
-            engine_version: runtime()
-                .map_or_else(|_| ORT_VERSION.to_string(), |r| r.version.clone()),
+            engine_version: match RUNTIME.loaded() {
+                Some(Ok(r)) => r.version.clone(),
+                _ => ORT_VERSION.to_string(),
+            },
             formats: vec![ModelFormat::Onnx],
-            runtime: runtime()
-                .map(|r| format!("{} (loaded, reports {})", r.path.display(), r.version)),
+            runtime: RUNTIME
+                .status(|r| format!("{} (loaded, reports {})", r.path.display(), r.version)),
             threads_note: THREADS_NOTE.to_string(),
         }
+    }
+
+    fn load_runtime(&self) -> Result<(), String> {
+        runtime().map(|_| ())
     }
 
     fn load(

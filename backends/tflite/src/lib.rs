@@ -8,14 +8,13 @@
 mod ffi;
 
 use ffi::Api;
-use harness_backend_api::runtime::locate_library;
+use harness_backend_api::runtime::LazyRuntime;
 use harness_backend_api::{
     Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
     PreparedInputs, Session, Setting, Tensor, TensorData, TensorInfo,
 };
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 const NAME: &str = "tflite";
 /// The LiteRT release provisioned by scripts/runtimes.toml; the library exports no version function.
@@ -37,26 +36,23 @@ struct Runtime {
 unsafe impl Send for Runtime {}
 unsafe impl Sync for Runtime {}
 
+static RUNTIME: LazyRuntime<Runtime> = LazyRuntime::new(LIBRARY_VARIABLE, "litert", LIBRARY);
+
 /// Loads the library and creates the process's LiteRT environment, once. The environment lives as long as
 /// the process: LiteRT registers its accelerators in it.
 fn runtime() -> Result<&'static Runtime, String> {
-    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            let path = locate_library(LIBRARY_VARIABLE, "litert", LIBRARY)?;
-            let api = Api::load(&path)?;
-            let mut environment = std::ptr::null_mut();
-            // SAFETY: no options; the out-pointer is valid.
-            check(unsafe { (api.LiteRtCreateEnvironment)(0, std::ptr::null(), &mut environment) })
-                .map_err(|e| format!("LiteRtCreateEnvironment: {e}"))?;
-            Ok(Runtime {
-                api,
-                path,
-                environment,
-            })
+    RUNTIME.get(|path| {
+        let api = Api::load(&path)?;
+        let mut environment = std::ptr::null_mut();
+        // SAFETY: no options; the out-pointer is valid.
+        check(unsafe { (api.LiteRtCreateEnvironment)(0, std::ptr::null(), &mut environment) })
+            .map_err(|e| format!("LiteRtCreateEnvironment: {e}"))?;
+        Ok(Runtime {
+            api,
+            path,
+            environment,
         })
-        .as_ref()
-        .map_err(Clone::clone)
+    })
 }
 
 fn check(status: ffi::Status) -> Result<(), String> {
@@ -84,9 +80,13 @@ impl Backend for TfliteBackend {
                 format!("LiteRT {LITERT_VERSION}")
             },
             formats: vec![ModelFormat::Tflite],
-            runtime: runtime().map(|r| format!("{} (loaded)", r.path.display())),
+            runtime: RUNTIME.status(|r| format!("{} (loaded)", r.path.display())),
             threads_note: THREADS_NOTE.to_string(),
         }
+    }
+
+    fn load_runtime(&self) -> Result<(), String> {
+        runtime().map(|_| ())
     }
 
     fn load(

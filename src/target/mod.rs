@@ -1,0 +1,204 @@
+//! Running a scenario on another machine: a board over ssh, or this machine emulating one with qemu-user.
+//!
+//! The harness checks the scenario here, stages the files it names into a job folder (`stage`), deploys the
+//! bundle for the target's architecture when the target lacks it (`bundle`, keyed by the bundle's hash), runs
+//! the bundle's harness there on the job, and copies its results folder back beside the local runs. Rows
+//! carry the device name and the target kind; emulated ones are marked in the device name too.
+
+mod bundle;
+mod config;
+mod remote;
+mod stage;
+
+pub use config::{find_target, TargetConfig};
+
+use crate::pipeline::Overrides;
+use anyhow::{bail, Context, Result};
+use remote::shell_quote;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+
+/// How the harness reaches the machine it measures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    #[default]
+    Local,
+    Ssh,
+    /// qemu-user on the machine that runs the harness: checks the whole path without a board; its timings
+    /// say nothing about one.
+    Emulated,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Local => "local",
+            TargetKind::Ssh => "ssh",
+            TargetKind::Emulated => "emulated",
+        }
+    }
+}
+
+/// The environment variable that tells a harness to start its worker processes through a launcher (e.g.
+/// `qemu-aarch64`): a binary emulated by qemu-user cannot start another one directly without binfmt_misc.
+pub const WORKER_LAUNCHER_VARIABLE: &str = "HARNESS_WORKER_LAUNCHER";
+
+/// What a run on a target produced.
+pub struct TargetOutcome {
+    /// The results folders copied back (normally one).
+    pub folders: Vec<PathBuf>,
+    /// The remote harness's exit status.
+    pub status: ExitStatus,
+}
+
+/// Runs `scenario` on the target `name` (see `config` for where targets are defined) and copies the results
+/// back into the scenario's output folder.
+pub fn run(
+    scenario_path: &Path,
+    overrides: &Overrides,
+    name: &str,
+    targets_file: Option<&Path>,
+) -> Result<TargetOutcome> {
+    let config = find_target(name, targets_file)?;
+    let compiled = crate::backends::compiled_in();
+    let mut scenario = crate::scenario::load(scenario_path, &crate::backends::infos(&compiled))?;
+    overrides.apply(&mut scenario)?;
+    let device = overrides
+        .device
+        .clone()
+        .or(config.device.clone())
+        .unwrap_or_else(|| name.to_string());
+    let arch = config.arch();
+    let remote = remote::connect(name, &config)?;
+    eprintln!("target {name}: {}", remote.describe());
+
+    let bundle = bundle::resolve(&config, &arch)?;
+    let bundle_dir = format!("bundles/{}", bundle.id);
+    if remote.run_quietly(&format!("test -x {bundle_dir}/harness"))? {
+        eprintln!("target {name}: bundle {} already there", bundle.id);
+    } else {
+        eprintln!(
+            "target {name}: deploying bundle {} ({})",
+            bundle.id,
+            bundle.dir.display()
+        );
+        let partial = format!("{bundle_dir}.partial");
+        remote.run_checked(&format!("rm -rf {partial}"))?;
+        remote.upload(&bundle.dir, &partial)?;
+        remote.run_checked(&format!("rm -rf {bundle_dir} && mv {partial} {bundle_dir}"))?;
+    }
+
+    let job_name = format!(
+        "jobs/{}-{}-{}",
+        crate::export::folder::utc_stamp(std::time::SystemTime::now()),
+        crate::export::folder::slug(&scenario.name),
+        std::process::id()
+    );
+    let staging = tempfile::tempdir().context("cannot create a staging folder")?;
+    stage::stage(&scenario, staging.path())?;
+    remote.upload(staging.path(), &job_name)?;
+
+    let mut arguments = vec![
+        format!("../../{bundle_dir}/harness"),
+        "run".into(),
+        "scenario.toml".into(),
+        "--device".into(),
+        device,
+        "--target-kind".into(),
+        config.kind.as_str().into(),
+    ];
+    arguments.extend(overrides.passed_on());
+    let command = format!(
+        "cd {job_name} && {}",
+        remote.command_line(&arguments.iter().map(|a| shell_quote(a)).collect::<Vec<_>>())
+    );
+    eprintln!("target {name}: running {job_name}");
+    let status = remote.run_streaming(&command)?;
+
+    // Whatever the remote run wrote comes back, finished or not.
+    let fetched = tempfile::tempdir().context("cannot create a folder for the results")?;
+    let copied = remote.download(&format!("{job_name}/results"), fetched.path());
+    let mut folders = Vec::new();
+    if copied.is_ok() {
+        for entry in std::fs::read_dir(fetched.path())? {
+            let entry = entry?;
+            folders.push(place(&entry.path(), &scenario.output_dir)?);
+        }
+    }
+    if !status.success() || copied.is_err() {
+        let saved = folders
+            .iter()
+            .map(|f| format!("{} ({} rows)", f.display(), measured_rows(f)))
+            .collect::<Vec<_>>();
+        eprintln!(
+            "target {name}: the run ended with {status}{}; saved: {}; the job stays in {job_name} on the target",
+            copied
+                .as_ref()
+                .err()
+                .map_or(String::new(), |e| format!(", and its results could not be copied: {e:#}")),
+            if saved.is_empty() {
+                "nothing".to_string()
+            } else {
+                saved.join(", ")
+            }
+        );
+    }
+    if folders.is_empty() && status.success() {
+        bail!("the run on {name} finished but left no results folder in {job_name}/results");
+    }
+    Ok(TargetOutcome { folders, status })
+}
+
+/// Moves a fetched results folder into `output`, under its own name, or a free variant of it: a folder that is
+/// already there is never overwritten.
+fn place(fetched: &Path, output: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(output)
+        .with_context(|| format!("cannot create {}", output.display()))?;
+    let name = fetched
+        .file_name()
+        .expect("a folder has a name")
+        .to_string_lossy();
+    for attempt in 1.. {
+        let destination = match attempt {
+            1 => output.join(&*name),
+            n => output.join(format!("{name}-{n}")),
+        };
+        if destination.exists() {
+            continue;
+        }
+        copy_tree(fetched, &destination)?;
+        return Ok(destination);
+    }
+    unreachable!("the attempts never run out")
+}
+
+/// Copies a folder tree (files and folders only).
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
+    {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).with_context(|| {
+                format!(
+                    "cannot copy {} to {}",
+                    entry.path().display(),
+                    target.display()
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn measured_rows(folder: &Path) -> usize {
+    std::fs::read_to_string(folder.join("summary.csv"))
+        .map(|text| text.lines().count().saturating_sub(1))
+        .unwrap_or(0)
+}

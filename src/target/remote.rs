@@ -1,0 +1,286 @@
+//! The two ways of reaching a target: ssh to another machine (the system's `ssh`, with the user's ssh
+//! configuration and keys; files travel as tar streams over the same connection), or a folder on this
+//! machine whose binaries run under qemu-user. Both run shell command lines in the target's work folder.
+
+use super::{TargetConfig, TargetKind, WORKER_LAUNCHER_VARIABLE};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+
+pub trait Remote {
+    /// One line for the user: where the target is.
+    fn describe(&self) -> String;
+
+    /// Runs `command` (a shell command line) in the work folder; its output goes to this harness's standard
+    /// error.
+    fn run_streaming(&self, command: &str) -> Result<ExitStatus>;
+
+    /// Whether `command` succeeds; its output is dropped.
+    fn run_quietly(&self, command: &str) -> Result<bool>;
+
+    /// Copies the contents of the local folder `from` into `to` (relative to the work folder), created.
+    fn upload(&self, from: &Path, to: &str) -> Result<()>;
+
+    /// Copies the contents of `from` (relative to the work folder) into the local folder `to`.
+    fn download(&self, from: &str, to: &Path) -> Result<()>;
+
+    /// The command line that runs a target binary with `arguments` (already quoted).
+    fn command_line(&self, arguments: &[String]) -> String {
+        arguments.join(" ")
+    }
+
+    fn run_checked(&self, command: &str) -> Result<()> {
+        let status = self.run_streaming(command)?;
+        if !status.success() {
+            bail!("`{command}` failed on the target ({status})");
+        }
+        Ok(())
+    }
+}
+
+/// `text` quoted for a POSIX shell.
+pub fn shell_quote(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+pub fn connect(name: &str, config: &TargetConfig) -> Result<Box<dyn Remote>> {
+    match config.kind {
+        TargetKind::Local => bail!("target {name} is local: run without --target"),
+        TargetKind::Ssh => Ok(Box::new(Ssh {
+            host: config.host.clone().context("an ssh target needs `host`")?,
+            config: config.clone(),
+            work_dir: config.work_dir.clone().unwrap_or_else(|| "harness".into()),
+        })),
+        TargetKind::Emulated => {
+            let arch = config.arch();
+            let qemu = config
+                .qemu
+                .clone()
+                .unwrap_or_else(|| format!("qemu-{arch}"));
+            if Command::new(&qemu).arg("--version").output().is_err() {
+                bail!(
+                    "target {name} needs {qemu} (qemu-user): run scripts/setup.sh --target {arch}-unknown-linux-gnu"
+                );
+            }
+            let root = harness_cache()
+                .join("targets")
+                .join(crate::export::folder::slug(name));
+            std::fs::create_dir_all(&root)
+                .with_context(|| format!("cannot create {}", root.display()))?;
+            Ok(Box::new(Emulated { qemu, root, arch }))
+        }
+    }
+}
+
+/// `$HARNESS_CACHE`, else `${XDG_CACHE_HOME:-~/.cache}/harness`.
+pub fn harness_cache() -> PathBuf {
+    if let Some(dir) = std::env::var_os("HARNESS_CACHE").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+        })
+        .join("harness")
+}
+
+struct Ssh {
+    host: String,
+    config: TargetConfig,
+    work_dir: String,
+}
+
+impl Ssh {
+    /// `ssh` with the target's options; batch mode, so that a missing key fails instead of prompting.
+    fn ssh(&self) -> Command {
+        let mut command = Command::new("ssh");
+        command.args(["-o", "BatchMode=yes"]);
+        if let Some(file) = &self.config.ssh_config {
+            command.arg("-F").arg(file);
+        }
+        if let Some(port) = self.config.port {
+            command.args(["-p", &port.to_string()]);
+        }
+        if let Some(identity) = &self.config.identity {
+            command
+                .arg("-i")
+                .arg(identity)
+                .args(["-o", "IdentitiesOnly=yes"]);
+        }
+        for option in &self.config.ssh_options {
+            command.args(["-o", option]);
+        }
+        match &self.config.user {
+            Some(user) => command.arg(format!("{user}@{}", self.host)),
+            None => command.arg(&self.host),
+        };
+        command
+    }
+
+    fn in_work_dir(&self, command: &str) -> String {
+        let dir = shell_quote(&self.work_dir);
+        format!("mkdir -p {dir} && cd {dir} && {command}")
+    }
+}
+
+/// What ssh's exit status 255 means.
+fn ssh_failure(status: ExitStatus, host: &str) -> Result<ExitStatus> {
+    if status.code() == Some(255) {
+        bail!("ssh to {host} failed (connection refused, lost, or not authorised); see ssh's message above")
+    }
+    Ok(status)
+}
+
+impl Remote for Ssh {
+    fn describe(&self) -> String {
+        format!("ssh {} (work folder {})", self.host, self.work_dir)
+    }
+
+    fn run_streaming(&self, command: &str) -> Result<ExitStatus> {
+        // The remote harness's standard output (its `results:` line) is progress here: this harness prints
+        // where the results landed on this machine.
+        let status = self
+            .ssh()
+            .arg(self.in_work_dir(command))
+            .stdout(std::io::stderr())
+            .status()
+            .context("cannot start ssh")?;
+        ssh_failure(status, &self.host)
+    }
+
+    fn run_quietly(&self, command: &str) -> Result<bool> {
+        let output = self
+            .ssh()
+            .arg(self.in_work_dir(command))
+            .stdin(Stdio::null())
+            .output()
+            .context("cannot start ssh")?;
+        if output.status.code() == Some(255) {
+            bail!(
+                "ssh to {} failed: {}",
+                self.host,
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(output.status.success())
+    }
+
+    fn upload(&self, from: &Path, to: &str) -> Result<()> {
+        let to = shell_quote(to);
+        let mut tar = Command::new("tar")
+            .arg("-C")
+            .arg(from)
+            .args(["-cf", "-", "."])
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("cannot start tar")?;
+        let status = self
+            .ssh()
+            .arg(self.in_work_dir(&format!("mkdir -p {to} && tar -C {to} -xf -")))
+            .stdin(tar.stdout.take().expect("piped"))
+            .status()
+            .context("cannot start ssh")?;
+        let packed = tar.wait()?;
+        ssh_failure(status, &self.host)?;
+        if !status.success() || !packed.success() {
+            bail!("copying {} to {}:{to} failed", from.display(), self.host);
+        }
+        Ok(())
+    }
+
+    fn download(&self, from: &str, to: &Path) -> Result<()> {
+        let mut ssh = self
+            .ssh()
+            .arg(self.in_work_dir(&format!("tar -C {} -cf - .", shell_quote(from))))
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("cannot start ssh")?;
+        std::fs::create_dir_all(to)?;
+        let unpacked = Command::new("tar")
+            .arg("-C")
+            .arg(to)
+            .args(["-xf", "-"])
+            .stdin(ssh.stdout.take().expect("piped"))
+            .status()
+            .context("cannot start tar")?;
+        let status = ssh_failure(ssh.wait()?, &self.host)?;
+        if !status.success() || !unpacked.success() {
+            bail!("copying {}:{from} back failed", self.host);
+        }
+        Ok(())
+    }
+}
+
+/// A folder on this machine standing in for a board; its binaries run under qemu-user, which the harness
+/// there also uses to start its worker processes.
+struct Emulated {
+    qemu: String,
+    root: PathBuf,
+    arch: String,
+}
+
+impl Emulated {
+    fn shell(&self, command: &str) -> Command {
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(command)
+            .current_dir(&self.root)
+            .env(WORKER_LAUNCHER_VARIABLE, &self.qemu);
+        // Without the target's C library installed through multiarch, qemu finds it in the cross toolchain's.
+        let sysroot = PathBuf::from(format!("/usr/{}-linux-gnu", self.arch));
+        let loader = format!("/lib/ld-linux-{}.so.1", self.arch);
+        if !Path::new(&loader).exists() && sysroot.is_dir() {
+            shell.env("QEMU_LD_PREFIX", sysroot);
+        }
+        shell
+    }
+}
+
+impl Remote for Emulated {
+    fn describe(&self) -> String {
+        format!(
+            "{} on this machine, in {} (emulated: timings say nothing about a real board)",
+            self.qemu,
+            self.root.display()
+        )
+    }
+
+    fn run_streaming(&self, command: &str) -> Result<ExitStatus> {
+        self.shell(command)
+            .stdout(std::io::stderr())
+            .status()
+            .context("cannot start sh")
+    }
+
+    fn run_quietly(&self, command: &str) -> Result<bool> {
+        Ok(self
+            .shell(command)
+            .output()
+            .context("cannot start sh")?
+            .status
+            .success())
+    }
+
+    fn upload(&self, from: &Path, to: &str) -> Result<()> {
+        super::copy_tree(from, &self.root.join(to))
+    }
+
+    fn download(&self, from: &str, to: &Path) -> Result<()> {
+        super::copy_tree(&self.root.join(from), to)
+    }
+
+    fn command_line(&self, arguments: &[String]) -> String {
+        format!("{} {}", shell_quote(&self.qemu), arguments.join(" "))
+    }
+}

@@ -1,0 +1,252 @@
+//! Running on targets: over ssh against a real `sshd` this test starts on 127.0.0.1 (throwaway keys and
+//! configuration in the test's own folder; the "board" is this machine), and under qemu-user with the
+//! cross-built aarch64 bundle. Results come back and merge with local runs.
+
+mod common;
+
+use common::tract_scenario;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+/// An sshd on a free port of 127.0.0.1, stopped when dropped.
+struct Sshd {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn keygen(path: &Path) {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .expect("ssh-keygen (openssh-client, installed by scripts/setup.sh)");
+    assert!(status.success());
+}
+
+fn start_sshd(dir: &Path) -> Sshd {
+    keygen(&dir.join("host_key"));
+    keygen(&dir.join("user_key"));
+    std::fs::copy(dir.join("user_key.pub"), dir.join("authorized_keys")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.join("sshd_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_key\nAuthorizedKeysFile {dir}/authorized_keys\n\
+             PidFile {dir}/sshd.pid\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n",
+            dir = dir.display()
+        ),
+    )
+    .unwrap();
+    // sshd insists on being started by its absolute path.
+    let child = Command::new("/usr/sbin/sshd")
+        .args(["-D", "-e", "-f"])
+        .arg(&config)
+        .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap())
+        .spawn()
+        .expect("/usr/sbin/sshd (openssh-server, installed by scripts/setup.sh)");
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "sshd did not start: {}",
+            std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Sshd { child, port }
+}
+
+fn user() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn harness(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .current_dir(dir)
+        .env("HARNESS_CACHE", dir.join("cache"))
+        .output()
+        .unwrap()
+}
+
+fn results_folders(out: &Output) -> Vec<PathBuf> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("results: "))
+        .map(PathBuf::from)
+        .collect()
+}
+
+fn summary(folder: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(folder.join("summary.csv")).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    reader
+        .records()
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn an_ssh_target_runs_the_scenario_there_and_its_results_merge_with_a_local_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let sshd = start_sshd(dir.path());
+    std::fs::write(
+        dir.path().join("targets.toml"),
+        format!(
+            "[targets.loopback]\nkind = \"ssh\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{user}\"\n\
+             identity = \"{dir}/user_key\"\nssh_config = \"/dev/null\"\n\
+             ssh_options = [\"StrictHostKeyChecking=no\", \"UserKnownHostsFile=/dev/null\", \"LogLevel=ERROR\"]\n\
+             work_dir = \"{dir}/board\"\ndevice = \"board\"\n",
+            port = sshd.port,
+            user = user(),
+            dir = dir.path().display()
+        ),
+    )
+    .unwrap();
+    let scenario = tract_scenario(dir.path(), "remote", 3);
+    let scenario = scenario.to_str().unwrap();
+
+    let remote = harness(
+        &["run", scenario, "--target", "loopback", "--threads", "1"],
+        dir.path(),
+    );
+    let stderr = String::from_utf8_lossy(&remote.stderr);
+    assert!(remote.status.success(), "{stderr}");
+    assert!(stderr.contains("deploying bundle"), "{stderr}");
+    let folders = results_folders(&remote);
+    assert_eq!(folders.len(), 1, "{stderr}");
+    let board = &folders[0];
+    assert!(
+        board.starts_with(dir.path().join("results")),
+        "{}",
+        board.display()
+    );
+    let rows = summary(board);
+    assert_eq!(rows.len(), 2, "two formats at one thread");
+    for row in &rows {
+        assert_eq!(row["status"], "ok", "{}", row["error"]);
+        assert_eq!(row["device"], "board");
+        assert_eq!(row["target"], "ssh");
+    }
+    let environment: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(board.join("environment.json")).unwrap())
+            .unwrap();
+    assert_eq!(environment["target_kind"], "ssh");
+    assert_eq!(environment["device"], "board");
+    assert!(environment["glibc"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("2.")));
+    // The job ran in the target's work folder, from the deployed bundle.
+    assert!(dir.path().join("board/bundles").read_dir().unwrap().count() == 1);
+
+    // The same bundle is not deployed twice.
+    let again = harness(
+        &["run", scenario, "--target", "loopback", "--threads", "1"],
+        dir.path(),
+    );
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr}");
+    assert!(stderr.contains("already there"), "{stderr}");
+    assert_ne!(
+        results_folders(&again)[0],
+        *board,
+        "a new folder, the first one kept"
+    );
+
+    // A local run of the same scenario, and one report over both devices.
+    let local = harness(
+        &["run", scenario, "--threads", "1", "--device", "pc"],
+        dir.path(),
+    );
+    assert!(
+        local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
+    let pc = &results_folders(&local)[0];
+    let merged = dir.path().join("merged");
+    let report = harness(
+        &[
+            "report",
+            pc.to_str().unwrap(),
+            board.to_str().unwrap(),
+            "--out",
+            merged.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let markdown = std::fs::read_to_string(merged.join("report.md")).unwrap();
+    assert!(
+        markdown.contains("| pc |") && markdown.contains("| board |"),
+        "{markdown}"
+    );
+}
+
+#[test]
+fn a_target_that_cannot_be_reached_is_a_clear_error_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dir.path().join("targets.toml"),
+        format!(
+            "[targets.gone]\nkind = \"ssh\"\nhost = \"127.0.0.1\"\nport = {port}\nssh_config = \"/dev/null\"\n\
+             ssh_options = [\"StrictHostKeyChecking=no\", \"UserKnownHostsFile=/dev/null\", \"ConnectTimeout=5\"]\n"
+        ),
+    )
+    .unwrap();
+    let scenario = tract_scenario(dir.path(), "unreachable", 3);
+    let out = harness(
+        &["run", scenario.to_str().unwrap(), "--target", "gone"],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ssh to 127.0.0.1 failed"), "{stderr}");
+    assert!(!dir.path().join("results").exists());
+}
+
+#[test]
+fn an_unknown_target_lists_the_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = tract_scenario(dir.path(), "nowhere", 3);
+    let out = harness(
+        &["run", scenario.to_str().unwrap(), "--target", "nowhere"],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no target `nowhere`"), "{stderr}");
+    assert!(stderr.contains("emulated-aarch64"), "{stderr}");
+}
