@@ -161,6 +161,14 @@ pub fn run(
         environment.device = device.clone();
     }
     environment.target_kind = scenario.target.as_str();
+    if scenario.target == crate::target::TargetKind::Emulated {
+        let variable = |name: &str| std::env::var(name).unwrap_or_else(|_| "unknown".into());
+        environment.emulation = Some(format!(
+            "qemu-user: {}, CPU model {}",
+            variable(crate::target::WORKER_LAUNCHER_VARIABLE),
+            variable("QEMU_CPU")
+        ));
+    }
     // A third of a second, before anything else runs: the share of peak in reports is measured against it.
     environment.fma_peak = Some(harness_peak::measure(0.3));
     std::fs::write(

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{quick_default_scenario, root};
+use common::{quick_default_scenario, root, summary_rows};
 use harness_onnx_graph::build::{model, node};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -22,22 +22,6 @@ fn run_harness(scenario: &Path, cache: &Path) -> (Output, PathBuf) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let folder = PathBuf::from(stdout.trim().strip_prefix("results: ").unwrap());
     (out, folder)
-}
-
-/// summary.csv as (header, rows).
-fn summary(folder: &Path) -> Vec<std::collections::HashMap<String, String>> {
-    let mut reader = csv::Reader::from_path(folder.join("summary.csv")).unwrap();
-    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-    reader
-        .records()
-        .map(|r| {
-            header
-                .iter()
-                .cloned()
-                .zip(r.unwrap().iter().map(String::from))
-                .collect()
-        })
-        .collect()
 }
 
 /// The conversions in the cache: one folder per converted model.
@@ -57,7 +41,7 @@ fn an_unchanged_model_is_converted_once_and_the_conversion_is_reported_apart() {
 
     let (_, first) = run_harness(&scenario, &cache);
     let ncnn_row = |folder: &Path| {
-        let rows = summary(folder);
+        let rows = summary_rows(folder);
         assert_eq!(rows.len(), 2);
         let row = rows.into_iter().find(|r| r["backend"] == "ncnn").unwrap();
         assert_eq!(row["status"], "ok", "{}", row["error"]);
@@ -111,7 +95,7 @@ fn a_model_pnnx_cannot_convert_names_the_model_and_pnnx_and_the_run_goes_on() {
     std::fs::write(&scenario, text).unwrap();
 
     let (out, folder) = run_harness(&scenario, &dir.path().join("cache"));
-    let rows = summary(&folder);
+    let rows = summary_rows(&folder);
     let row = |model: &str| rows.iter().find(|r| r["model"] == model).unwrap();
     let failed = row("unknown_op");
     assert_eq!(failed["status"], "load_failed");

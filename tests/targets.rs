@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::tract_scenario;
+use common::{quick_default_scenario, root, summary_rows, tract_scenario};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
@@ -93,21 +93,6 @@ fn results_folders(out: &Output) -> Vec<PathBuf> {
         .collect()
 }
 
-fn summary(folder: &Path) -> Vec<std::collections::HashMap<String, String>> {
-    let mut reader = csv::Reader::from_path(folder.join("summary.csv")).unwrap();
-    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-    reader
-        .records()
-        .map(|r| {
-            header
-                .iter()
-                .cloned()
-                .zip(r.unwrap().iter().map(String::from))
-                .collect()
-        })
-        .collect()
-}
-
 #[test]
 fn an_ssh_target_runs_the_scenario_there_and_its_results_merge_with_a_local_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -143,7 +128,7 @@ fn an_ssh_target_runs_the_scenario_there_and_its_results_merge_with_a_local_run(
         "{}",
         board.display()
     );
-    let rows = summary(board);
+    let rows = summary_rows(board);
     assert_eq!(rows.len(), 2, "two formats at one thread");
     for row in &rows {
         assert_eq!(row["status"], "ok", "{}", row["error"]);
@@ -249,4 +234,82 @@ fn an_unknown_target_lists_the_known_ones() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no target `nowhere`"), "{stderr}");
     assert!(stderr.contains("emulated-aarch64"), "{stderr}");
+}
+
+#[test]
+fn the_aarch64_bundle_runs_the_default_scenario_under_qemu_and_every_row_says_emulated() {
+    let bundle = root().join("dist/harness-aarch64-unknown-linux-gnu");
+    assert!(
+        bundle.join("harness").is_file(),
+        "no aarch64 bundle: scripts/test.sh makes it with scripts/bundle.sh before the tests"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("targets.toml"),
+        format!(
+            "[targets.qemu]\nkind = \"emulated\"\nbundle = \"{}\"\ndevice = \"qemu-board\"\n",
+            bundle.display()
+        ),
+    )
+    .unwrap();
+    // The default scenario at one thread, two timed runs per row, and a minute per worker: ONNX Runtime and
+    // LiteRT crash under qemu-user (see README), which their rows must say; the reference falls back to the
+    // next engine that runs.
+    let scenario = quick_default_scenario(dir.path(), None, "", "time_limit_seconds = 60\n");
+    let out = harness(
+        &["run", scenario.to_str().unwrap(), "--target", "qemu"],
+        dir.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let folders = results_folders(&out);
+    assert_eq!(folders.len(), 1, "{stderr}");
+    let rows = summary_rows(&folders[0]);
+    for row in &rows {
+        assert_eq!(row["device"], "qemu-board (emulated)");
+        assert_eq!(row["target"], "emulated");
+        if row["status"] != "ok" {
+            assert!(!row["error"].is_empty(), "a failed row says why: {row:?}");
+        }
+    }
+    for backend in ["tract", "candle", "opencv"] {
+        let row = rows
+            .iter()
+            .find(|r| r["backend"] == backend && r["format"] == "onnx")
+            .unwrap();
+        assert_eq!(row["status"], "ok", "{backend}: {}", row["error"]);
+        assert_ne!(
+            row["validity"], "invalid",
+            "{backend}: {}",
+            row["validity_reasons"]
+        );
+        assert!(
+            matches!(row["parity"].as_str(), "pass" | "reference"),
+            "{backend}: {row:?}"
+        );
+    }
+    // Not built for aarch64: said in its row, not a scenario error.
+    let ncnn = rows.iter().find(|r| r["backend"] == "ncnn").unwrap();
+    assert_eq!(ncnn["status"], "unsupported");
+    assert!(
+        ncnn["error"].contains("built without it"),
+        "{}",
+        ncnn["error"]
+    );
+
+    let environment: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(folders[0].join("environment.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(environment["target_kind"], "emulated");
+    assert_eq!(environment["target"], "aarch64-unknown-linux-gnu");
+    assert!(
+        environment["emulation"]
+            .as_str()
+            .is_some_and(|e| e.contains("qemu-aarch64") && e.contains("cortex-a72")),
+        "{}",
+        environment["emulation"]
+    );
+    let report = std::fs::read_to_string(folders[0].join("report.md")).unwrap();
+    assert!(report.contains("qemu-board (emulated)"), "{report}");
 }

@@ -19,6 +19,9 @@ pub struct Environment {
     /// Throttling the kernel counted so far (x86 `thermal_throttle` counters), where it exposes them.
     pub throttle_events: Option<u64>,
     pub glibc: Option<String>,
+    /// For an emulated run: the emulator and the CPU it models. The CPU model and cores above are then the
+    /// host's, as the emulated program sees them.
+    pub emulation: Option<String>,
     pub kernel: Option<String>,
     pub os: Option<String>,
     pub target: &'static str,
@@ -45,6 +48,7 @@ impl Environment {
             temperatures: temperatures(),
             throttle_events: throttle_events(),
             glibc: glibc_version(),
+            emulation: None,
             kernel: read_trimmed("/proc/sys/kernel/osrelease"),
             os: os_name(),
             target: env!("HARNESS_TARGET"),

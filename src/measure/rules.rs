@@ -64,7 +64,7 @@ impl Default for MeasureRules {
 }
 
 impl MeasureRules {
-    /// Short rules for a first look (`--quick`); the validity checks stay as they are.
+    /// Short rules for a first look (`--quick`): one round, few runs; the validity checks stay as they are.
     pub fn quick(&self) -> MeasureRules {
         MeasureRules {
             warmup_runs: 2,
@@ -72,6 +72,7 @@ impl MeasureRules {
             min_runs: 10,
             min_seconds: 0.3,
             max_seconds: 5.0,
+            rounds: 1,
             ..self.clone()
         }
     }

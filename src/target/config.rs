@@ -41,9 +41,19 @@ pub struct TargetConfig {
     pub bundle: Option<PathBuf>,
     /// emulated: the qemu-user binary; default `qemu-<arch>`.
     pub qemu: Option<String>,
+    /// emulated: the CPU qemu models (`QEMU_CPU`); default `cortex-a72` (a Raspberry Pi 4's core) for
+    /// aarch64. qemu's default model has fp16 arithmetic, which tract then uses and qemu emulates about 12
+    /// times slower.
+    pub qemu_cpu: Option<String>,
 }
 
 impl TargetConfig {
+    pub fn qemu_cpu(&self) -> Option<String> {
+        self.qemu_cpu
+            .clone()
+            .or_else(|| (self.arch() == "aarch64").then(|| "cortex-a72".to_string()))
+    }
+
     pub fn arch(&self) -> String {
         self.arch.clone().unwrap_or_else(|| match self.kind {
             TargetKind::Emulated => "aarch64".to_string(),

@@ -90,6 +90,17 @@ pub fn run(
         remote.run_checked(&format!("rm -rf {bundle_dir} && mv {partial} {bundle_dir}"))?;
     }
 
+    // What the board must provide itself (glibc, OpenCV's shared libraries) shows when the binary starts.
+    let binary = format!("{bundle_dir}/harness");
+    let started = remote.run_captured(&remote.command_line(&[binary, "--version".into()]))?;
+    if !started.status.success() {
+        bail!(
+            "the harness bundle does not start on {name}: {}\nThe target must provide what BUNDLE.txt lists (for \
+             OpenCV on Debian or Raspberry Pi OS: sudo apt install libopencv-dnn406 libopencv-imgproc406)",
+            String::from_utf8_lossy(&started.stderr).trim()
+        );
+    }
+
     let job_name = format!(
         "jobs/{}-{}-{}",
         crate::export::folder::utc_stamp(std::time::SystemTime::now()),

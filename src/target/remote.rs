@@ -5,7 +5,7 @@
 use super::{TargetConfig, TargetKind, WORKER_LAUNCHER_VARIABLE};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 
 pub trait Remote {
     /// One line for the user: where the target is.
@@ -15,8 +15,13 @@ pub trait Remote {
     /// error.
     fn run_streaming(&self, command: &str) -> Result<ExitStatus>;
 
+    /// Runs `command` and returns its output.
+    fn run_captured(&self, command: &str) -> Result<Output>;
+
     /// Whether `command` succeeds; its output is dropped.
-    fn run_quietly(&self, command: &str) -> Result<bool>;
+    fn run_quietly(&self, command: &str) -> Result<bool> {
+        Ok(self.run_captured(command)?.status.success())
+    }
 
     /// Copies the contents of the local folder `from` into `to` (relative to the work folder), created.
     fn upload(&self, from: &Path, to: &str) -> Result<()>;
@@ -75,7 +80,12 @@ pub fn connect(name: &str, config: &TargetConfig) -> Result<Box<dyn Remote>> {
                 .join(crate::export::folder::slug(name));
             std::fs::create_dir_all(&root)
                 .with_context(|| format!("cannot create {}", root.display()))?;
-            Ok(Box::new(Emulated { qemu, root, arch }))
+            Ok(Box::new(Emulated {
+                qemu,
+                root,
+                arch,
+                cpu: config.qemu_cpu(),
+            }))
         }
     }
 }
@@ -158,7 +168,7 @@ impl Remote for Ssh {
         ssh_failure(status, &self.host)
     }
 
-    fn run_quietly(&self, command: &str) -> Result<bool> {
+    fn run_captured(&self, command: &str) -> Result<Output> {
         let output = self
             .ssh()
             .arg(self.in_work_dir(command))
@@ -172,7 +182,7 @@ impl Remote for Ssh {
                 String::from_utf8_lossy(&output.stderr).trim()
             );
         }
-        Ok(output.status.success())
+        Ok(output)
     }
 
     fn upload(&self, from: &Path, to: &str) -> Result<()> {
@@ -227,6 +237,7 @@ struct Emulated {
     qemu: String,
     root: PathBuf,
     arch: String,
+    cpu: Option<String>,
 }
 
 impl Emulated {
@@ -237,6 +248,9 @@ impl Emulated {
             .arg(command)
             .current_dir(&self.root)
             .env(WORKER_LAUNCHER_VARIABLE, &self.qemu);
+        if let Some(cpu) = &self.cpu {
+            shell.env("QEMU_CPU", cpu);
+        }
         // Without the target's C library installed through multiarch, qemu finds it in the cross toolchain's.
         let sysroot = PathBuf::from(format!("/usr/{}-linux-gnu", self.arch));
         let loader = format!("/lib/ld-linux-{}.so.1", self.arch);
@@ -250,8 +264,9 @@ impl Emulated {
 impl Remote for Emulated {
     fn describe(&self) -> String {
         format!(
-            "{} on this machine, in {} (emulated: timings say nothing about a real board)",
+            "{} (CPU model {}) on this machine, in {} (emulated: timings say nothing about a real board)",
             self.qemu,
+            self.cpu.as_deref().unwrap_or("qemu's default"),
             self.root.display()
         )
     }
@@ -263,13 +278,8 @@ impl Remote for Emulated {
             .context("cannot start sh")
     }
 
-    fn run_quietly(&self, command: &str) -> Result<bool> {
-        Ok(self
-            .shell(command)
-            .output()
-            .context("cannot start sh")?
-            .status
-            .success())
+    fn run_captured(&self, command: &str) -> Result<Output> {
+        self.shell(command).output().context("cannot start sh")
     }
 
     fn upload(&self, from: &Path, to: &str) -> Result<()> {

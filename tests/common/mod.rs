@@ -97,3 +97,19 @@ max_seconds = 20
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// A results folder's summary.csv, one map from column to cell per row.
+pub fn summary_rows(folder: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(folder.join("summary.csv")).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    reader
+        .records()
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}

@@ -8,8 +8,8 @@ pub mod plan;
 
 use candle_core::Tensor as CandleTensor;
 use harness_backend_api::{
-    Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
-    PreparedInputs, Session, Setting, Tensor, TensorData, TensorInfo,
+    Backend, BackendError, BackendInfo, LoadOptions, ModelFormat, PreparedInput, PreparedInputs,
+    Session, Setting, Tensor, TensorData, TensorInfo,
 };
 use std::path::Path;
 
@@ -58,24 +58,11 @@ impl Backend for CandleBackend {
             path: model.display().to_string(),
             reason,
         };
-        let bytes =
-            std::fs::read(model).map_err(|e| load_error(format!("cannot read the file: {e}")))?;
-        let proto = harness_onnx_graph::decode(&bytes).map_err(load_error)?;
-        let (inputs, outputs) =
-            harness_onnx_graph::inputs_and_outputs(&proto).map_err(load_error)?;
-        if let Some(input) = inputs
-            .iter()
-            .chain(&outputs)
-            .find(|t| t.element_type != ElementType::F32)
-        {
-            return Err(BackendError::Unsupported {
-                engine: NAME.to_string(),
-                what: format!(
-                    "`{}` of type {} (the candle plan computes in f32)",
-                    input.name, input.element_type
-                ),
-            });
-        }
+        let harness_onnx_graph::FloatModel {
+            proto,
+            inputs,
+            outputs,
+        } = harness_onnx_graph::read_float_model(model, NAME, "the candle plan computes in f32")?;
         let plan = plan::build(&proto).map_err(|e| load_error(e.to_string()))?;
         let threads = options.threads.max(1);
         // candle sizes each gemm's parallelism from this variable, read on every matrix product. The harness

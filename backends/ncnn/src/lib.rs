@@ -13,8 +13,8 @@ mod convert;
 mod ffi;
 
 use harness_backend_api::{
-    Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
-    PreparedInputs, Session, Setting, Tensor, TensorData, TensorInfo,
+    Backend, BackendError, BackendInfo, LoadOptions, ModelFormat, PreparedInput, PreparedInputs,
+    Session, Setting, Tensor, TensorData, TensorInfo,
 };
 use std::ffi::{c_int, CStr, CString};
 use std::path::Path;
@@ -71,24 +71,13 @@ impl Backend for NcnnBackend {
             path: model.display().to_string(),
             reason,
         };
-        let bytes =
-            std::fs::read(model).map_err(|e| load_error(format!("cannot read the file: {e}")))?;
-        let proto = harness_onnx_graph::decode(&bytes).map_err(load_error)?;
-        let (inputs, outputs) =
-            harness_onnx_graph::inputs_and_outputs(&proto).map_err(load_error)?;
-        if let Some(tensor) = inputs
-            .iter()
-            .chain(&outputs)
-            .find(|t| t.element_type != ElementType::F32)
-        {
-            return Err(BackendError::Unsupported {
-                engine: NAME.to_string(),
-                what: format!(
-                    "`{}` of type {} (the harness feeds and reads NCNN's f32 mats)",
-                    tensor.name, tensor.element_type
-                ),
-            });
-        }
+        let harness_onnx_graph::FloatModel {
+            inputs, outputs, ..
+        } = harness_onnx_graph::read_float_model(
+            model,
+            NAME,
+            "the harness feeds and reads NCNN's f32 mats",
+        )?;
         let shapes = inputs
             .iter()
             .map(fixed_shape)

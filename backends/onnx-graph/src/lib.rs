@@ -5,9 +5,10 @@
 pub mod build;
 pub mod rewrite;
 
-use harness_backend_api::{ElementType, TensorInfo};
+use harness_backend_api::{BackendError, ElementType, TensorInfo};
 use prost::encoding::WireType;
 use prost::Message;
+use std::path::Path;
 /// The ONNX protobuf types, for code that builds or edits graphs.
 pub use tract_onnx::pb;
 pub use tract_onnx::pb::ModelProto;
@@ -15,6 +16,42 @@ pub use tract_onnx::pb::ModelProto;
 /// Decodes an ONNX file's bytes.
 pub fn decode(bytes: &[u8]) -> Result<ModelProto, String> {
     ModelProto::decode(bytes).map_err(|e| format!("not an ONNX model: {e}"))
+}
+
+/// A float model read for `engine`, which computes in f32 only: the decoded file and its inputs and outputs.
+pub struct FloatModel {
+    pub proto: ModelProto,
+    pub inputs: Vec<TensorInfo>,
+    pub outputs: Vec<TensorInfo>,
+}
+
+/// Reads the ONNX file at `path` for `engine`: a load error names the path; an input or output that is not
+/// f32 is `Unsupported`, with `why` said after its type.
+pub fn read_float_model(path: &Path, engine: &str, why: &str) -> Result<FloatModel, BackendError> {
+    let load_error = |reason: String| BackendError::Load {
+        engine: engine.to_string(),
+        path: path.display().to_string(),
+        reason,
+    };
+    let bytes =
+        std::fs::read(path).map_err(|e| load_error(format!("cannot read the file: {e}")))?;
+    let proto = decode(&bytes).map_err(load_error)?;
+    let (inputs, outputs) = inputs_and_outputs(&proto).map_err(load_error)?;
+    if let Some(tensor) = inputs
+        .iter()
+        .chain(&outputs)
+        .find(|t| t.element_type != ElementType::F32)
+    {
+        return Err(BackendError::Unsupported {
+            engine: engine.to_string(),
+            what: format!("`{}` of type {} ({why})", tensor.name, tensor.element_type),
+        });
+    }
+    Ok(FloatModel {
+        proto,
+        inputs,
+        outputs,
+    })
 }
 
 /// Encodes a model so that every FLOAT attribute carries its value, also 0.0.
