@@ -42,8 +42,7 @@ pub struct TargetConfig {
     /// emulated: the qemu-user binary; default `qemu-<arch>`.
     pub qemu: Option<String>,
     /// emulated: the CPU qemu models (`QEMU_CPU`); default `cortex-a72` (a Raspberry Pi 4's core) for
-    /// aarch64. qemu's default model has fp16 arithmetic, which tract then uses and qemu emulates about 12
-    /// times slower.
+    /// aarch64. With qemu's default model tract ran 12 times slower and OpenVINO hung (qemu-user 7.2).
     pub qemu_cpu: Option<String>,
 }
 
