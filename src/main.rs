@@ -50,6 +50,11 @@ enum Command {
         /// The targets file; default: targets.toml here, else ~/.config/harness/targets.toml.
         #[arg(long)]
         targets: Option<PathBuf>,
+        /// Measure only what this earlier, unfinished results folder of the scenario lacks (rows it never
+        /// wrote, or wrote as interrupted), into a new folder whose report covers both. With --target, the
+        /// folder is one copied back from that target.
+        #[arg(long)]
+        resume: Option<PathBuf>,
         /// How this machine was reached, set by the harness that drives a run on a target.
         #[arg(long, hide = true)]
         target_kind: Option<harness::target::TargetKind>,
@@ -118,6 +123,7 @@ fn main() -> ExitCode {
             target,
             targets,
             target_kind,
+            resume,
         } => {
             let overrides = Overrides {
                 backends,
@@ -126,6 +132,7 @@ fn main() -> ExitCode {
                 out,
                 device,
                 target: target_kind,
+                resume,
             };
             match target {
                 Some(name) => run_on_target(&scenario, &overrides, &name, targets.as_deref()),

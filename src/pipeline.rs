@@ -32,6 +32,8 @@ pub struct Overrides {
     pub device: Option<String>,
     /// Set by the harness that drives this run on a target (`run --target`), for the rows' `target` column.
     pub target: Option<crate::target::TargetKind>,
+    /// An earlier, unfinished results folder of this scenario: only what it lacks is measured.
+    pub resume: Option<PathBuf>,
 }
 
 impl Overrides {
@@ -80,6 +82,9 @@ impl Overrides {
         }
         if let Some(target) = self.target {
             scenario.target = target;
+        }
+        if let Some(earlier) = &self.resume {
+            scenario.resume_from = Some(earlier.clone());
         }
         if let Some(device) = &self.device {
             // Emulated timings carry the mark in the device name itself, so that no table or chart shows
@@ -142,12 +147,38 @@ pub fn run(
     isolation: &Isolation,
     progress: &mut dyn Write,
 ) -> Result<RunOutcome> {
-    let plans = plan::expand(scenario);
+    let mut plans = plan::expand(scenario);
     if plans.is_empty() {
         bail!(
             "{}: nothing to measure (no model has a file in the formats the backends run)",
             scenario.path.display()
         );
+    }
+    // A resumed run measures only what the earlier folder lacks: rows it never wrote, or wrote as
+    // interrupted. The earlier folder is read, never written.
+    let earlier = match &scenario.resume_from {
+        Some(path) => Some(crate::results::ResultFolder::load(path)?),
+        None => None,
+    };
+    if let Some(earlier) = &earlier {
+        plans.retain(|p| {
+            !earlier.rows.iter().any(|r| {
+                r.status != "interrupted"
+                    && r.model == p.model
+                    && r.backend == p.backend
+                    && r.format == p.format.as_str()
+                    && r.threads == p.threads
+                    && r.timing == p.timing.as_str()
+                    && r.round == p.round as usize
+            })
+        });
+        if plans.is_empty() {
+            bail!(
+                "{} already holds every measurement of {}: nothing to resume",
+                earlier.path.display(),
+                scenario.path.display()
+            );
+        }
     }
     let prepared = prepare_models(scenario)?;
     let folder =
@@ -364,6 +395,7 @@ pub fn run(
         "status": if interrupted { "interrupted" } else { "complete" },
         "measurements_planned": plans.len(),
         "measurements_done": records.len(),
+        "resumes": earlier.as_ref().map(|e| e.path.display().to_string()),
     });
     std::fs::write(
         folder.join("run.json"),
@@ -372,7 +404,13 @@ pub fn run(
     .context("cannot write run.json")?;
     writeln!(progress, "\n{}", table::render(&records))?;
     // The measurements are on disk already: a report that cannot be drawn costs only the report.
-    match crate::report::report(std::slice::from_ref(&folder), &folder) {
+    // A resumed run's report covers the earlier folder's rows too.
+    let reported: Vec<PathBuf> = earlier
+        .iter()
+        .map(|e| e.path.clone())
+        .chain(std::iter::once(folder.clone()))
+        .collect();
+    match crate::report::report(&reported, &folder) {
         Ok(written) => writeln!(progress, "report: {}", written.html.display())?,
         Err(e) => writeln!(progress, "warning: no report: {e:#}")?,
     }

@@ -27,6 +27,8 @@ pub struct Scenario {
     pub device: Option<String>,
     /// How this machine was reached (`local` unless another harness drives the run).
     pub target: crate::target::TargetKind,
+    /// An earlier results folder whose measurements this run does not repeat (`run --resume`).
+    pub resume_from: Option<PathBuf>,
     pub models: Vec<Model>,
     pub inputs: InputSource,
     pub backends: Vec<BackendRequest>,
@@ -171,6 +173,7 @@ pub fn parse(
         output_dir: base.join(raw.output.as_deref().unwrap_or("results")),
         device: None,
         target: crate::target::TargetKind::Local,
+        resume_from: None,
         models: checker.models(&raw.models, base)?,
         inputs: InputSource {
             images: raw.inputs.images.as_ref().map(|folder| base.join(folder)),

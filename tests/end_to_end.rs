@@ -450,3 +450,70 @@ fn one_engine_under_two_names_gives_rows_of_each_with_their_own_settings() {
         assert_eq!(record.plan.engine, "ort");
     }
 }
+
+#[test]
+fn a_resumed_run_measures_only_what_the_earlier_folder_lacks_and_reports_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = tract_scenario(dir.path(), "resume", 2);
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_harness"))
+            .args(["run", "--threads", "1"])
+            .arg(&path)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let first = run(&[]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let complete = PathBuf::from(
+        String::from_utf8_lossy(&first.stdout)
+            .trim()
+            .strip_prefix("results: ")
+            .unwrap(),
+    );
+    // An unfinished copy: its last measurement never got written.
+    let unfinished = dir.path().join("unfinished");
+    std::fs::create_dir(&unfinished).unwrap();
+    for file in ["scenario.toml", "environment.json", "samples.csv"] {
+        std::fs::copy(complete.join(file), unfinished.join(file)).unwrap();
+    }
+    let summary = std::fs::read_to_string(complete.join("summary.csv")).unwrap();
+    let lines: Vec<&str> = summary.lines().collect();
+    assert_eq!(lines.len(), 3, "header and two rows");
+    std::fs::write(unfinished.join("summary.csv"), lines[..2].join("\n") + "\n").unwrap();
+
+    let resumed = run(&["--resume", unfinished.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{stderr}");
+    let folder = PathBuf::from(
+        String::from_utf8_lossy(&resumed.stdout)
+            .trim()
+            .strip_prefix("results: ")
+            .unwrap(),
+    );
+    let (header, rows) = read_csv(&folder.join("summary.csv"));
+    assert_eq!(rows.len(), 1, "only the missing measurement");
+    let format = header.iter().position(|h| h == "format").unwrap();
+    assert_eq!(rows[0][format], "tflite");
+    let run_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run_json["resumes"], unfinished.display().to_string());
+    // The earlier folder is untouched, and the new report covers both.
+    assert_eq!(
+        std::fs::read_to_string(unfinished.join("summary.csv")).unwrap(),
+        lines[..2].join("\n") + "\n"
+    );
+    let report = std::fs::read_to_string(folder.join("report.md")).unwrap();
+    assert!(
+        report.contains("tract · onnx") && report.contains("tract · tflite"),
+        "{report}"
+    );
+
+    let nothing_left = run(&["--resume", complete.to_str().unwrap()]);
+    assert!(!nothing_left.status.success());
+    assert!(String::from_utf8_lossy(&nothing_left.stderr).contains("nothing to resume"));
+}

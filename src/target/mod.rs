@@ -109,6 +109,19 @@ pub fn run(
     );
     let staging = tempfile::tempdir().context("cannot create a staging folder")?;
     stage::stage(&scenario, staging.path())?;
+    // Resuming: the earlier folder, copied back from the target before, travels with the job.
+    let resumed = match &overrides.resume {
+        Some(earlier) => {
+            let name = earlier
+                .file_name()
+                .with_context(|| format!("{} names no folder", earlier.display()))?
+                .to_string_lossy()
+                .into_owned();
+            copy_tree(earlier, &staging.path().join("results").join(&name))?;
+            Some(name)
+        }
+        None => None,
+    };
     remote.upload(staging.path(), &job_name)?;
 
     let mut arguments = vec![
@@ -121,6 +134,9 @@ pub fn run(
         config.kind.as_str().into(),
     ];
     arguments.extend(overrides.passed_on());
+    if let Some(name) = &resumed {
+        arguments.extend(["--resume".to_string(), format!("results/{name}")]);
+    }
     let command = format!(
         "cd {job_name} && {}",
         remote.command_line(&arguments.iter().map(|a| shell_quote(a)).collect::<Vec<_>>())
@@ -135,6 +151,9 @@ pub fn run(
     if copied.is_ok() {
         for entry in std::fs::read_dir(fetched.path())? {
             let entry = entry?;
+            if resumed.as_deref() == Some(&*entry.file_name().to_string_lossy()) {
+                continue;
+            }
             folders.push(place(&entry.path(), &scenario.output_dir)?);
         }
     }
