@@ -55,6 +55,10 @@ enum Command {
         /// folder is one copied back from that target.
         #[arg(long)]
         resume: Option<PathBuf>,
+        /// Pin every worker process to these cores: a list (`4,5,6,7`), or `big` for the cluster with the
+        /// highest top frequency of the machine that measures (a big.LITTLE board's big cores).
+        #[arg(long)]
+        cpus: Option<String>,
         /// How this machine was reached, set by the harness that drives a run on a target.
         #[arg(long, hide = true)]
         target_kind: Option<harness::target::TargetKind>,
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
             targets,
             target_kind,
             resume,
+            cpus,
         } => {
             let overrides = Overrides {
                 backends,
@@ -133,6 +138,7 @@ fn main() -> ExitCode {
                 device,
                 target: target_kind,
                 resume,
+                cpus,
             };
             match target {
                 Some(name) => run_on_target(&scenario, &overrides, &name, targets.as_deref()),

@@ -34,6 +34,8 @@ pub struct Overrides {
     pub target: Option<crate::target::TargetKind>,
     /// An earlier, unfinished results folder of this scenario: only what it lacks is measured.
     pub resume: Option<PathBuf>,
+    /// Pin the workers: a list of cores (`0,1`) or `big` (the fastest cluster of the machine that measures).
+    pub cpus: Option<String>,
 }
 
 impl Overrides {
@@ -49,6 +51,9 @@ impl Overrides {
         }
         if self.quick {
             arguments.push("--quick".to_string());
+        }
+        if let Some(cpus) = &self.cpus {
+            arguments.extend(["--cpus".to_string(), cpus.clone()]);
         }
         arguments
     }
@@ -82,6 +87,20 @@ impl Overrides {
         }
         if let Some(target) = self.target {
             scenario.target = target;
+        }
+        if let Some(cpus) = &self.cpus {
+            scenario.measure.cpus = Some(if cpus == "big" {
+                crate::export::environment::big_cores(&crate::export::environment::cpu_clusters())
+            } else {
+                cpus.split(',')
+                    .map(|c| c.trim().parse::<usize>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .ok()
+                    .filter(|list| !list.is_empty())
+                    .with_context(|| {
+                        format!("--cpus takes core numbers such as 0,1 or `big`, not `{cpus}`")
+                    })?
+            });
         }
         if let Some(earlier) = &self.resume {
             scenario.resume_from = Some(earlier.clone());

@@ -94,6 +94,22 @@ fn os_name() -> Option<String> {
         .map(|v| v.trim_matches('"').to_string())
 }
 
+/// The cores of the cluster with the highest top frequency (a big.LITTLE board's big cores); all cores when
+/// the clusters do not say their frequencies.
+pub fn big_cores(clusters: &[CpuCluster]) -> Vec<usize> {
+    match clusters
+        .iter()
+        .filter(|c| c.max_mhz.is_some())
+        .max_by_key(|c| c.max_mhz)
+    {
+        Some(big) => big.cpus.clone(),
+        None => clusters
+            .iter()
+            .flat_map(|c| c.cpus.iter().copied())
+            .collect(),
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CpuCluster {
     pub cpus: Vec<usize>,
@@ -110,7 +126,7 @@ pub struct Temperature {
 }
 
 /// Cores grouped by (CPU part, top frequency), in core order.
-fn cpu_clusters() -> Vec<CpuCluster> {
+pub fn cpu_clusters() -> Vec<CpuCluster> {
     let info = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     // On ARM, each "processor" block names its "CPU part".
     let mut parts = std::collections::BTreeMap::new();
@@ -198,4 +214,29 @@ fn glibc_version() -> Option<String> {
     // SAFETY: glibc returns a static string; every target the harness builds for links glibc.
     let version = unsafe { std::ffi::CStr::from_ptr(gnu_get_libc_version()) };
     Some(version.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(cpus: &[usize], max_mhz: Option<u64>) -> CpuCluster {
+        CpuCluster {
+            cpus: cpus.to_vec(),
+            part: None,
+            max_mhz,
+            governor: None,
+        }
+    }
+
+    #[test]
+    fn big_cores_are_the_fastest_cluster_or_all_cores_when_frequencies_are_unknown() {
+        let big_little = [
+            cluster(&[0, 1, 2, 3], Some(1800)),
+            cluster(&[4, 5, 6, 7], Some(2400)),
+        ];
+        assert_eq!(big_cores(&big_little), [4, 5, 6, 7]);
+        let unknown = [cluster(&[0, 1], None)];
+        assert_eq!(big_cores(&unknown), [0, 1]);
+    }
 }
