@@ -143,8 +143,20 @@ fn an_ssh_target_runs_the_scenario_there_and_its_results_merge_with_a_local_run(
     assert!(environment["glibc"]
         .as_str()
         .is_some_and(|v| v.starts_with("2.")));
-    // The job ran in the target's work folder, from the deployed bundle.
+    // The job ran in the target's work folder, from the deployed bundle; it keeps its results there, not the
+    // copies of the models.
     assert!(dir.path().join("board/bundles").read_dir().unwrap().count() == 1);
+    let job = dir
+        .path()
+        .join("board/jobs")
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(job.join("results").is_dir() && job.join("scenario.toml").is_file());
+    assert!(!job.join("models").exists());
 
     // The same bundle is not deployed twice.
     let again = harness(

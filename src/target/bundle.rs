@@ -59,6 +59,13 @@ pub fn resolve(config: &TargetConfig, arch: &str) -> Result<Bundle> {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::rename(&partial, &dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
+        // Earlier bundles staged here are not needed again (a target that lacks this one gets this one).
+        for entry in std::fs::read_dir(&deploy)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name != id && !name.contains(".partial") {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
     }
     Ok(Bundle { dir, id })
 }

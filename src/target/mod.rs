@@ -87,7 +87,11 @@ pub fn run(
         let partial = format!("{bundle_dir}.partial");
         remote.run_checked(&format!("rm -rf {partial}"))?;
         remote.upload(&bundle.dir, &partial)?;
-        remote.run_checked(&format!("rm -rf {bundle_dir} && mv {partial} {bundle_dir}"))?;
+        // The new bundle replaces the old ones: a board's storage is small.
+        remote.run_checked(&format!(
+            "rm -rf {bundle_dir} && mv {partial} {bundle_dir} && \
+             for old in bundles/*; do [ \"$old\" = {bundle_dir} ] || rm -rf \"$old\"; done"
+        ))?;
     }
 
     // What the board must provide itself (glibc, OpenCV's shared libraries) shows when the binary starts.
@@ -156,6 +160,10 @@ pub fn run(
             }
             folders.push(place(&entry.path(), &scenario.output_dir)?);
         }
+    }
+    if status.success() && copied.is_ok() {
+        // The results stay on the target with the job's scenario; the copies of models and images go.
+        remote.run_checked(&format!("rm -rf {job_name}/models {job_name}/inputs"))?;
     }
     if !status.success() || copied.is_err() {
         let saved = folders
