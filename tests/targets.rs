@@ -93,12 +93,10 @@ fn results_folders(out: &Output) -> Vec<PathBuf> {
         .collect()
 }
 
-#[test]
-fn an_ssh_target_runs_the_scenario_there_and_its_results_merge_with_a_local_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let sshd = start_sshd(dir.path());
+/// targets.toml with `loopback`: the sshd of `start_sshd`, its work folder `board/` in `dir`.
+fn write_loopback_target(dir: &Path, sshd: &Sshd) {
     std::fs::write(
-        dir.path().join("targets.toml"),
+        dir.join("targets.toml"),
         format!(
             "[targets.loopback]\nkind = \"ssh\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{user}\"\n\
              identity = \"{dir}/user_key\"\nssh_config = \"/dev/null\"\n\
@@ -106,10 +104,17 @@ fn an_ssh_target_runs_the_scenario_there_and_its_results_merge_with_a_local_run(
              work_dir = \"{dir}/board\"\ndevice = \"board\"\n",
             port = sshd.port,
             user = user(),
-            dir = dir.path().display()
+            dir = dir.display()
         ),
     )
     .unwrap();
+}
+
+#[test]
+fn an_ssh_target_runs_the_scenario_there_and_its_results_merge_with_a_local_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let sshd = start_sshd(dir.path());
+    write_loopback_target(dir.path(), &sshd);
     let scenario = tract_scenario(dir.path(), "remote", 3);
     let scenario = scenario.to_str().unwrap();
 
@@ -204,6 +209,40 @@ fn an_ssh_target_runs_the_scenario_there_and_its_results_merge_with_a_local_run(
         markdown.contains("| pc |") && markdown.contains("| board |"),
         "{markdown}"
     );
+}
+
+#[test]
+fn a_failed_run_on_the_target_is_reported_with_what_was_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let sshd = start_sshd(dir.path());
+    write_loopback_target(dir.path(), &sshd);
+    // Only a model tract refuses: the run there measures nothing and ends with status 1.
+    std::fs::write(dir.path().join("broken.onnx"), b"not a model").unwrap();
+    let scenario = dir.path().join("broken.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"broken\"\nthreads = [1]\noutput = \"results\"\n[[models]]\nname = \"broken\"\n\
+         onnx = \"broken.onnx\"\n[models.input]\nshape = [1, 4]\n[inputs]\nrandom = { count = 1, seed = 1 }\n\
+         [backends.tract]\n",
+    )
+    .unwrap();
+    let out = harness(
+        &["run", scenario.to_str().unwrap(), "--target", "loopback"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the run ended with exit status: 1"),
+        "{stderr}"
+    );
+    let folders = results_folders(&out);
+    assert_eq!(folders.len(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("saved: {} (1 rows)", folders[0].display())),
+        "{stderr}"
+    );
+    assert_eq!(summary_rows(&folders[0])[0]["status"], "load_failed");
 }
 
 #[test]

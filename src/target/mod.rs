@@ -171,7 +171,9 @@ pub fn run(
             .map(|f| format!("{} ({} rows)", f.display(), measured_rows(f)))
             .collect::<Vec<_>>();
         eprintln!(
-            "target {name}: the run ended with {status}{}; saved: {}; the job stays in {job_name} on the target",
+            "target {name}: the run ended with {}{}; saved: {}; the job stays in {job_name} on the target (resume \
+             from a saved folder with --resume)",
+            remote.explain(status),
             copied
                 .as_ref()
                 .err()

@@ -34,10 +34,18 @@ pub trait Remote {
         arguments.join(" ")
     }
 
+    /// What ended a command that did not succeed, in words.
+    fn explain(&self, status: ExitStatus) -> String {
+        status.to_string()
+    }
+
     fn run_checked(&self, command: &str) -> Result<()> {
         let status = self.run_streaming(command)?;
         if !status.success() {
-            bail!("`{command}` failed on the target ({status})");
+            bail!(
+                "`{command}` failed on the target ({})",
+                self.explain(status)
+            );
         }
         Ok(())
     }
@@ -159,13 +167,21 @@ impl Remote for Ssh {
     fn run_streaming(&self, command: &str) -> Result<ExitStatus> {
         // The remote harness's standard output (its `results:` line) is progress here: this harness prints
         // where the results landed on this machine.
-        let status = self
-            .ssh()
+        self.ssh()
             .arg(self.in_work_dir(command))
             .stdout(std::io::stderr())
             .status()
-            .context("cannot start ssh")?;
-        ssh_failure(status, &self.host)
+            .context("cannot start ssh")
+    }
+
+    fn explain(&self, status: ExitStatus) -> String {
+        match status.code() {
+            Some(255) => format!(
+                "ssh to {} failed: the connection was refused, lost or not authorised (see ssh's message above)",
+                self.host
+            ),
+            _ => status.to_string(),
+        }
     }
 
     fn run_captured(&self, command: &str) -> Result<Output> {
