@@ -29,6 +29,8 @@ pub struct Scenario {
     pub target: crate::target::TargetKind,
     /// An earlier results folder whose measurements this run does not repeat (`run --resume`).
     pub resume_from: Option<PathBuf>,
+    /// Targets defined in the scenario (`[targets.NAME]`), found before those of targets files.
+    pub targets: IndexMap<String, crate::target::TargetConfig>,
     pub models: Vec<Model>,
     pub inputs: InputSource,
     pub backends: Vec<BackendRequest>,
@@ -113,6 +115,8 @@ struct RawScenario {
     measure: MeasureRules,
     #[serde(default)]
     parity: ParityRules,
+    #[serde(default)]
+    targets: IndexMap<String, crate::target::TargetConfig>,
 }
 
 #[derive(Deserialize)]
@@ -174,6 +178,7 @@ pub fn parse(
         device: None,
         target: crate::target::TargetKind::Local,
         resume_from: None,
+        targets: checker.targets(&raw.targets)?,
         models: checker.models(&raw.models, base)?,
         inputs: InputSource {
             images: raw.inputs.images.as_ref().map(|folder| base.join(folder)),
@@ -201,6 +206,22 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    fn targets(
+        &self,
+        targets: &IndexMap<String, crate::target::TargetConfig>,
+    ) -> Result<IndexMap<String, crate::target::TargetConfig>, ScenarioError> {
+        for (name, target) in targets {
+            if let Err((field, message)) = target.check() {
+                return Err(self.error(
+                    find_key(self.source, "targets", name),
+                    &format!("targets.{name}.{field}"),
+                    message,
+                ));
+            }
+        }
+        Ok(targets.clone())
+    }
+
     fn error(&self, span: Option<Range<usize>>, field: &str, message: String) -> ScenarioError {
         ScenarioError {
             file: self.path.to_path_buf(),

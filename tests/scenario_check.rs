@@ -214,3 +214,11 @@ fn a_named_backend_entry_needs_a_compiled_in_engine() {
     ));
     assert_eq!(code, 0, "{stderr}");
 }
+
+#[test]
+fn a_target_defined_in_the_scenario_is_checked_with_the_rest() {
+    let text = format!("{VALID}\n[targets.pi]\nkind = \"ssh\"\nuser = \"pi\"\n");
+    assert_refused(&text, "19:10", "targets.pi.host", "an ssh target needs it");
+    let text = format!("{VALID}\n[targets.pi]\nkind = \"ssh\"\nhots = \"pi.local\"\n");
+    assert_refused(&text, "21:1", "targets.pi.hots", "unknown field `hots`");
+}

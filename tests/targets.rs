@@ -93,21 +93,22 @@ fn results_folders(out: &Output) -> Vec<PathBuf> {
         .collect()
 }
 
-/// targets.toml with `loopback`: the sshd of `start_sshd`, its work folder `board/` in `dir`.
-fn write_loopback_target(dir: &Path, sshd: &Sshd) {
-    std::fs::write(
-        dir.join("targets.toml"),
-        format!(
+/// A `[targets.loopback]` table: the sshd of `start_sshd`, its work folder `board/` in `dir`.
+fn loopback_target(dir: &Path, sshd: &Sshd) -> String {
+    format!(
             "[targets.loopback]\nkind = \"ssh\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{user}\"\n\
              identity = \"{dir}/user_key\"\nssh_config = \"/dev/null\"\n\
              ssh_options = [\"StrictHostKeyChecking=no\", \"UserKnownHostsFile=/dev/null\", \"LogLevel=ERROR\"]\n\
              work_dir = \"{dir}/board\"\ndevice = \"board\"\n",
             port = sshd.port,
             user = user(),
-            dir = dir.display()
-        ),
+        dir = dir.display()
     )
-    .unwrap();
+}
+
+/// targets.toml with the `loopback` target.
+fn write_loopback_target(dir: &Path, sshd: &Sshd) {
+    std::fs::write(dir.join("targets.toml"), loopback_target(dir, sshd)).unwrap();
 }
 
 #[test]
@@ -215,15 +216,17 @@ fn an_ssh_target_runs_the_scenario_there_and_its_results_merge_with_a_local_run(
 fn a_failed_run_on_the_target_is_reported_with_what_was_saved() {
     let dir = tempfile::tempdir().unwrap();
     let sshd = start_sshd(dir.path());
-    write_loopback_target(dir.path(), &sshd);
-    // Only a model tract refuses: the run there measures nothing and ends with status 1.
+    // Only a model tract refuses: the run there measures nothing and ends with status 1. The target is defined
+    // in the scenario itself.
     std::fs::write(dir.path().join("broken.onnx"), b"not a model").unwrap();
     let scenario = dir.path().join("broken.toml");
     std::fs::write(
         &scenario,
         "name = \"broken\"\nthreads = [1]\noutput = \"results\"\n[[models]]\nname = \"broken\"\n\
          onnx = \"broken.onnx\"\n[models.input]\nshape = [1, 4]\n[inputs]\nrandom = { count = 1, seed = 1 }\n\
-         [backends.tract]\n",
+         [backends.tract]\n"
+            .to_string()
+            + &loopback_target(dir.path(), &sshd),
     )
     .unwrap();
     let out = harness(

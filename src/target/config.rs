@@ -1,5 +1,6 @@
-//! Where targets are defined: a `targets.toml` (given with `--targets`, else in the working folder, else
-//! `~/.config/harness/targets.toml`), plus two built in: `local` and `emulated-aarch64`.
+//! Where targets are defined: the scenario's own `[targets.NAME]` tables, a `targets.toml` (given with
+//! `--targets`, else in the working folder, else `~/.config/harness/targets.toml`), and two built in: `local`
+//! and `emulated-aarch64`.
 //!
 //! ```toml
 //! [targets.pi]
@@ -47,6 +48,14 @@ pub struct TargetConfig {
 }
 
 impl TargetConfig {
+    /// A field the target's kind needs and lacks: the field and why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.kind == TargetKind::Ssh && self.host.is_none() {
+            return Err(("host", "an ssh target needs it".into()));
+        }
+        Ok(())
+    }
+
     pub fn qemu_cpu(&self) -> Option<String> {
         self.qemu_cpu
             .clone()
@@ -100,23 +109,23 @@ pub fn read(path: &Path) -> Result<IndexMap<String, TargetConfig>> {
     let file: TargetsFile =
         toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     for (name, target) in &file.targets {
-        let missing = |field: &str| {
-            anyhow::anyhow!(
-                "{}: field `targets.{name}.{field}`: an {} target needs it",
-                path.display(),
-                target.kind.as_str()
-            )
-        };
-        if target.kind == TargetKind::Ssh && target.host.is_none() {
-            return Err(missing("host"));
+        if let Err((field, why)) = target.check() {
+            bail!("{}: field `targets.{name}.{field}`: {why}", path.display());
         }
     }
     Ok(file.targets)
 }
 
-/// The target called `name`: from `file` when given, else from the first default targets file that defines
-/// it, else a built-in one.
-pub fn find_target(name: &str, file: Option<&Path>) -> Result<TargetConfig> {
+/// The target called `name`: from the scenario's own `[targets]`, else from `file` when given, else from the
+/// first default targets file that defines it, else a built-in one.
+pub fn find_target(
+    name: &str,
+    in_scenario: &IndexMap<String, TargetConfig>,
+    file: Option<&Path>,
+) -> Result<TargetConfig> {
+    if let Some(target) = in_scenario.get(name) {
+        return Ok(target.clone());
+    }
     let files = match file {
         Some(file) => vec![file.to_path_buf()],
         None => default_files()
@@ -125,6 +134,7 @@ pub fn find_target(name: &str, file: Option<&Path>) -> Result<TargetConfig> {
             .collect(),
     };
     let mut known = vec!["local".to_string(), "emulated-aarch64".to_string()];
+    known.extend(in_scenario.keys().cloned());
     for file in &files {
         let mut targets = read(file)?;
         if let Some(target) = targets.shift_remove(name) {

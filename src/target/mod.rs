@@ -61,10 +61,10 @@ pub fn run(
     name: &str,
     targets_file: Option<&Path>,
 ) -> Result<TargetOutcome> {
-    let config = find_target(name, targets_file)?;
     let compiled = crate::backends::compiled_in();
     let mut scenario = crate::scenario::load(scenario_path, &crate::backends::infos(&compiled))?;
     overrides.apply(&mut scenario)?;
+    let config = find_target(name, &scenario.targets, targets_file)?;
     let device = overrides
         .device
         .clone()

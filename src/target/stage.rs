@@ -53,6 +53,8 @@ pub fn stage(scenario: &Scenario, dir: &Path) -> Result<()> {
         copy(images, "inputs", "")?;
     }
     document.insert("output".into(), toml::Value::String("results".into()));
+    // Targets are this side's business; the harness there runs where it is.
+    document.remove("targets");
     std::fs::write(dir.join("scenario.toml"), toml::to_string(&document)?)
         .context("cannot write the job's scenario")?;
     Ok(())
