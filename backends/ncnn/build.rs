@@ -1,9 +1,6 @@
 //! Links the static NCNN library the set-up step builds from the PyPI sdist (scripts/runtimes.toml,
 //! `[[build]]`), found in the same cache folder the set-up writes to.
 
-#[path = "src/cache.rs"]
-mod cache;
-
 use std::path::PathBuf;
 
 /// The sdist the set-up builds; the cache folder and the reported version are named after it.
@@ -22,7 +19,9 @@ fn main() {
     }
     let dir = match std::env::var_os("HARNESS_NCNN_DIR").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
-        None => cache::cache_root().join(format!("{PACKAGE}-{VERSION}-{target}")),
+        None => {
+            harness_backend_api::cache::cache_root().join(format!("{PACKAGE}-{VERSION}-{target}"))
+        }
     };
     let library = dir.join("lib").join("libncnn.a");
     if !library.is_file() {

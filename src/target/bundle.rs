@@ -46,7 +46,7 @@ pub fn resolve(config: &TargetConfig, arch: &str) -> Result<Bundle> {
         );
     }
     let id = format!("{:x}", digest.finalize())[..16].to_string();
-    let deploy = super::remote::harness_cache().join("deploy");
+    let deploy = harness_backend_api::cache::cache_root().join("deploy");
     let dir = deploy.join(&id);
     if !dir.join("harness").is_file() {
         let partial = deploy.join(format!("{id}.partial-{}", std::process::id()));

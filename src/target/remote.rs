@@ -83,7 +83,7 @@ pub fn connect(name: &str, config: &TargetConfig) -> Result<Box<dyn Remote>> {
                     "target {name} needs {qemu} (qemu-user): run scripts/setup.sh --target {arch}-unknown-linux-gnu"
                 );
             }
-            let root = harness_cache()
+            let root = harness_backend_api::cache::cache_root()
                 .join("targets")
                 .join(crate::export::folder::slug(name));
             std::fs::create_dir_all(&root)
@@ -96,20 +96,6 @@ pub fn connect(name: &str, config: &TargetConfig) -> Result<Box<dyn Remote>> {
             }))
         }
     }
-}
-
-/// `$HARNESS_CACHE`, else `${XDG_CACHE_HOME:-~/.cache}/harness`.
-pub fn harness_cache() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HARNESS_CACHE").filter(|v| !v.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
-        })
-        .join("harness")
 }
 
 struct Ssh {

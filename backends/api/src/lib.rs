@@ -5,6 +5,7 @@
 //! Inputs are converted to the engine's own form once, by [`Session::prepare`], outside the timed region;
 //! [`Session::run`] is the only call that is timed.
 
+pub mod cache;
 mod error;
 mod layout;
 mod options;

@@ -8,7 +8,6 @@
 //! Arithmetic and storage are fp32 by default (NCNN's x86 default stores weights as fp16); the option
 //! `precision = "fp16"` turns fp16 storage, packing and arithmetic on and is labelled as reduced precision.
 
-mod cache;
 mod convert;
 mod ffi;
 
@@ -83,8 +82,8 @@ impl Backend for NcnnBackend {
             .map(fixed_shape)
             .collect::<Result<Vec<_>, _>>()
             .map_err(load_error)?;
-        let converted =
-            convert::convert(model, &shapes, &cache::cache_root()).map_err(load_error)?;
+        let converted = convert::convert(model, &shapes, &harness_backend_api::cache::cache_root())
+            .map_err(load_error)?;
         let threads = options.threads.max(1);
         let net =
             Net::load(&converted.param, &converted.bin, threads, precision).map_err(load_error)?;

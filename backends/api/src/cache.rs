@@ -1,6 +1,6 @@
-//! Where the harness keeps what it builds and converts outside the source tree. Shared by the build script
-//! (the NCNN library the set-up built) and the converter; the set-up step follows the same rule
-//! (scripts/fetch_runtimes.py, `build_cache`).
+//! Where the harness keeps what it builds, converts and stages outside the source tree: NCNN's library (found
+//! by its build script), pnnx conversions, target bundles and emulated boards. The set-up step follows the
+//! same rule (scripts/fetch_runtimes.py, `build_cache`).
 
 use std::path::PathBuf;
 
