@@ -2,27 +2,10 @@
 //! out (a cross-built bundle may lack one): scenarios that name it still check, and its rows say why it
 //! did not run.
 
-use harness_backend_api::{Backend, BackendError, BackendInfo, LoadOptions, ModelFormat, Session};
+use harness_backend_api::{
+    Backend, BackendError, BackendInfo, LoadOptions, ModelFormat, Session, KNOWN_ENGINES,
+};
 use std::path::Path;
-
-/// Every backend the harness knows, as (name, cargo feature compiled in, formats it reads).
-const KNOWN: &[(&str, bool, &[ModelFormat])] = &[
-    ("candle", cfg!(feature = "candle"), &[ModelFormat::Onnx]),
-    ("ncnn", cfg!(feature = "ncnn"), &[ModelFormat::Onnx]),
-    ("opencv", cfg!(feature = "opencv"), &[ModelFormat::Onnx]),
-    (
-        "openvino",
-        cfg!(feature = "openvino"),
-        &[ModelFormat::Onnx, ModelFormat::Tflite],
-    ),
-    ("ort", cfg!(feature = "ort"), &[ModelFormat::Onnx]),
-    ("tflite", cfg!(feature = "tflite"), &[ModelFormat::Tflite]),
-    (
-        "tract",
-        cfg!(feature = "tract"),
-        &[ModelFormat::Onnx, ModelFormat::Tflite],
-    ),
-];
 
 /// Every backend of this binary: the compiled-in engines, then a stand-in for each engine left out.
 pub fn compiled_in() -> Vec<Box<dyn Backend>> {
@@ -43,12 +26,12 @@ pub fn compiled_in() -> Vec<Box<dyn Backend>> {
         #[cfg(feature = "tract")]
         Box::new(harness_backend_tract::TractBackend),
     ];
-    backends.extend(
-        KNOWN
-            .iter()
-            .filter(|(_, built, _)| !built)
-            .map(|&(name, _, formats)| Box::new(NotBuilt { name, formats }) as Box<dyn Backend>),
-    );
+    let left_out: Vec<Box<dyn Backend>> = KNOWN_ENGINES
+        .iter()
+        .filter(|(name, _)| !backends.iter().any(|b| b.name() == *name))
+        .map(|&(name, formats)| Box::new(NotBuilt { name, formats }) as Box<dyn Backend>)
+        .collect();
+    backends.extend(left_out);
     #[cfg(feature = "fault-injection")]
     backends.extend(
         crate::fault::all()
@@ -56,6 +39,15 @@ pub fn compiled_in() -> Vec<Box<dyn Backend>> {
             .map(|b| Box::new(b) as Box<dyn Backend>),
     );
     backends
+}
+
+/// The backend named `name`; scenarios only name compiled-in backends or their stand-ins.
+pub fn find<'a>(backends: &'a [Box<dyn Backend>], name: &str) -> &'a dyn Backend {
+    backends
+        .iter()
+        .find(|b| b.name() == name)
+        .map(|b| b.as_ref())
+        .expect("scenarios only name known backends")
 }
 
 pub fn infos(backends: &[Box<dyn Backend>]) -> Vec<BackendInfo> {

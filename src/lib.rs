@@ -1,27 +1,27 @@
 //! harness: which inference engine runs my network fastest on this machine, and does it still compute
 //! the same answer?
 //!
-//! Data flows one way: [`scenario`] → [`plan`] → [`measure`] (via [`execute`]) → [`record`] →
-//! [`analysis`] → [`export`] → [`report`]. [`results`] reads results folders back for [`report`] and
-//! [`compare`].
+//! Data flows one way: [`scenario`] → [`plan`] → [`run`] (which [`measure`]s each plan in a worker) →
+//! [`record`] → [`analysis`] → [`export`] → [`report`]. [`results`] reads results folders back for
+//! [`report`] and [`compare`]. ARCHITECTURE.md draws the whole picture.
 
 pub mod analysis;
 pub mod backends;
 pub mod compare;
-pub mod execute;
 pub mod export;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod inputs;
 pub mod interrupt;
-pub mod isolation;
+pub mod key;
+pub mod machine;
 pub mod measure;
 pub mod model_info;
-pub mod pipeline;
 pub mod plan;
 pub mod record;
+pub mod remote;
 pub mod report;
 pub mod results;
 mod rng;
+pub mod run;
 pub mod scenario;
-pub mod target;

@@ -1,11 +1,11 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use harness::backends;
-use harness::execute::execute;
-use harness::isolation::{Isolation, WorkerJob};
 use harness::measure::MonotonicClock;
-use harness::pipeline::{self, Overrides};
 use harness::record::Status;
+use harness::run::execute::execute;
+use harness::run::isolation::{Isolation, WorkerJob};
+use harness::scenario::Overrides;
 use harness::scenario::{self, ScenarioError};
 use harness_backend_api::{LoadOptions, ModelFormat};
 use std::path::{Path, PathBuf};
@@ -61,7 +61,7 @@ enum Command {
         cpus: Option<String>,
         /// How this machine was reached, set by the harness that drives a run on a target.
         #[arg(long, hide = true)]
-        target_kind: Option<harness::target::TargetKind>,
+        target_kind: Option<harness::machine::Access>,
     },
     /// Merge one or more results folders (e.g. a PC run and a board run) into charts, report.md and
     /// report.html.
@@ -181,13 +181,13 @@ fn run(path: &Path, overrides: Overrides, in_process: bool) -> Result<ExitCode> 
     } else {
         Isolation::Subprocess {
             program: std::env::current_exe().context("cannot find the harness executable")?,
-            launcher: std::env::var_os(harness::target::WORKER_LAUNCHER_VARIABLE)
+            launcher: std::env::var_os(harness::machine::WORKER_LAUNCHER_VARIABLE)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
         }
     };
     harness::interrupt::install();
-    let outcome = pipeline::run(&scenario, &compiled, &isolation, &mut std::io::stderr())?;
+    let outcome = harness::run::run(&scenario, &compiled, &isolation, &mut std::io::stderr())?;
     println!("results: {}", outcome.folder.display());
     if outcome.interrupted {
         return Ok(ExitCode::from(INTERRUPTED));
@@ -207,7 +207,7 @@ fn run_on_target(
     targets: Option<&Path>,
 ) -> Result<ExitCode> {
     harness::interrupt::install();
-    let outcome = harness::target::run(scenario, overrides, name, targets)?;
+    let outcome = harness::remote::run(scenario, overrides, name, targets)?;
     for folder in &outcome.folders {
         println!("results: {}", folder.display());
     }
@@ -300,7 +300,7 @@ fn worker() -> Result<ExitCode> {
 fn check(path: &Path) -> Result<ExitCode> {
     let compiled = backends::compiled_in();
     let scenario = scenario::load(path, &backends::infos(&compiled))?;
-    harness::pipeline::prepare_models(&scenario)?;
+    harness::run::prepare_models(&scenario)?;
     let plans = harness::plan::expand(&scenario);
     let count = plans.len();
     let noun = if count == 1 {

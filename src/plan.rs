@@ -2,6 +2,7 @@
 //! A plan carries everything needed to run it, so that it could be handed to another process.
 
 use crate::inputs::InputDescription;
+use crate::key::{MeasurementKey, SeriesKey};
 use crate::measure::{MeasureRules, Order};
 use crate::rng::SplitMix64;
 use crate::scenario::{Model, Scenario};
@@ -52,6 +53,28 @@ pub struct MeasurementPlan {
     /// Always feed this input instead of cycling through all of them.
     pub pin: Option<usize>,
     pub rules: MeasureRules,
+}
+
+impl MeasurementPlan {
+    /// The series this plan measures a round of, on `device`.
+    pub fn series(&self, device: &str) -> SeriesKey {
+        SeriesKey {
+            device: device.to_string(),
+            model: self.model.clone(),
+            backend: self.backend.clone(),
+            format: self.format.to_string(),
+            threads: self.threads,
+            timing: self.timing.as_str().to_string(),
+        }
+    }
+
+    /// The measurement this plan makes, on `device`.
+    pub fn key(&self, device: &str) -> MeasurementKey {
+        MeasurementKey {
+            series: self.series(device),
+            round: self.round as usize,
+        }
+    }
 }
 
 /// Orders measurements model by model, then thread count, then backend, so that engines compared with
@@ -162,13 +185,6 @@ impl ReferencePlan {
                 ..rules.clone()
             },
         }
-    }
-
-    pub fn is(&self, plan: &MeasurementPlan) -> bool {
-        plan.backend == self.backend
-            && plan.format == self.format
-            && plan.threads == self.threads
-            && plan.timing == Timing::Inference
     }
 }
 

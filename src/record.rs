@@ -2,6 +2,7 @@
 
 use crate::analysis::parity::Parity;
 use crate::analysis::{Summary, Validity};
+use crate::key::MeasurementKey;
 use crate::plan::MeasurementPlan;
 use harness_backend_api::{Adaptation, Setting, Tensor};
 use serde::{Deserialize, Serialize};
@@ -86,20 +87,15 @@ pub struct MeasurementRecord {
 }
 
 impl MeasurementRecord {
-    pub fn failed(
-        plan: &MeasurementPlan,
-        device: &str,
-        engine_version: &str,
-        status: Status,
-        error: String,
-    ) -> Self {
+    /// A record of `plan` with nothing measured yet: what every record starts from.
+    pub fn empty(plan: &MeasurementPlan, device: &str, engine_version: &str) -> Self {
         MeasurementRecord {
             plan: plan.clone(),
             device: device.to_string(),
             target: String::new(),
             engine_version: engine_version.to_string(),
-            status,
-            error: Some(error),
+            status: Status::Ok,
+            error: None,
             settings: Vec::new(),
             adaptation: Adaptation::None,
             load_ms: None,
@@ -118,9 +114,26 @@ impl MeasurementRecord {
             model_macs: None,
         }
     }
-}
 
-impl MeasurementRecord {
+    /// A measurement that ended with `status` and the message that says why.
+    pub fn failed(
+        plan: &MeasurementPlan,
+        device: &str,
+        engine_version: &str,
+        status: Status,
+        error: String,
+    ) -> Self {
+        MeasurementRecord {
+            status,
+            error: Some(error),
+            ..MeasurementRecord::empty(plan, device, engine_version)
+        }
+    }
+
+    /// The measurement this record is of.
+    pub fn key(&self) -> MeasurementKey {
+        self.plan.key(&self.device)
+    }
     /// The value of one applied engine setting.
     pub fn setting(&self, key: &str) -> Option<&str> {
         self.settings

@@ -1,107 +1,12 @@
 //! Reading results folders back: the input of `harness report` and `harness compare`, which work from the
 //! files a run wrote (possibly on another device), never from a run's memory.
 
+use crate::export::csv::{read_rows, SampleRow, SummaryRow};
+use crate::export::run_status::RunStatus;
+use crate::key::SeriesKey;
 use anyhow::{Context, Result};
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// One row of summary.csv. Columns the report does not use are ignored, so older and newer folders load.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct SummaryRow {
-    pub scenario: String,
-    pub device: String,
-    pub model: String,
-    pub backend: String,
-    pub format: String,
-    pub threads: usize,
-    pub timing: String,
-    pub round: usize,
-    /// `local`, `ssh` or `emulated`; empty in folders from before targets.
-    #[serde(default)]
-    pub target: String,
-    pub engine_version: String,
-    pub status: String,
-    pub validity: String,
-    pub validity_reasons: String,
-    pub runs: Option<usize>,
-    pub median_ms: Option<f64>,
-    pub median_low_ms: Option<f64>,
-    pub median_high_ms: Option<f64>,
-    pub p90_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-    pub load_ms: Option<f64>,
-    #[serde(default)]
-    pub conversion_ms: Option<f64>,
-    pub first_run_ms: Option<f64>,
-    pub peak_rss_mb: Option<f64>,
-    #[serde(default)]
-    pub model_macs: Option<u64>,
-    #[serde(default)]
-    pub gmac_per_s: Option<f64>,
-    pub settings: String,
-    /// The model this row's model is a variant of (technique studies); empty otherwise.
-    #[serde(default)]
-    pub baseline_model: String,
-    pub parity: String,
-    pub parity_reference: String,
-    pub max_abs_diff: Option<f64>,
-    pub min_cosine: Option<f64>,
-    pub top1_agreement: String,
-    pub top5_agreement: String,
-    pub parity_reasons: String,
-    pub error: String,
-}
-
-/// What identifies the same measurement across rounds, runs and folders.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RowKey {
-    pub device: String,
-    pub model: String,
-    pub backend: String,
-    pub format: String,
-    pub threads: usize,
-    pub timing: String,
-}
-
-impl RowKey {
-    /// `backend · format`, with `end-to-end` when the row times preprocessing too: what a chart's category says.
-    pub fn engine_label(&self) -> String {
-        let mut label = format!("{} · {}", self.backend, self.format);
-        if self.timing != "inference" {
-            label.push_str(" · end-to-end");
-        }
-        label
-    }
-}
-
-impl SummaryRow {
-    pub fn key(&self) -> RowKey {
-        RowKey {
-            device: self.device.clone(),
-            model: self.model.clone(),
-            backend: self.backend.clone(),
-            format: self.format.clone(),
-            threads: self.threads,
-            timing: self.timing.clone(),
-        }
-    }
-
-    pub fn measured(&self) -> bool {
-        self.status == "ok" && self.median_ms.is_some()
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct SampleRow {
-    device: String,
-    model: String,
-    backend: String,
-    format: String,
-    threads: usize,
-    timing: String,
-    latency_ms: f64,
-}
 
 /// A results folder as written by `harness run`.
 #[derive(Clone, Debug)]
@@ -109,11 +14,11 @@ pub struct ResultFolder {
     pub path: PathBuf,
     pub rows: Vec<SummaryRow>,
     /// Every latency of each measurement, all rounds pooled, in run order.
-    pub samples: BTreeMap<RowKey, Vec<f64>>,
+    pub samples: BTreeMap<SeriesKey, Vec<f64>>,
     /// environment.json as written: shown in reports field by field.
     pub environment: serde_json::Value,
-    /// run.json's `status` (`complete`, `interrupted`), or `unfinished` when the run never wrote it.
-    pub run_status: String,
+    /// run.json, or None when the run never wrote it (it ended before it could).
+    pub run: Option<RunStatus>,
 }
 
 impl ResultFolder {
@@ -130,20 +35,15 @@ impl ResultFolder {
                 path.display()
             );
         }
-        let rows: Vec<SummaryRow> = read_csv(&summary_path)?;
-        let mut samples: BTreeMap<RowKey, Vec<f64>> = BTreeMap::new();
+        let rows: Vec<SummaryRow> = read_rows(&summary_path)?;
+        let mut samples: BTreeMap<SeriesKey, Vec<f64>> = BTreeMap::new();
         let samples_path = path.join("samples.csv");
         if samples_path.is_file() {
-            for sample in read_csv::<SampleRow>(&samples_path)? {
-                let key = RowKey {
-                    device: sample.device,
-                    model: sample.model,
-                    backend: sample.backend,
-                    format: sample.format,
-                    threads: sample.threads,
-                    timing: sample.timing,
-                };
-                samples.entry(key).or_default().push(sample.latency_ms);
+            for sample in read_rows::<SampleRow>(&samples_path)? {
+                samples
+                    .entry(sample.key().series)
+                    .or_default()
+                    .push(sample.latency_ms);
             }
         }
         let environment = match std::fs::read_to_string(path.join("environment.json")) {
@@ -152,18 +52,23 @@ impl ResultFolder {
             })?,
             Err(_) => serde_json::Value::Null,
         };
-        let run_status = std::fs::read_to_string(path.join("run.json"))
+        let run = std::fs::read_to_string(path.join("run.json"))
             .ok()
-            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-            .and_then(|run| run["status"].as_str().map(str::to_string))
-            .unwrap_or_else(|| "unfinished".to_string());
+            .and_then(|text| serde_json::from_str::<RunStatus>(&text).ok());
         Ok(ResultFolder {
             path: path.to_path_buf(),
             rows,
             samples,
             environment,
-            run_status,
+            run,
         })
+    }
+
+    /// run.json's status (`complete`, `interrupted`), or `unfinished` when the run never wrote it.
+    pub fn run_state(&self) -> &'static str {
+        self.run
+            .as_ref()
+            .map_or("unfinished", |r| r.status.as_str())
     }
 
     /// The device names of the rows, in first-seen order.
@@ -178,25 +83,12 @@ impl ResultFolder {
     }
 }
 
-fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-    let mut reader = ::csv::Reader::from_path(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    reader
-        .deserialize()
-        .enumerate()
-        .map(|(i, row)| {
-            // Line 1 is the header.
-            row.with_context(|| format!("{}: line {}", path.display(), i + 2))
-        })
-        .collect()
-}
-
 /// The medians of one measurement's rounds, across `folders`.
-pub fn round_medians(folders: &[ResultFolder], key: &RowKey) -> Vec<f64> {
+pub fn round_medians(folders: &[ResultFolder], key: &SeriesKey) -> Vec<f64> {
     folders
         .iter()
         .flat_map(|f| &f.rows)
-        .filter(|r| r.measured() && r.key() == *key)
+        .filter(|r| r.measured() && r.series() == *key)
         .filter_map(|r| r.median_ms)
         .collect()
 }
@@ -204,7 +96,7 @@ pub fn round_medians(folders: &[ResultFolder], key: &RowKey) -> Vec<f64> {
 /// One measurement with its rounds merged: what charts and comparisons show.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Measurement {
-    pub key: RowKey,
+    pub key: SeriesKey,
     pub scenario: String,
     pub engine_version: String,
     /// The median of the rounds' medians.
@@ -225,13 +117,13 @@ pub struct Measurement {
 
 /// Merges the measured rows of several folders into one measurement per key, in first-seen order.
 pub fn measurements(folders: &[ResultFolder]) -> Vec<Measurement> {
-    let mut grouped: Vec<(RowKey, Vec<&SummaryRow>)> = Vec::new();
+    let mut grouped: Vec<(SeriesKey, Vec<&SummaryRow>)> = Vec::new();
     for row in folders
         .iter()
         .flat_map(|f| &f.rows)
         .filter(|r| r.measured())
     {
-        let key = row.key();
+        let key = row.series();
         match grouped.iter_mut().find(|(k, _)| *k == key) {
             Some((_, rows)) => rows.push(row),
             None => grouped.push((key, vec![row])),

@@ -2,10 +2,10 @@
 //! measurement plan, and alternating rounds of "through the harness" and "plain loop".
 #![allow(dead_code)] // Each benchmark uses its own subset.
 
-use harness::execute::execute;
 use harness::inputs::{InputDescription, ModelInputs, RandomInputs};
 use harness::measure::{MeasureRules, MonotonicClock};
 use harness::plan::{MeasurementPlan, Timing};
+use harness::run::execute::execute;
 use harness_backend_api::{Backend, ElementType, Layout, ModelFormat};
 use std::path::PathBuf;
 use std::time::Instant;

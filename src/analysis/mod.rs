@@ -1,6 +1,8 @@
 //! Analysis of measured data, kept apart from measuring (as criterion does) so that it can be tested on
-//! known samples: latency statistics and their validity, and the agreement of outputs between engines.
+//! known samples: latency statistics and their validity, the agreement of outputs between engines, and
+//! whether a measurement changed between runs.
 
+pub mod change;
 pub mod parity;
 mod timing;
 

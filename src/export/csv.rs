@@ -1,112 +1,382 @@
 //! `summary.csv` (one tidy row per measurement), `samples.csv` (every latency, long format) and
-//! `predictions.csv` (classifiers' top-5), all starting with the same key columns. Each measurement's rows are
-//! written as soon as it ends, so that a crash or Ctrl-C keeps what was measured.
+//! `predictions.csv` (classifiers' top-5), all starting with the same key columns. Each file has one row type
+//! here, which writes it and reads it back (`results`), so the two can never disagree. Each measurement's rows
+//! are written as soon as it ends, so that a crash or Ctrl-C keeps what was measured.
 
+use crate::key::{MeasurementKey, SeriesKey};
 use crate::record::MeasurementRecord;
 use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize, Serializer};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
-/// The columns that say which measurement a row belongs to: the first ones of every file.
-const KEY_COLUMNS: [&str; 8] = [
-    "scenario", "device", "model", "backend", "format", "threads", "timing", "round",
-];
+/// Defines a row type whose columns start with the key columns every file shares (`scenario, device, model,
+/// backend, format, threads, timing, round`), with `key()` and `keyed()` (a row holding only them).
+macro_rules! keyed_row {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$field_meta:meta])* pub $field:ident: $type:ty,)* }) => {
+        $(#[$meta])*
+        pub struct $name {
+            pub scenario: String,
+            pub device: String,
+            pub model: String,
+            pub backend: String,
+            pub format: String,
+            pub threads: usize,
+            pub timing: String,
+            pub round: usize,
+            $($(#[$field_meta])* pub $field: $type,)*
+        }
 
-/// summary.csv: the key, then these.
-const SUMMARY_VALUES: &[&str] = &[
-    "target",
-    "engine_version",
-    "status",
-    "validity",
-    "validity_reasons",
-    "runs",
-    "mean_ms",
-    "median_ms",
-    "median_low_ms",
-    "median_high_ms",
-    "min_ms",
-    "max_ms",
-    "std_ms",
-    "p90_ms",
-    "p99_ms",
-    "outliers",
-    "throughput_per_s",
-    "load_ms",
-    "conversion_ms",
-    "first_run_ms",
-    "warmup_runs",
-    "peak_rss_mb",
-    "model_file_mb",
-    "model_macs",
-    "gmac_per_s",
-    "observed_threads",
-    "pinned_cpus",
-    "inputs",
-    "input_adaptation",
-    "model_adaptation",
-    "settings",
-    "baseline_model",
-    "parity",
-    "parity_reference",
-    "max_abs_diff",
-    "max_rel_diff",
-    "min_cosine",
-    "top1_agreement",
-    "top5_agreement",
-    "parity_reasons",
-    "error",
-];
+        impl $name {
+            /// The measurement this row belongs to.
+            pub fn key(&self) -> MeasurementKey {
+                MeasurementKey {
+                    series: SeriesKey {
+                        device: self.device.clone(),
+                        model: self.model.clone(),
+                        backend: self.backend.clone(),
+                        format: self.format.clone(),
+                        threads: self.threads,
+                        timing: self.timing.clone(),
+                    },
+                    round: self.round,
+                }
+            }
 
-/// predictions.csv: the key, then these.
-const PREDICTION_VALUES: &[&str] = &["input", "rank", "class", "label", "score"];
-
-/// samples.csv: the key, then these.
-const SAMPLE_VALUES: &[&str] = &["run", "input", "latency_ms"];
-
-pub fn summary_columns() -> Vec<&'static str> {
-    KEY_COLUMNS.iter().chain(SUMMARY_VALUES).copied().collect()
+            /// A row of `record`'s measurement with only its key columns filled.
+            fn keyed(scenario: &str, record: &MeasurementRecord) -> $name {
+                let plan = &record.plan;
+                $name {
+                    scenario: scenario.to_string(),
+                    device: record.device.clone(),
+                    model: plan.model.clone(),
+                    backend: plan.backend.clone(),
+                    format: plan.format.to_string(),
+                    threads: plan.threads,
+                    timing: plan.timing.as_str().to_string(),
+                    round: plan.round as usize,
+                    ..$name::default()
+                }
+            }
+        }
+    };
 }
 
-pub fn sample_columns() -> Vec<&'static str> {
-    KEY_COLUMNS.iter().chain(SAMPLE_VALUES).copied().collect()
+keyed_row! {
+    /// One row of summary.csv. Reading tolerates columns it does not know and fills columns an older folder
+    /// lacks with their defaults, so that older and newer folders load.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(default)]
+    pub struct SummaryRow {
+        /// `local`, `ssh` or `emulated`; empty in folders from before targets.
+        pub target: String,
+        pub engine_version: String,
+        pub status: String,
+        pub validity: String,
+        pub validity_reasons: String,
+        pub runs: Option<usize>,
+        #[serde(serialize_with = "fixed6")]
+        pub mean_ms: Option<f64>,
+        #[serde(serialize_with = "fixed6")]
+        pub median_ms: Option<f64>,
+        #[serde(serialize_with = "fixed6")]
+        pub median_low_ms: Option<f64>,
+        #[serde(serialize_with = "fixed6")]
+        pub median_high_ms: Option<f64>,
+        #[serde(serialize_with = "fixed6")]
+        pub min_ms: Option<f64>,
+        #[serde(serialize_with = "fixed6")]
+        pub max_ms: Option<f64>,
+        #[serde(serialize_with = "fixed6")]
+        pub std_ms: Option<f64>,
+        #[serde(serialize_with = "fixed6")]
+        pub p90_ms: Option<f64>,
+        #[serde(serialize_with = "fixed6")]
+        pub p99_ms: Option<f64>,
+        pub outliers: Option<usize>,
+        #[serde(serialize_with = "fixed6")]
+        pub throughput_per_s: Option<f64>,
+        #[serde(serialize_with = "fixed6")]
+        pub load_ms: Option<f64>,
+        #[serde(serialize_with = "fixed6")]
+        pub conversion_ms: Option<f64>,
+        #[serde(serialize_with = "fixed6")]
+        pub first_run_ms: Option<f64>,
+        pub warmup_runs: u64,
+        #[serde(serialize_with = "fixed6")]
+        pub peak_rss_mb: Option<f64>,
+        #[serde(serialize_with = "fixed6")]
+        pub model_file_mb: Option<f64>,
+        pub model_macs: Option<u64>,
+        /// Achieved multiply-accumulates per second at the median latency.
+        #[serde(serialize_with = "fixed6")]
+        pub gmac_per_s: Option<f64>,
+        pub observed_threads: Option<u64>,
+        /// The cores the worker was pinned to, space-separated.
+        pub pinned_cpus: String,
+        /// How many prepared inputs the measurement cycled through.
+        pub inputs: usize,
+        pub input_adaptation: String,
+        pub model_adaptation: String,
+        /// The settings the engine applied, `key=value; key=value`.
+        pub settings: String,
+        /// The model this row's model is a variant of (technique studies); empty otherwise.
+        pub baseline_model: String,
+        pub parity: String,
+        pub parity_reference: String,
+        #[serde(serialize_with = "scientific")]
+        pub max_abs_diff: Option<f64>,
+        #[serde(serialize_with = "scientific")]
+        pub max_rel_diff: Option<f64>,
+        #[serde(serialize_with = "fixed8")]
+        pub min_cosine: Option<f64>,
+        /// `agreed/inputs`.
+        pub top1_agreement: String,
+        pub top5_agreement: String,
+        pub parity_reasons: String,
+        pub error: String,
+    }
 }
 
-pub fn prediction_columns() -> Vec<&'static str> {
-    KEY_COLUMNS
-        .iter()
-        .chain(PREDICTION_VALUES)
-        .copied()
+keyed_row! {
+    /// One row of samples.csv: one timed run.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct SampleRow {
+        pub run: usize,
+        /// Which prepared input the run used.
+        pub input: usize,
+        #[serde(serialize_with = "fixed6_value")]
+        pub latency_ms: f64,
+    }
+}
+
+keyed_row! {
+    /// One row of predictions.csv: one of an input's top-5 classes.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct PredictionRow {
+        pub input: String,
+        pub rank: usize,
+        pub class: usize,
+        pub label: String,
+        #[serde(serialize_with = "fixed6_value")]
+        pub score: f64,
+    }
+}
+
+impl SummaryRow {
+    pub fn series(&self) -> SeriesKey {
+        self.key().series
+    }
+
+    pub fn measured(&self) -> bool {
+        self.status == "ok" && self.median_ms.is_some()
+    }
+
+    /// The row of one measurement's record.
+    pub fn of(scenario: &str, r: &MeasurementRecord) -> SummaryRow {
+        let s = r.summary.as_ref();
+        let parity = r.parity.as_ref();
+        let agreement = parity.and_then(|p| p.agreement.as_ref());
+        let share = |count: Option<usize>| match (count, agreement) {
+            (Some(n), Some(a)) => format!("{n}/{}", a.inputs),
+            _ => String::new(),
+        };
+        let settings: Vec<String> = r
+            .settings
+            .iter()
+            .map(|s| format!("{}={}", s.key, s.value))
+            .collect();
+        SummaryRow {
+            target: r.target.clone(),
+            engine_version: r.engine_version.clone(),
+            status: r.status.as_str().to_string(),
+            validity: r
+                .validity
+                .as_ref()
+                .map_or("", |v| v.verdict.as_str())
+                .to_string(),
+            validity_reasons: r
+                .validity
+                .as_ref()
+                .map_or(String::new(), |v| v.reasons.join("; ")),
+            runs: s.map(|s| s.runs),
+            mean_ms: s.map(|s| s.mean_ms),
+            median_ms: s.map(|s| s.median_ms),
+            median_low_ms: s.map(|s| s.median_low_ms),
+            median_high_ms: s.map(|s| s.median_high_ms),
+            min_ms: s.map(|s| s.min_ms),
+            max_ms: s.map(|s| s.max_ms),
+            std_ms: s.map(|s| s.std_ms),
+            p90_ms: s.map(|s| s.p90_ms),
+            p99_ms: s.map(|s| s.p99_ms),
+            outliers: s.map(|s| s.outliers),
+            throughput_per_s: s.map(|s| s.throughput_per_s),
+            load_ms: r.load_ms,
+            conversion_ms: r.conversion_ms,
+            first_run_ms: r.first_run_ms,
+            warmup_runs: r.warmup_runs,
+            peak_rss_mb: r.peak_rss_kb.map(|kb| kb as f64 / 1024.0),
+            model_file_mb: r.model_file_bytes.map(|b| b as f64 / (1024.0 * 1024.0)),
+            model_macs: r.model_macs,
+            gmac_per_s: r
+                .model_macs
+                .zip(s)
+                .map(|(m, s)| m as f64 / (s.median_ms * 1e-3) / 1e9),
+            observed_threads: r.observed_threads,
+            pinned_cpus: r.pinned_cpus.as_ref().map_or(String::new(), |cpus| {
+                let cpus: Vec<String> = cpus.iter().map(usize::to_string).collect();
+                cpus.join(" ")
+            }),
+            inputs: r.outputs.len(),
+            input_adaptation: r.adaptation.as_str().to_string(),
+            model_adaptation: r.setting("model_adaptation").unwrap_or("none").to_string(),
+            settings: settings.join("; "),
+            baseline_model: r.plan.baseline.clone().unwrap_or_default(),
+            parity: parity.map_or("", |p| p.verdict.as_str()).to_string(),
+            parity_reference: parity.map_or(String::new(), |p| p.reference.clone()),
+            max_abs_diff: agreement.map(|a| a.max_abs_diff),
+            max_rel_diff: agreement.map(|a| a.max_rel_diff),
+            min_cosine: agreement.map(|a| a.min_cosine),
+            top1_agreement: share(agreement.and_then(|a| a.top1_agree)),
+            top5_agreement: share(agreement.and_then(|a| a.top5_agree)),
+            parity_reasons: parity.map_or(String::new(), |p| p.reasons.join("; ")),
+            error: r.error.clone().unwrap_or_default(),
+            ..SummaryRow::keyed(scenario, r)
+        }
+    }
+}
+
+impl SampleRow {
+    /// Every timed run of one measurement's record.
+    pub fn of(scenario: &str, r: &MeasurementRecord) -> Vec<SampleRow> {
+        let inputs = r.outputs.len().max(1);
+        let rotation = r.plan.pin.map_or(
+            crate::measure::Rotation::Cycle,
+            crate::measure::Rotation::Pinned,
+        );
+        r.samples_ns
+            .iter()
+            .enumerate()
+            .map(|(run, ns)| SampleRow {
+                run,
+                input: rotation.index(run, inputs),
+                latency_ms: *ns as f64 / 1e6,
+                ..SampleRow::keyed(scenario, r)
+            })
+            .collect()
+    }
+}
+
+impl PredictionRow {
+    /// Each input's top-5 classes (index, label, score) from the first output of a classifier.
+    pub fn of(
+        scenario: &str,
+        r: &MeasurementRecord,
+        input_names: &[String],
+        labels: Option<&[String]>,
+    ) -> Vec<PredictionRow> {
+        let mut rows = Vec::new();
+        for (outputs, input) in r.outputs.iter().zip(input_names) {
+            let Some(first) = outputs.first() else {
+                continue;
+            };
+            let scores = first.data.to_f32();
+            for (rank, class) in crate::analysis::parity::top_k(&scores, 5)
+                .into_iter()
+                .enumerate()
+            {
+                rows.push(PredictionRow {
+                    input: input.clone(),
+                    rank: rank + 1,
+                    class,
+                    label: labels
+                        .and_then(|l| l.get(class))
+                        .cloned()
+                        .unwrap_or_default(),
+                    score: scores[class] as f64,
+                    ..PredictionRow::keyed(scenario, r)
+                });
+            }
+        }
+        rows
+    }
+}
+
+fn fixed6<S: Serializer>(value: &Option<f64>, out: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => out.serialize_str(&format!("{v:.6}")),
+        None => out.serialize_none(),
+    }
+}
+
+fn fixed6_value<S: Serializer>(value: &f64, out: S) -> Result<S::Ok, S::Error> {
+    out.serialize_str(&format!("{value:.6}"))
+}
+
+fn fixed8<S: Serializer>(value: &Option<f64>, out: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => out.serialize_str(&format!("{v:.8}")),
+        None => out.serialize_none(),
+    }
+}
+
+fn scientific<S: Serializer>(value: &Option<f64>, out: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => out.serialize_str(&format!("{v:e}")),
+        None => out.serialize_none(),
+    }
+}
+
+/// The columns of a row type, in file order.
+pub fn columns<T: Serialize + Default>() -> Vec<String> {
+    let mut writer = ::csv::Writer::from_writer(Vec::new());
+    writer
+        .serialize(T::default())
+        .expect("a default row serialises");
+    let bytes = writer.into_inner().expect("writing to memory");
+    let mut reader = ::csv::Reader::from_reader(bytes.as_slice());
+    let header = reader.headers().expect("the header just written");
+    header.iter().map(str::to_string).collect()
+}
+
+pub fn summary_columns() -> Vec<String> {
+    columns::<SummaryRow>()
+}
+
+pub fn sample_columns() -> Vec<String> {
+    columns::<SampleRow>()
+}
+
+/// Reads every row of a CSV file written by a [`RowWriter`] of `T`; an error names the file and line.
+pub fn read_rows<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+    let mut reader = ::csv::Reader::from_path(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    reader
+        .deserialize()
+        .enumerate()
+        .map(|(i, row)| {
+            // Line 1 is the header.
+            row.with_context(|| format!("{}: line {}", path.display(), i + 2))
+        })
         .collect()
 }
 
-/// The key cells of a row, in the order of `KEY_COLUMNS`.
-fn key_cells(scenario: &str, r: &MeasurementRecord) -> Vec<String> {
-    vec![
-        scenario.to_string(),
-        r.device.clone(),
-        r.plan.model.clone(),
-        r.plan.backend.clone(),
-        r.plan.format.to_string(),
-        r.plan.threads.to_string(),
-        r.plan.timing.as_str().to_string(),
-        r.plan.round.to_string(),
-    ]
-}
-
-/// A CSV file created new (never overwriting), written a measurement at a time: its rows are encoded in memory
-/// and then written in one go. When the write fails (disk full, file too large) the file is cut back to the end
-/// of the last complete write, so that what is there stays valid CSV.
-pub struct RowWriter {
+/// A CSV file of `T` rows created new (never overwriting), written a measurement at a time: its rows are
+/// encoded in memory and then written in one go. When the write fails (disk full, file too large) the file is
+/// cut back to the end of the last complete write, so that what is there stays valid CSV.
+pub struct RowWriter<T> {
     path: PathBuf,
     file: File,
-    pending: ::csv::Writer<Vec<u8>>,
     /// Bytes of the file known to be complete.
     written: u64,
+    rows: PhantomData<T>,
 }
 
-impl RowWriter {
-    pub fn create(path: &Path, columns: &[&str]) -> Result<RowWriter> {
+impl<T: Serialize + Default> RowWriter<T> {
+    pub fn create(path: &Path) -> Result<RowWriter<T>> {
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -115,25 +385,34 @@ impl RowWriter {
         let mut writer = RowWriter {
             path: path.to_path_buf(),
             file,
-            pending: ::csv::Writer::from_writer(Vec::new()),
             written: 0,
+            rows: PhantomData,
         };
-        writer.write(columns.iter().map(|c| c.to_string()))?;
-        writer.flush()?;
+        let mut header = ::csv::Writer::from_writer(Vec::new());
+        header.write_record(columns::<T>())?;
+        writer.write_bytes(
+            header
+                .into_inner()
+                .map_err(|e| anyhow::anyhow!("{}", e.error()))?,
+        )?;
         Ok(writer)
     }
 
-    fn write(&mut self, row: impl IntoIterator<Item = String>) -> Result<()> {
-        self.pending
-            .write_record(row.into_iter().collect::<Vec<_>>())?;
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        let pending = std::mem::replace(&mut self.pending, ::csv::Writer::from_writer(Vec::new()));
+    /// Writes one measurement's rows in one write.
+    pub fn add(&mut self, rows: &[T]) -> Result<()> {
+        let mut pending = ::csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(Vec::new());
+        for row in rows {
+            pending.serialize(row)?;
+        }
         let bytes = pending
             .into_inner()
             .map_err(|e| anyhow::anyhow!("encoding rows: {}", e.error()))?;
+        self.write_bytes(bytes)
+    }
+
+    fn write_bytes(&mut self, bytes: Vec<u8>) -> Result<()> {
         match self.file.write_all(&bytes).and_then(|()| self.file.flush()) {
             Ok(()) => {
                 self.written += bytes.len() as u64;
@@ -151,147 +430,58 @@ impl RowWriter {
     }
 }
 
-fn optional(value: Option<f64>) -> String {
-    value.map_or_else(String::new, |v| format!("{v:.6}"))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-pub fn write_summary(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord) -> Result<()> {
-    let s = r.summary.as_ref();
-    let stat = |f: fn(&crate::analysis::Summary) -> f64| optional(s.map(f));
-    let settings: Vec<String> = r
-        .settings
-        .iter()
-        .map(|s| format!("{}={}", s.key, s.value))
-        .collect();
-    let mut row = key_cells(scenario, r);
-    row.push(r.target.clone());
-    row.extend([
-        r.engine_version.clone(),
-        r.status.as_str().to_string(),
-        r.validity
-            .as_ref()
-            .map_or("", |v| v.verdict.as_str())
-            .to_string(),
-        r.validity
-            .as_ref()
-            .map_or(String::new(), |v| v.reasons.join("; ")),
-        s.map_or(String::new(), |s| s.runs.to_string()),
-        stat(|s| s.mean_ms),
-        stat(|s| s.median_ms),
-        stat(|s| s.median_low_ms),
-        stat(|s| s.median_high_ms),
-        stat(|s| s.min_ms),
-        stat(|s| s.max_ms),
-        stat(|s| s.std_ms),
-        stat(|s| s.p90_ms),
-        stat(|s| s.p99_ms),
-        s.map_or(String::new(), |s| s.outliers.to_string()),
-        stat(|s| s.throughput_per_s),
-        optional(r.load_ms),
-        optional(r.conversion_ms),
-        optional(r.first_run_ms),
-        r.warmup_runs.to_string(),
-        optional(r.peak_rss_kb.map(|kb| kb as f64 / 1024.0)),
-        optional(r.model_file_bytes.map(|b| b as f64 / (1024.0 * 1024.0))),
-        r.model_macs.map_or(String::new(), |m| m.to_string()),
-        // Achieved throughput of multiply-accumulates at the median latency.
-        optional(
-            r.model_macs
-                .zip(s)
-                .map(|(m, s)| m as f64 / (s.median_ms * 1e-3) / 1e9),
-        ),
-        r.observed_threads.map_or(String::new(), |n| n.to_string()),
-        r.pinned_cpus.as_ref().map_or(String::new(), |cpus| {
-            cpus.iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
-        }),
-        r.outputs.len().to_string(),
-        serde_json::to_value(r.adaptation)?
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        r.setting("model_adaptation").unwrap_or("none").to_string(),
-        settings.join("; "),
-        r.plan.baseline.clone().unwrap_or_default(),
-    ]);
-    row.extend(parity_cells(r));
-    row.push(r.error.clone().unwrap_or_default());
-    debug_assert_eq!(row.len(), KEY_COLUMNS.len() + SUMMARY_VALUES.len());
-    out.write(row)?;
-    out.flush()
-}
-
-pub fn write_samples(out: &mut RowWriter, scenario: &str, r: &MeasurementRecord) -> Result<()> {
-    let inputs = r.outputs.len().max(1);
-    let rotation = r.plan.pin.map_or(
-        crate::measure::Rotation::Cycle,
-        crate::measure::Rotation::Pinned,
-    );
-    for (run, ns) in r.samples_ns.iter().enumerate() {
-        let mut row = key_cells(scenario, r);
-        row.extend([
-            run.to_string(),
-            rotation.index(run, inputs).to_string(),
-            format!("{:.6}", *ns as f64 / 1e6),
-        ]);
-        out.write(row)?;
+    /// The file formats are what other tools read: a column renamed or moved is a change to announce.
+    #[test]
+    fn the_files_keep_their_columns() {
+        let key = "scenario device model backend format threads timing round";
+        let summary = "target engine_version status validity validity_reasons runs mean_ms median_ms \
+            median_low_ms median_high_ms min_ms max_ms std_ms p90_ms p99_ms outliers throughput_per_s load_ms \
+            conversion_ms first_run_ms warmup_runs peak_rss_mb model_file_mb model_macs gmac_per_s \
+            observed_threads pinned_cpus inputs input_adaptation model_adaptation settings baseline_model parity \
+            parity_reference max_abs_diff max_rel_diff min_cosine top1_agreement top5_agreement parity_reasons \
+            error";
+        let words =
+            |text: &str| -> Vec<String> { text.split_whitespace().map(str::to_string).collect() };
+        assert_eq!(summary_columns(), words(&format!("{key} {summary}")));
+        assert_eq!(
+            sample_columns(),
+            words(&format!("{key} run input latency_ms"))
+        );
+        assert_eq!(
+            columns::<PredictionRow>(),
+            words(&format!("{key} input rank class label score"))
+        );
     }
-    out.flush()
-}
 
-fn parity_cells(r: &MeasurementRecord) -> Vec<String> {
-    let Some(parity) = &r.parity else {
-        return vec![String::new(); 8];
-    };
-    let agreement = parity.agreement.as_ref();
-    let share = |count: Option<usize>| match (count, agreement) {
-        (Some(n), Some(a)) => format!("{n}/{}", a.inputs),
-        _ => String::new(),
-    };
-    vec![
-        parity.verdict.as_str().to_string(),
-        parity.reference.clone(),
-        agreement.map_or(String::new(), |a| format!("{:e}", a.max_abs_diff)),
-        agreement.map_or(String::new(), |a| format!("{:e}", a.max_rel_diff)),
-        agreement.map_or(String::new(), |a| format!("{:.8}", a.min_cosine)),
-        share(agreement.and_then(|a| a.top1_agree)),
-        share(agreement.and_then(|a| a.top5_agree)),
-        parity.reasons.join("; "),
-    ]
-}
-
-/// Each input's top-5 classes (index, label, score) from the first output of a classifier.
-pub fn write_predictions(
-    out: &mut RowWriter,
-    scenario: &str,
-    r: &MeasurementRecord,
-    input_names: &[String],
-    labels: Option<&[String]>,
-) -> Result<()> {
-    for (outputs, input) in r.outputs.iter().zip(input_names) {
-        let Some(first) = outputs.first() else {
-            continue;
+    #[test]
+    fn a_row_reads_back_as_it_was_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.csv");
+        let row = SummaryRow {
+            scenario: "s".into(),
+            model: "m".into(),
+            threads: 2,
+            round: 1,
+            median_ms: Some(1.5),
+            max_abs_diff: Some(3.1e-5),
+            min_cosine: Some(0.99999999),
+            settings: "a=1; b=2".into(),
+            error: "line one, with a comma".into(),
+            ..SummaryRow::default()
         };
-        let scores = first.data.to_f32();
-        for (rank, class) in crate::analysis::parity::top_k(&scores, 5)
-            .into_iter()
-            .enumerate()
-        {
-            let mut row = key_cells(scenario, r);
-            row.extend([
-                input.clone(),
-                (rank + 1).to_string(),
-                class.to_string(),
-                labels
-                    .and_then(|l| l.get(class))
-                    .cloned()
-                    .unwrap_or_default(),
-                format!("{:.6}", scores[class]),
-            ]);
-            out.write(row)?;
-        }
+        let mut writer = RowWriter::<SummaryRow>::create(&path).unwrap();
+        writer.add(std::slice::from_ref(&row)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(",1.500000,"), "{text}");
+        assert!(text.contains(",3.1e-5,"), "{text}");
+        assert_eq!(read_rows::<SummaryRow>(&path).unwrap(), [row]);
+        assert!(
+            RowWriter::<SummaryRow>::create(&path).is_err(),
+            "an existing file is never overwritten"
+        );
     }
-    out.flush()
 }

@@ -1,5 +1,6 @@
 //! The fingerprint stored with every result: what machine, system, compiler and engines produced it.
 
+use crate::machine::{cpu_clusters, read_trimmed, CpuCluster};
 use harness_backend_api::BackendInfo;
 use serde::Serialize;
 use std::fs;
@@ -68,13 +69,6 @@ pub fn device_name() -> String {
         .unwrap_or_else(|| "local".to_string())
 }
 
-fn read_trimmed(path: &str) -> Option<String> {
-    fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
 fn cpu_model() -> Option<String> {
     let info = fs::read_to_string("/proc/cpuinfo").ok()?;
     // x86 says "model name"; many ARM kernels say "Model" (the board) or only "CPU part".
@@ -94,79 +88,10 @@ fn os_name() -> Option<String> {
         .map(|v| v.trim_matches('"').to_string())
 }
 
-/// The cores of the cluster with the highest top frequency (a big.LITTLE board's big cores); all cores when
-/// the clusters do not say their frequencies.
-pub fn big_cores(clusters: &[CpuCluster]) -> Vec<usize> {
-    match clusters
-        .iter()
-        .filter(|c| c.max_mhz.is_some())
-        .max_by_key(|c| c.max_mhz)
-    {
-        Some(big) => big.cpus.clone(),
-        None => clusters
-            .iter()
-            .flat_map(|c| c.cpus.iter().copied())
-            .collect(),
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CpuCluster {
-    pub cpus: Vec<usize>,
-    /// The core type where the kernel names it (ARM's `CPU part`, e.g. 0xd0b for Cortex-A76).
-    pub part: Option<String>,
-    pub max_mhz: Option<u64>,
-    pub governor: Option<String>,
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Temperature {
     pub zone: String,
     pub celsius: f64,
-}
-
-/// Cores grouped by (CPU part, top frequency), in core order.
-pub fn cpu_clusters() -> Vec<CpuCluster> {
-    let info = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    // On ARM, each "processor" block names its "CPU part".
-    let mut parts = std::collections::BTreeMap::new();
-    let mut current = None;
-    for line in info.lines() {
-        let Some((key, value)) = line.split_once(':') else {
-            continue;
-        };
-        match key.trim() {
-            "processor" => current = value.trim().parse::<usize>().ok(),
-            "CPU part" => {
-                if let Some(cpu) = current {
-                    parts.insert(cpu, value.trim().to_string());
-                }
-            }
-            _ => {}
-        }
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut clusters: Vec<CpuCluster> = Vec::new();
-    for cpu in 0..cores {
-        let freq = format!("/sys/devices/system/cpu/cpu{cpu}/cpufreq");
-        let max_mhz = read_trimmed(&format!("{freq}/cpuinfo_max_freq"))
-            .and_then(|khz| khz.parse::<u64>().ok())
-            .map(|khz| khz / 1000);
-        let part = parts.get(&cpu).cloned();
-        match clusters
-            .iter_mut()
-            .find(|c| c.part == part && c.max_mhz == max_mhz)
-        {
-            Some(cluster) => cluster.cpus.push(cpu),
-            None => clusters.push(CpuCluster {
-                cpus: vec![cpu],
-                part,
-                max_mhz,
-                governor: read_trimmed(&format!("{freq}/scaling_governor")),
-            }),
-        }
-    }
-    clusters
 }
 
 fn temperatures() -> Vec<Temperature> {
@@ -214,29 +139,4 @@ fn glibc_version() -> Option<String> {
     // SAFETY: glibc returns a static string; every target the harness builds for links glibc.
     let version = unsafe { std::ffi::CStr::from_ptr(gnu_get_libc_version()) };
     Some(version.to_string_lossy().into_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cluster(cpus: &[usize], max_mhz: Option<u64>) -> CpuCluster {
-        CpuCluster {
-            cpus: cpus.to_vec(),
-            part: None,
-            max_mhz,
-            governor: None,
-        }
-    }
-
-    #[test]
-    fn big_cores_are_the_fastest_cluster_or_all_cores_when_frequencies_are_unknown() {
-        let big_little = [
-            cluster(&[0, 1, 2, 3], Some(1800)),
-            cluster(&[4, 5, 6, 7], Some(2400)),
-        ];
-        assert_eq!(big_cores(&big_little), [4, 5, 6, 7]);
-        let unknown = [cluster(&[0, 1], None)];
-        assert_eq!(big_cores(&unknown), [0, 1]);
-    }
 }

@@ -1,6 +1,8 @@
-//! Everything written for people and other tools: CSV tables, the environment, the terminal table.
+//! Everything written for people and other tools, one module per file format: the CSV tables, the
+//! environment, run.json, the results folder's name, and the terminal table.
 
 pub mod csv;
 pub mod environment;
 pub mod folder;
+pub mod run_status;
 pub mod table;

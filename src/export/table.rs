@@ -97,6 +97,14 @@ pub fn render(records: &[MeasurementRecord]) -> String {
     for row in &rows {
         line(&mut out, row.iter().map(String::as_str).collect());
     }
+    out.push_str(&notes(records));
+    out
+}
+
+/// The lines under the table: parity per measurement, drift between rounds, adapted models, errors and
+/// validity warnings.
+fn notes(records: &[MeasurementRecord]) -> String {
+    let mut out = String::new();
     for r in records {
         if let Some(line) = agreement_line(r) {
             let _ = writeln!(out, "{line}");
@@ -173,13 +181,13 @@ pub fn drift_lines(records: &[MeasurementRecord]) -> Vec<String> {
     let mut lines = Vec::new();
     let mut seen: Vec<&MeasurementRecord> = Vec::new();
     for r in records.iter().filter(|r| r.plan.round == 0) {
-        if seen.iter().any(|s| same_measurement(s, r)) {
+        if seen.iter().any(|s| s.key().series == r.key().series) {
             continue;
         }
         seen.push(r);
         let medians: Vec<f64> = records
             .iter()
-            .filter(|o| same_measurement(o, r))
+            .filter(|o| o.key().series == r.key().series)
             .filter_map(|o| o.summary.as_ref().map(|s| s.median_ms))
             .collect();
         if medians.len() < 2 {
@@ -200,15 +208,6 @@ pub fn drift_lines(records: &[MeasurementRecord]) -> Vec<String> {
         ));
     }
     lines
-}
-
-fn same_measurement(a: &MeasurementRecord, b: &MeasurementRecord) -> bool {
-    a.device == b.device
-        && a.plan.model == b.plan.model
-        && a.plan.backend == b.plan.backend
-        && a.plan.format == b.plan.format
-        && a.plan.threads == b.plan.threads
-        && a.plan.timing == b.plan.timing
 }
 
 #[cfg(test)]

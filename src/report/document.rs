@@ -2,8 +2,8 @@
 //! (charts embedded as SVG, styles inline, nothing fetched).
 
 use super::Report;
+use crate::export::csv::SummaryRow;
 use crate::report::charts::significant;
-use crate::results::SummaryRow;
 use std::fmt::Write;
 
 /// A table given once and rendered in both formats.
@@ -119,7 +119,7 @@ fn summary_table(report: &Report) -> Table {
                 let mut cells = vec![
                     r.device.clone(),
                     r.model.clone(),
-                    r.key().engine_label(),
+                    r.series().engine_label(),
                     threads,
                 ];
                 match r.median_ms.filter(|_| r.measured()) {
@@ -182,7 +182,7 @@ fn parity_table(report: &Report) -> Option<Table> {
                 vec![
                     r.device.clone(),
                     r.model.clone(),
-                    r.key().engine_label(),
+                    r.series().engine_label(),
                     r.threads.to_string(),
                     r.parity.clone(),
                     r.parity_reference.clone(),
@@ -255,11 +255,11 @@ fn study_table(report: &Report, baseline: &str) -> Table {
 fn warnings(report: &Report) -> Vec<String> {
     let mut out = Vec::new();
     for folder in &report.folders {
-        if folder.run_status != "complete" {
+        if folder.run_state() != "complete" {
             out.push(format!(
                 "{}: the run is {}: some planned measurements are missing.",
                 folder.path.display(),
-                folder.run_status
+                folder.run_state()
             ));
         }
         for r in &folder.rows {
@@ -267,7 +267,7 @@ fn warnings(report: &Report) -> Vec<String> {
                 "{} · {} · {} · {}",
                 r.device,
                 r.model,
-                r.key().engine_label(),
+                r.series().engine_label(),
                 threads_of(r)
             );
             if r.status != "ok" {

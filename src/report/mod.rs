@@ -5,7 +5,9 @@
 pub mod charts;
 mod document;
 
-use crate::results::{measurements, round_medians, Measurement, ResultFolder, RowKey};
+use crate::analysis::change::{judge, welch_change, Change, NOISE_THRESHOLD};
+use crate::key::SeriesKey;
+use crate::results::{measurements, round_medians, Measurement, ResultFolder};
 use anyhow::{Context, Result};
 use charts::{Bar, BarSeries, Distribution, GroupedBars, Rendered, Scaling, ScalingLine, Spread};
 use std::path::{Path, PathBuf};
@@ -23,7 +25,7 @@ pub struct Report {
 pub struct StudyRow {
     pub baseline: String,
     /// The variant's own key (its model is the variant).
-    pub key: RowKey,
+    pub key: SeriesKey,
     pub baseline_ms: Option<f64>,
     pub variant_ms: Option<f64>,
     /// Baseline time over variant time: above 1 is faster.
@@ -35,7 +37,7 @@ pub struct StudyRow {
     pub min_cosine: Option<f64>,
     /// Whether the variant is significantly faster or slower than the baseline (as `harness compare` judges,
     /// from the rounds' medians); None with fewer than two rounds on either side.
-    pub verdict: Option<crate::compare::Change>,
+    pub verdict: Option<Change>,
     /// `ok`, or why the engine could not run the variant.
     pub status: String,
     pub error: String,
@@ -43,7 +45,7 @@ pub struct StudyRow {
 
 /// Every variant row (first round, inference timing) with its baseline's time on the same engine.
 fn studies(folders: &[ResultFolder], measurements: &[Measurement]) -> Vec<StudyRow> {
-    let median = |key: &RowKey| {
+    let median = |key: &SeriesKey| {
         measurements
             .iter()
             .find(|m| &m.key == key)
@@ -61,8 +63,8 @@ fn studies(folders: &[ResultFolder], measurements: &[Measurement]) -> Vec<StudyR
         .flat_map(|f| &f.rows)
         .filter(|r| !r.baseline_model.is_empty() && r.round == 0 && r.timing == "inference")
         .map(|r| {
-            let key = r.key();
-            let baseline_key = RowKey {
+            let key = r.series();
+            let baseline_key = SeriesKey {
                 model: r.baseline_model.clone(),
                 ..key.clone()
             };
@@ -72,12 +74,8 @@ fn studies(folders: &[ResultFolder], measurements: &[Measurement]) -> Vec<StudyR
                 round_medians(folders, &key),
             );
             let verdict = (before.len() >= 2 && after.len() >= 2).then(|| {
-                let (change, interval) = crate::compare::welch_change(&before, &after);
-                crate::compare::judge(
-                    change,
-                    interval,
-                    crate::compare::CompareRules::default().noise_threshold,
-                )
+                let (change, interval) = welch_change(&before, &after);
+                judge(change, interval, NOISE_THRESHOLD)
             });
             StudyRow {
                 baseline: r.baseline_model.clone(),
@@ -244,7 +242,7 @@ fn threads_label(threads: usize) -> String {
 }
 
 /// How a series of (device, threads) is named: the device only when several devices are shown.
-fn series_label(key: &RowKey, several_devices: bool) -> String {
+fn series_label(key: &SeriesKey, several_devices: bool) -> String {
     if several_devices {
         format!("{} · {}", key.device, threads_label(key.threads))
     } else {
@@ -331,7 +329,7 @@ fn distribution_chart(
     let series = series_keys
         .iter()
         .map(|(device, threads)| {
-            let key = RowKey {
+            let key = SeriesKey {
                 device: device.clone(),
                 threads: *threads,
                 ..rows[0].key.clone()
@@ -449,7 +447,8 @@ fn startup_chart(model: &str, rows: &[&Measurement]) -> Option<GroupedBars> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::SummaryRow;
+    use crate::export::csv::SummaryRow;
+    use crate::export::run_status::{RunState, RunStatus};
 
     /// A measured row of `model` on tract/onnx, 1 thread, in `round`.
     fn row(model: &str, baseline: &str, round: usize, median_ms: f64, macs: u64) -> SummaryRow {
@@ -466,20 +465,11 @@ mod tests {
             engine_version: "0".into(),
             status: "ok".into(),
             validity: "valid".into(),
-            validity_reasons: String::new(),
             runs: Some(30),
             median_ms: Some(median_ms),
             median_low_ms: Some(median_ms * 0.99),
             median_high_ms: Some(median_ms * 1.01),
-            p90_ms: None,
-            p99_ms: None,
-            load_ms: None,
-            conversion_ms: None,
-            first_run_ms: None,
-            peak_rss_mb: None,
             model_macs: Some(macs),
-            gmac_per_s: None,
-            settings: String::new(),
             baseline_model: baseline.into(),
             parity: if baseline.is_empty() {
                 "reference"
@@ -487,23 +477,26 @@ mod tests {
                 "pass"
             }
             .into(),
-            parity_reference: String::new(),
-            max_abs_diff: None,
             min_cosine: Some(if baseline.is_empty() { 1.0 } else { 0.98 }),
             top1_agreement: "6/6".into(),
             top5_agreement: "5/6".into(),
-            parity_reasons: String::new(),
-            error: String::new(),
+            ..SummaryRow::default()
         }
     }
 
     fn folder(rows: Vec<SummaryRow>) -> ResultFolder {
+        let count = rows.len();
         ResultFolder {
             path: "/synthetic".into(),
             rows,
             samples: Default::default(),
             environment: serde_json::Value::Null,
-            run_status: "complete".into(),
+            run: Some(RunStatus {
+                status: RunState::Complete,
+                measurements_planned: count,
+                measurements_done: count,
+                resumes: None,
+            }),
         }
     }
 
@@ -533,7 +526,7 @@ mod tests {
         assert_eq!((s.baseline_ms, s.variant_ms), (Some(10.0), Some(5.0)));
         assert_eq!(s.speedup, Some(2.0));
         assert_eq!(s.mac_ratio, Some(7.0));
-        assert_eq!(s.verdict, Some(crate::compare::Change::Faster));
+        assert_eq!(s.verdict, Some(Change::Faster));
         assert_eq!((s.top1.as_str(), s.min_cosine), ("6/6", Some(0.98)));
     }
 

@@ -1,8 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // Each test file uses its own subset.
 
-use harness::isolation::Isolation;
-use harness::pipeline::{self, RunOutcome};
+use harness::run::isolation::Isolation;
+use harness::run::RunOutcome;
 use harness::scenario;
 use harness_backend_api::Backend;
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ pub fn run_scenario(
 ) -> RunOutcome {
     let infos: Vec<_> = backends.iter().map(|b| b.info()).collect();
     let scenario = scenario::load(path, &infos).unwrap();
-    pipeline::run(&scenario, backends, isolation, &mut std::io::sink()).unwrap()
+    harness::run::run(&scenario, backends, isolation, &mut std::io::sink()).unwrap()
 }
 
 pub fn root() -> &'static Path {

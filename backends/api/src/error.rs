@@ -23,3 +23,29 @@ pub enum BackendError {
     #[error("{engine}: {reason}")]
     Option { engine: String, reason: String },
 }
+
+impl BackendError {
+    /// The engine failed while running.
+    pub fn run(engine: &str, reason: impl std::fmt::Display) -> BackendError {
+        BackendError::Run {
+            engine: engine.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The inputs do not fit the model, or cannot be converted for the engine.
+    pub fn input(engine: &str, reason: impl std::fmt::Display) -> BackendError {
+        BackendError::Input {
+            engine: engine.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The engine cannot do `what` at all.
+    pub fn unsupported(engine: &str, what: impl std::fmt::Display) -> BackendError {
+        BackendError::Unsupported {
+            engine: engine.to_string(),
+            what: what.to_string(),
+        }
+    }
+}

@@ -21,6 +21,17 @@ pub enum Adaptation {
     NhwcToNchw,
 }
 
+impl Adaptation {
+    /// The name results files use (the same as its serialised form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Adaptation::None => "none",
+            Adaptation::NchwToNhwc => "nchw_to_nhwc",
+            Adaptation::NhwcToNchw => "nhwc_to_nchw",
+        }
+    }
+}
+
 /// Fits `logical` (in `layout`, when it is an image tensor) to the model input `wanted`.
 pub fn adapt_input(
     engine: &str,

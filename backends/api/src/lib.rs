@@ -6,12 +6,16 @@
 //! [`Session::run`] is the only call that is timed.
 
 pub mod cache;
+mod engine;
 mod error;
 mod layout;
 mod options;
 pub mod runtime;
 mod tensor;
 
+pub use engine::{
+    declared_formats, Adapted, Engine, EngineSession, LoadRequest, Opened, KNOWN_ENGINES,
+};
 pub use error::BackendError;
 pub use layout::{adapt_input, Adaptation, Layout};
 pub use options::EngineOptions;
@@ -113,39 +117,6 @@ pub trait Backend: Send + Sync {
 /// A handle to inputs already converted by [`Session::prepare`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PreparedInput(pub usize);
-
-/// The engine-native inputs a session keeps, addressed by [`PreparedInput`] handles.
-#[derive(Debug)]
-pub struct PreparedInputs<T>(Vec<T>);
-
-impl<T> Default for PreparedInputs<T> {
-    fn default() -> Self {
-        PreparedInputs(Vec::new())
-    }
-}
-
-impl<T> PreparedInputs<T> {
-    pub fn add(&mut self, value: T) -> PreparedInput {
-        self.0.push(value);
-        PreparedInput(self.0.len() - 1)
-    }
-
-    pub fn replace(&mut self, input: PreparedInput, value: T) {
-        self.0[input.0] = value;
-    }
-
-    pub fn get(&self, input: PreparedInput) -> &T {
-        &self.0[input.0]
-    }
-
-    pub fn get_mut(&mut self, input: PreparedInput) -> &mut T {
-        &mut self.0[input.0]
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.0.iter()
-    }
-}
 
 /// A model loaded by one engine, ready to run many times.
 pub trait Session {

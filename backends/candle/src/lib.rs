@@ -8,63 +8,46 @@ pub mod plan;
 
 use candle_core::Tensor as CandleTensor;
 use harness_backend_api::{
-    Backend, BackendError, BackendInfo, LoadOptions, ModelFormat, PreparedInput, PreparedInputs,
-    Session, Setting, Tensor, TensorData, TensorInfo,
+    BackendError, Engine, EngineSession, LoadRequest, ModelFormat, Opened, Setting, Tensor,
+    TensorData,
 };
-use std::path::Path;
 
 const NAME: &str = "candle";
 /// The pinned version of candle-core (checked against Cargo.lock by a test).
 pub const CANDLE_VERSION: &str = "0.11.1";
-const THREADS_NOTE: &str = "every inference runs inside a rayon pool of N threads, and RAYON_NUM_THREADS is set \
-to N in the measuring process before candle first runs: candle reads it on each matrix product to size its gemm \
-parallelism, and rayon's global pool, which candle's kernels also use, takes its size from it once; element-wise \
-operations run on the calling thread.";
 
 pub struct CandleBackend;
 
-impl Backend for CandleBackend {
-    fn name(&self) -> &'static str {
-        NAME
+impl Engine for CandleBackend {
+    const NAME: &'static str = NAME;
+    const THREADS_NOTE: &'static str = "every inference runs inside a rayon pool of N threads, and \
+RAYON_NUM_THREADS is set to N in the measuring process before candle first runs: candle reads it on each matrix \
+product to size its gemm parallelism, and rayon's global pool, which candle's kernels also use, takes its size \
+from it once; element-wise operations run on the calling thread.";
+    type Session = CandleSession;
+
+    fn unread_format_hint(&self, format: ModelFormat) -> Option<String> {
+        Some(format!(
+            "candle has no {format} reader; give it the ONNX file"
+        ))
     }
 
-    fn info(&self) -> BackendInfo {
-        BackendInfo {
-            name: NAME.to_string(),
-            engine_version: CANDLE_VERSION.to_string(),
-            formats: vec![ModelFormat::Onnx],
-            runtime: Ok("built in (pure Rust, CPU)".to_string()),
-            threads_note: THREADS_NOTE.to_string(),
-        }
+    fn version(&self) -> String {
+        CANDLE_VERSION.to_string()
     }
 
-    fn load(
-        &self,
-        model: &Path,
-        format: ModelFormat,
-        options: &LoadOptions,
-    ) -> Result<Box<dyn Session>, BackendError> {
-        options.engine.ensure_known(NAME, &[])?;
-        if format != ModelFormat::Onnx {
-            return Err(BackendError::Unsupported {
-                engine: NAME.to_string(),
-                what: format!(
-                    "{format} models (candle has no {format} reader; give it the ONNX file)"
-                ),
-            });
-        }
-        let load_error = |reason: String| BackendError::Load {
-            engine: NAME.to_string(),
-            path: model.display().to_string(),
-            reason,
-        };
+    fn runtime(&self) -> Result<String, String> {
+        Ok("built in (pure Rust, CPU)".to_string())
+    }
+
+    fn open(&self, request: &LoadRequest<'_>) -> Result<Opened<CandleSession>, BackendError> {
         let harness_onnx_graph::FloatModel {
             proto,
             inputs,
             outputs,
-        } = harness_onnx_graph::read_float_model(model, NAME, "the candle plan computes in f32")?;
-        let plan = plan::build(&proto).map_err(|e| load_error(e.to_string()))?;
-        let threads = options.threads.max(1);
+        } = harness_onnx_graph::read_float_model(request, "the candle plan computes in f32")?;
+        let plan = plan::build(&proto).map_err(|e| request.error(e))?;
+        let threads = request.threads;
         // candle sizes each gemm's parallelism from this variable, read on every matrix product. The harness
         // measures one session per worker process, so the setting belongs to this measurement alone.
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
@@ -72,34 +55,29 @@ impl Backend for CandleBackend {
             .num_threads(threads)
             .thread_name(|i| format!("candle-{i}"))
             .build()
-            .map_err(|e| load_error(format!("cannot start {threads} threads: {e}")))?;
-        Ok(Box::new(CandleSession {
-            plan,
-            pool,
+            .map_err(|e| request.error(format!("cannot start {threads} threads: {e}")))?;
+        Ok(Opened {
+            session: CandleSession {
+                plan,
+                pool,
+                threads,
+                last: Vec::new(),
+            },
             inputs,
             outputs,
-            threads,
-            prepared: PreparedInputs::default(),
-            last: Vec::new(),
-        }))
+        })
     }
 }
 
-struct CandleSession {
+pub struct CandleSession {
     plan: plan::Plan,
     pool: rayon::ThreadPool,
-    inputs: Vec<TensorInfo>,
-    outputs: Vec<TensorInfo>,
     threads: usize,
-    prepared: PreparedInputs<Vec<CandleTensor>>,
     last: Vec<CandleTensor>,
 }
 
 fn input_error(e: candle_core::Error) -> BackendError {
-    BackendError::Input {
-        engine: NAME.to_string(),
-        reason: e.to_string(),
-    }
+    BackendError::input(NAME, e)
 }
 
 fn to_candle(inputs: Vec<Tensor>) -> Result<Vec<CandleTensor>, BackendError> {
@@ -107,44 +85,30 @@ fn to_candle(inputs: Vec<Tensor>) -> Result<Vec<CandleTensor>, BackendError> {
         .into_iter()
         .map(|t| match t.data {
             TensorData::F32(values) => ops::tensor(values, &t.shape).map_err(input_error),
-            other => Err(BackendError::Unsupported {
-                engine: NAME.to_string(),
-                what: format!(
+            other => Err(BackendError::unsupported(
+                NAME,
+                format!(
                     "{} inputs (the candle plan computes in f32)",
                     other.element_type()
                 ),
-            }),
+            )),
         })
         .collect()
 }
 
-impl Session for CandleSession {
-    fn inputs(&self) -> &[TensorInfo] {
-        &self.inputs
+impl EngineSession for CandleSession {
+    type Inputs = Vec<CandleTensor>;
+
+    fn convert(&mut self, inputs: Vec<Tensor>) -> Result<Vec<CandleTensor>, BackendError> {
+        to_candle(inputs)
     }
 
-    fn outputs(&self) -> &[TensorInfo] {
-        &self.outputs
-    }
-
-    fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
-        Ok(self.prepared.add(to_candle(inputs)?))
-    }
-
-    fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
-        self.prepared.replace(input, to_candle(inputs)?);
-        Ok(())
-    }
-
-    fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
-        let (plan, inputs) = (&self.plan, self.prepared.get(input));
+    fn run(&mut self, inputs: &mut Vec<CandleTensor>) -> Result<(), BackendError> {
+        let plan = &self.plan;
         self.last = self
             .pool
             .install(|| plan.run(inputs))
-            .map_err(|reason| BackendError::Run {
-                engine: NAME.to_string(),
-                reason,
-            })?;
+            .map_err(|reason| BackendError::run(NAME, reason))?;
         Ok(())
     }
 
@@ -154,10 +118,7 @@ impl Session for CandleSession {
             .map(|t| {
                 Ok(Tensor {
                     shape: t.dims().to_vec(),
-                    data: TensorData::F32(ops::values(t).map_err(|e| BackendError::Run {
-                        engine: NAME.to_string(),
-                        reason: e.to_string(),
-                    })?),
+                    data: TensorData::F32(ops::values(t).map_err(|e| BackendError::run(NAME, e))?),
                 })
             })
             .collect()
@@ -182,6 +143,8 @@ impl Session for CandleSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use harness_backend_api::{Backend, LoadOptions};
+    use std::path::Path;
 
     #[test]
     fn reported_version_matches_the_locked_crate() {

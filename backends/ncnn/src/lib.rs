@@ -12,8 +12,8 @@ mod convert;
 mod ffi;
 
 use harness_backend_api::{
-    Backend, BackendError, BackendInfo, LoadOptions, ModelFormat, PreparedInput, PreparedInputs,
-    Session, Setting, Tensor, TensorData, TensorInfo,
+    BackendError, Engine, EngineSession, LoadRequest, ModelFormat, Opened, Setting, Tensor,
+    TensorData, TensorInfo,
 };
 use std::ffi::{c_int, CStr, CString};
 use std::path::Path;
@@ -24,57 +24,40 @@ pub use convert::{PNNX_VARIABLE, PNNX_VERSION};
 const NAME: &str = "ncnn";
 /// The sdist the library was built from (`ncnn_version()` reports only the build date).
 pub const NCNN_VERSION: &str = env!("HARNESS_NCNN_VERSION");
-const THREADS_NOTE: &str =
-    "NCNN's `num_threads = N`: each layer runs an OpenMP parallel loop over N \
-threads (libgomp's pool, kept between layers).";
 
 pub struct NcnnBackend;
 
-impl Backend for NcnnBackend {
-    fn name(&self) -> &'static str {
-        NAME
+impl Engine for NcnnBackend {
+    const NAME: &'static str = NAME;
+    const OPTIONS: &'static [&'static str] = &["precision"];
+    const THREADS_NOTE: &'static str =
+        "NCNN's `num_threads = N`: each layer runs an OpenMP parallel loop \
+over N threads (libgomp's pool, kept between layers).";
+    type Session = NcnnSession;
+
+    fn unread_format_hint(&self, _format: ModelFormat) -> Option<String> {
+        Some("pnnx converts ONNX for NCNN; give it the ONNX file".to_string())
     }
 
-    fn info(&self) -> BackendInfo {
+    fn version(&self) -> String {
+        NCNN_VERSION.to_string()
+    }
+
+    fn runtime(&self) -> Result<String, String> {
         // SAFETY: returns a static string.
         let built = unsafe { CStr::from_ptr(ffi::ncnn_version()) }.to_string_lossy();
-        BackendInfo {
-            name: NAME.to_string(),
-            engine_version: NCNN_VERSION.to_string(),
-            formats: vec![ModelFormat::Onnx],
-            runtime: Ok(format!(
-                "statically linked (PyPI sdist ncnn=={NCNN_VERSION}, built {built}); ONNX converted by pnnx {PNNX_VERSION}"
-            )),
-            threads_note: THREADS_NOTE.to_string(),
-        }
+        Ok(format!(
+            "statically linked (PyPI sdist ncnn=={NCNN_VERSION}, built {built}); ONNX converted by pnnx {PNNX_VERSION}"
+        ))
     }
 
-    fn load(
-        &self,
-        model: &Path,
-        format: ModelFormat,
-        options: &LoadOptions,
-    ) -> Result<Box<dyn Session>, BackendError> {
-        options.engine.ensure_known(NAME, &["precision"])?;
-        let precision = Precision::from_option(options.engine.get_str("precision"))?;
-        if format != ModelFormat::Onnx {
-            return Err(BackendError::Unsupported {
-                engine: NAME.to_string(),
-                what: format!(
-                    "{format} models (pnnx converts ONNX for NCNN; give it the ONNX file)"
-                ),
-            });
-        }
-        let load_error = |reason: String| BackendError::Load {
-            engine: NAME.to_string(),
-            path: model.display().to_string(),
-            reason,
-        };
+    fn open(&self, request: &LoadRequest<'_>) -> Result<Opened<NcnnSession>, BackendError> {
+        let precision = Precision::from_option(request.options.get_str("precision"))?;
+        let load_error = |reason: String| request.error(reason);
         let harness_onnx_graph::FloatModel {
             inputs, outputs, ..
         } = harness_onnx_graph::read_float_model(
-            model,
-            NAME,
+            request,
             "the harness feeds and reads NCNN's f32 mats",
         )?;
         let shapes = inputs
@@ -82,9 +65,13 @@ impl Backend for NcnnBackend {
             .map(fixed_shape)
             .collect::<Result<Vec<_>, _>>()
             .map_err(load_error)?;
-        let converted = convert::convert(model, &shapes, &harness_backend_api::cache::cache_root())
-            .map_err(load_error)?;
-        let threads = options.threads.max(1);
+        let converted = convert::convert(
+            request.model,
+            &shapes,
+            &harness_backend_api::cache::cache_root(),
+        )
+        .map_err(load_error)?;
+        let threads = request.threads;
         let net =
             Net::load(&converted.param, &converted.bin, threads, precision).map_err(load_error)?;
         let (blob_inputs, blob_outputs) = net.blob_names();
@@ -101,19 +88,21 @@ impl Backend for NcnnBackend {
                 outputs.len()
             )));
         }
-        Ok(Box::new(NcnnSession {
-            net,
-            input_names: blob_inputs.iter().map(|n| cstring(n)).collect(),
-            output_names: blob_outputs.iter().map(|n| cstring(n)).collect(),
+        Ok(Opened {
+            session: NcnnSession {
+                net,
+                input_names: blob_inputs.iter().map(|n| cstring(n)).collect(),
+                output_names: blob_outputs.iter().map(|n| cstring(n)).collect(),
+                declared_outputs: outputs.clone(),
+                threads,
+                precision,
+                conversion: converted.conversion,
+                converted_from: converted.param,
+                last: Vec::new(),
+            },
             inputs,
             outputs,
-            threads,
-            precision,
-            conversion: converted.conversion,
-            converted_from: converted.param,
-            prepared: PreparedInputs::default(),
-            last: Vec::new(),
-        }))
+        })
     }
 }
 
@@ -258,7 +247,7 @@ impl Drop for Net {
 }
 
 /// An NCNN `Mat`, released on drop.
-struct Mat(ffi::Mat);
+pub struct Mat(ffi::Mat);
 
 impl Drop for Mat {
     fn drop(&mut self) {
@@ -353,56 +342,35 @@ impl Mat {
     }
 }
 
-struct NcnnSession {
+pub struct NcnnSession {
     net: Net,
     input_names: Vec<CString>,
     output_names: Vec<CString>,
-    inputs: Vec<TensorInfo>,
-    outputs: Vec<TensorInfo>,
+    /// The model file's outputs: their shapes put back the batch dimension NCNN drops.
+    declared_outputs: Vec<TensorInfo>,
     threads: usize,
     precision: Precision,
     conversion: Option<Duration>,
     converted_from: std::path::PathBuf,
-    prepared: PreparedInputs<Vec<Mat>>,
     last: Vec<Mat>,
 }
 
 fn to_mats(inputs: &[Tensor]) -> Result<Vec<Mat>, BackendError> {
     inputs
         .iter()
-        .map(|t| {
-            Mat::from_tensor(t).map_err(|reason| BackendError::Input {
-                engine: NAME.to_string(),
-                reason,
-            })
-        })
+        .map(|t| Mat::from_tensor(t).map_err(|reason| BackendError::input(NAME, reason)))
         .collect()
 }
 
-impl Session for NcnnSession {
-    fn inputs(&self) -> &[TensorInfo] {
-        &self.inputs
+impl EngineSession for NcnnSession {
+    type Inputs = Vec<Mat>;
+
+    fn convert(&mut self, inputs: Vec<Tensor>) -> Result<Vec<Mat>, BackendError> {
+        to_mats(&inputs)
     }
 
-    fn outputs(&self) -> &[TensorInfo] {
-        &self.outputs
-    }
-
-    fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
-        Ok(self.prepared.add(to_mats(&inputs)?))
-    }
-
-    fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
-        self.prepared.replace(input, to_mats(&inputs)?);
-        Ok(())
-    }
-
-    fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
-        let run_error = |reason: String| BackendError::Run {
-            engine: NAME.to_string(),
-            reason,
-        };
-        let mats = self.prepared.get(input);
+    fn run(&mut self, mats: &mut Vec<Mat>) -> Result<(), BackendError> {
+        let run_error = |reason: String| BackendError::run(NAME, reason);
         // An extractor per run, as NCNN's examples do: it holds the intermediate blobs of one inference.
         // SAFETY: the extractor is created from the live net and destroyed before returning; the input mats
         // outlive it; each extracted mat is owned by a `Mat` wrapper.
@@ -436,12 +404,11 @@ impl Session for NcnnSession {
     fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {
         self.last
             .iter()
-            .zip(&self.outputs)
+            .zip(&self.declared_outputs)
             .map(|(mat, info)| {
-                let (dims, values) = mat.values().map_err(|reason| BackendError::Run {
-                    engine: NAME.to_string(),
-                    reason,
-                })?;
+                let (dims, values) = mat
+                    .values()
+                    .map_err(|reason| BackendError::run(NAME, reason))?;
                 // NCNN drops the batch dimension; the model's declared shape puts it back when it fits.
                 let declared: Option<Vec<usize>> = info.shape.iter().copied().collect();
                 let shape = match declared {

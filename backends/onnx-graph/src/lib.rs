@@ -5,10 +5,9 @@
 pub mod build;
 pub mod rewrite;
 
-use harness_backend_api::{BackendError, ElementType, TensorInfo};
+use harness_backend_api::{BackendError, ElementType, LoadRequest, TensorInfo};
 use prost::encoding::WireType;
 use prost::Message;
-use std::path::Path;
 /// The ONNX protobuf types, for code that builds or edits graphs.
 pub use tract_onnx::pb;
 pub use tract_onnx::pb::ModelProto;
@@ -25,16 +24,12 @@ pub struct FloatModel {
     pub outputs: Vec<TensorInfo>,
 }
 
-/// Reads the ONNX file at `path` for `engine`: a load error names the path; an input or output that is not
+/// Reads the requested ONNX file for an engine that computes in f32 only: a load error names the path; an input or output that is not
 /// f32 is `Unsupported`, with `why` said after its type.
-pub fn read_float_model(path: &Path, engine: &str, why: &str) -> Result<FloatModel, BackendError> {
-    let load_error = |reason: String| BackendError::Load {
-        engine: engine.to_string(),
-        path: path.display().to_string(),
-        reason,
-    };
-    let bytes =
-        std::fs::read(path).map_err(|e| load_error(format!("cannot read the file: {e}")))?;
+pub fn read_float_model(request: &LoadRequest<'_>, why: &str) -> Result<FloatModel, BackendError> {
+    let load_error = |reason: String| request.error(reason);
+    let bytes = std::fs::read(request.model)
+        .map_err(|e| load_error(format!("cannot read the file: {e}")))?;
     let proto = decode(&bytes).map_err(load_error)?;
     let (inputs, outputs) = inputs_and_outputs(&proto).map_err(load_error)?;
     if let Some(tensor) = inputs
@@ -42,10 +37,10 @@ pub fn read_float_model(path: &Path, engine: &str, why: &str) -> Result<FloatMod
         .chain(&outputs)
         .find(|t| t.element_type != ElementType::F32)
     {
-        return Err(BackendError::Unsupported {
-            engine: engine.to_string(),
-            what: format!("`{}` of type {} ({why})", tensor.name, tensor.element_type),
-        });
+        return Err(BackendError::unsupported(
+            request.engine,
+            format!("`{}` of type {} ({why})", tensor.name, tensor.element_type),
+        ));
     }
     Ok(FloatModel {
         proto,

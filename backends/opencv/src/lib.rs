@@ -6,21 +6,17 @@
 //! memory (see `harness_onnx_graph::rewrite`), and the rows say so.
 
 use harness_backend_api::{
-    Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
-    PreparedInputs, Session, Setting, Tensor, TensorData, TensorInfo,
+    declared_formats, BackendError, ElementType, Engine, EngineSession, LoadRequest, ModelFormat,
+    Opened, Setting, Tensor, TensorData, TensorInfo,
 };
 use harness_onnx_graph::rewrite::clip_bounds_to_attributes;
 use opencv::core::{self, Mat, Scalar, Vector};
 use opencv::dnn;
 use opencv::prelude::*;
-use std::path::Path;
 
 const NAME: &str = "opencv";
 /// OpenCV reads `.tflite` from this release on; older ones also need the `Clip` rewrite.
 const TFLITE_SINCE: (i32, i32) = (4, 8);
-const THREADS_NOTE: &str =
-    "cv::setNumThreads(N): OpenCV's own parallel framework runs each layer on N threads; \
-the setting is process-wide, applied when the model is loaded.";
 
 fn version() -> (i32, i32) {
     (core::get_version_major(), core::get_version_minor())
@@ -36,55 +32,44 @@ fn cv_error(e: opencv::Error) -> String {
 
 pub struct OpencvBackend;
 
-impl Backend for OpencvBackend {
-    fn name(&self) -> &'static str {
-        NAME
-    }
+impl Engine for OpencvBackend {
+    const NAME: &'static str = NAME;
+    const THREADS_NOTE: &'static str =
+        "cv::setNumThreads(N): OpenCV's own parallel framework runs each \
+layer on N threads; the setting is process-wide, applied when the model is loaded.";
+    type Session = OpencvSession;
 
-    fn info(&self) -> BackendInfo {
-        let mut formats = vec![ModelFormat::Onnx];
+    /// ONNX always; TFLite from OpenCV 4.8 on.
+    fn formats(&self) -> Vec<ModelFormat> {
+        let mut formats = declared_formats(NAME);
         if version() >= TFLITE_SINCE {
             formats.push(ModelFormat::Tflite);
         }
-        BackendInfo {
-            name: NAME.to_string(),
-            engine_version: format!("OpenCV {}", version_text()),
-            formats,
-            runtime: Ok(runtime_text()),
-            threads_note: THREADS_NOTE.to_string(),
-        }
+        formats
     }
 
-    fn reads(&self, format: ModelFormat) -> bool {
-        format == ModelFormat::Onnx || version() >= TFLITE_SINCE
+    fn unread_format_hint(&self, _format: ModelFormat) -> Option<String> {
+        Some(format!(
+            "in this build: OpenCV {} has no TFLite importer (it arrived in 4.8); build against OpenCV 4.8 or \
+             newer to read .tflite files",
+            version_text()
+        ))
     }
 
-    fn load(
-        &self,
-        model: &Path,
-        format: ModelFormat,
-        options: &LoadOptions,
-    ) -> Result<Box<dyn Session>, BackendError> {
-        options.engine.ensure_known(NAME, &[])?;
-        let load_error = |reason: String| BackendError::Load {
-            engine: NAME.to_string(),
-            path: model.display().to_string(),
-            reason,
-        };
-        if !self.reads(format) {
-            return Err(BackendError::Unsupported {
-                engine: NAME.to_string(),
-                what: format!(
-                    "{format} models in this build: OpenCV {} has no TFLite importer (it arrived in 4.8); build \
-                     against OpenCV 4.8 or newer to read .tflite files",
-                    version_text()
-                ),
-            });
-        }
-        let (net, inputs, outputs, adaptation) = match format {
-            ModelFormat::Onnx => read_onnx(model)?,
+    fn version(&self) -> String {
+        format!("OpenCV {}", version_text())
+    }
+
+    fn runtime(&self) -> Result<String, String> {
+        Ok(runtime_text())
+    }
+
+    fn open(&self, request: &LoadRequest<'_>) -> Result<Opened<OpencvSession>, BackendError> {
+        let load_error = |reason: String| request.error(reason);
+        let (net, inputs, outputs, adaptation) = match request.format {
+            ModelFormat::Onnx => read_onnx(request)?,
             ModelFormat::Tflite => {
-                let net = dnn::read_net(&model.to_string_lossy(), "", "tflite")
+                let net = dnn::read_net(&request.model.to_string_lossy(), "", "tflite")
                     .map_err(|e| load_error(cv_error(e)))?;
                 // OpenCV takes NCHW blobs whatever the file's layout; shapes are left open for the adapter.
                 let open = |name: String| TensorInfo {
@@ -100,8 +85,13 @@ impl Backend for OpencvBackend {
                 (net, vec![open(String::new())], outputs, None)
             }
         };
-        let threads = options.threads.max(1);
-        OpencvSession::configure(net, inputs, outputs, adaptation, threads).map_err(load_error)
+        let session = OpencvSession::configure(net, &inputs, &outputs, adaptation, request.threads)
+            .map_err(load_error)?;
+        Ok(Opened {
+            session,
+            inputs,
+            outputs,
+        })
     }
 }
 
@@ -140,12 +130,9 @@ fn runtime_text() -> String {
 type Loaded = (dnn::Net, Vec<TensorInfo>, Vec<TensorInfo>, Option<String>);
 
 /// Reads an ONNX file, rewriting `Clip` bounds first when this OpenCV needs it.
-fn read_onnx(path: &Path) -> Result<Loaded, BackendError> {
-    let load_error = |reason: String| BackendError::Load {
-        engine: NAME.to_string(),
-        path: path.display().to_string(),
-        reason,
-    };
+fn read_onnx(request: &LoadRequest<'_>) -> Result<Loaded, BackendError> {
+    let path = request.model;
+    let load_error = |reason: String| request.error(reason);
     let bytes = std::fs::read(path).map_err(|e| load_error(e.to_string()))?;
     let model = harness_onnx_graph::decode(&bytes).map_err(load_error)?;
     let (inputs, outputs) = harness_onnx_graph::inputs_and_outputs(&model).map_err(load_error)?;
@@ -165,14 +152,14 @@ fn read_onnx(path: &Path) -> Result<Loaded, BackendError> {
         // The rewrite does not apply: the file goes to OpenCV as it is, and OpenCV's own verdict stands.
         Err(why) => match read(&bytes) {
             Ok(net) => Ok((net, inputs, outputs, None)),
-            Err(message) => Err(BackendError::Unsupported {
-                engine: NAME.to_string(),
-                what: format!(
+            Err(message) => Err(BackendError::unsupported(
+                NAME,
+                format!(
                     "{} as it is (OpenCV {}: {message}); it could not be adapted: {why}",
                     path.display(),
                     version_text()
                 ),
-            }),
+            )),
         },
     }
 }
@@ -183,12 +170,11 @@ fn output_layer_names(net: &dnn::Net) -> Result<Vec<String>, String> {
         .map_err(cv_error)
 }
 
-struct OpencvSession {
+pub struct OpencvSession {
     net: dnn::Net,
-    inputs: Vec<TensorInfo>,
-    outputs: Vec<TensorInfo>,
+    /// The name of the model's one input, which each run sets.
+    input_name: String,
     output_layers: Vector<String>,
-    prepared: PreparedInputs<Mat>,
     last: Vector<Mat>,
     settings: Vec<Setting>,
 }
@@ -196,11 +182,11 @@ struct OpencvSession {
 impl OpencvSession {
     fn configure(
         mut net: dnn::Net,
-        inputs: Vec<TensorInfo>,
-        outputs: Vec<TensorInfo>,
+        inputs: &[TensorInfo],
+        outputs: &[TensorInfo],
         adaptation: Option<String>,
         threads: usize,
-    ) -> Result<Box<dyn Session>, String> {
+    ) -> Result<OpencvSession, String> {
         net.set_preferable_backend(dnn::DNN_BACKEND_OPENCV)
             .map_err(cv_error)?;
         net.set_preferable_target(dnn::DNN_TARGET_CPU)
@@ -221,22 +207,17 @@ impl OpencvSession {
             Setting::new("target", "cpu"),
             Setting::new("model_adaptation", adaptation.as_deref().unwrap_or("none")),
         ];
-        Ok(Box::new(OpencvSession {
+        Ok(OpencvSession {
             net,
-            inputs,
-            outputs,
+            input_name: inputs.first().map_or_else(String::new, |i| i.name.clone()),
             output_layers,
-            prepared: PreparedInputs::default(),
             last: Vector::new(),
             settings,
-        }))
+        })
     }
 
     fn error(&self, reason: String) -> BackendError {
-        BackendError::Run {
-            engine: NAME.to_string(),
-            reason,
-        }
+        BackendError::run(NAME, reason)
     }
 
     /// An NCHW f32 blob holding the one input tensor.
@@ -248,13 +229,13 @@ impl OpencvSession {
             ))
         })?;
         let TensorData::F32(values) = &tensor.data else {
-            return Err(BackendError::Unsupported {
-                engine: NAME.to_string(),
-                what: format!(
+            return Err(BackendError::unsupported(
+                NAME,
+                format!(
                     "{} inputs (OpenCV's DNN blobs here are f32)",
                     tensor.element_type()
                 ),
-            });
+            ));
         };
         let sizes: Vec<i32> = tensor.shape.iter().map(|&d| d as i32).collect();
         Mat::new_nd_with_default(&sizes, core::CV_32F, Scalar::all(0.0))
@@ -266,36 +247,19 @@ impl OpencvSession {
     }
 }
 
-impl Session for OpencvSession {
-    fn inputs(&self) -> &[TensorInfo] {
-        &self.inputs
+impl EngineSession for OpencvSession {
+    type Inputs = Mat;
+
+    fn convert(&mut self, inputs: Vec<Tensor>) -> Result<Mat, BackendError> {
+        self.blob(inputs)
     }
 
-    fn outputs(&self) -> &[TensorInfo] {
-        &self.outputs
-    }
-
-    fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
-        let blob = self.blob(inputs)?;
-        Ok(self.prepared.add(blob))
-    }
-
-    fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
-        let blob = self.blob(inputs)?;
-        self.prepared.replace(input, blob);
-        Ok(())
-    }
-
-    fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
+    fn run(&mut self, blob: &mut Mat) -> Result<(), BackendError> {
         // OpenCV copies the blob into the network on set_input: part of using it, so part of the timing.
-        let name = self.inputs[0].name.as_str();
         self.net
-            .set_input(self.prepared.get(input), name, 1.0, Scalar::default())
+            .set_input(blob, &self.input_name, 1.0, Scalar::default())
             .and_then(|_| self.net.forward(&mut self.last, &self.output_layers))
-            .map_err(|e| BackendError::Run {
-                engine: NAME.to_string(),
-                reason: cv_error(e),
-            })
+            .map_err(|e| BackendError::run(NAME, cv_error(e)))
     }
 
     fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {
@@ -323,9 +287,9 @@ impl Session for OpencvSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use harness_backend_api::EngineOptions;
+    use harness_backend_api::{Backend, EngineOptions, LoadOptions};
     use harness_onnx_graph::pb;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
     fn models() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/mobilenet_v2")

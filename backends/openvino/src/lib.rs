@@ -8,21 +8,17 @@
 
 use harness_backend_api::runtime::LazyRuntime;
 use harness_backend_api::{
-    Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
-    PreparedInputs, Session, Setting, Tensor, TensorData, TensorInfo,
+    BackendError, ElementType, Engine, EngineSession, LoadRequest, Opened, Setting, Tensor,
+    TensorData, TensorInfo,
 };
 use openvino::{Core, DeviceType, PropertyKey, RwPropertyKey};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const NAME: &str = "openvino";
 /// The OpenVINO release this backend is provisioned for (scripts/runtimes.toml).
 const OPENVINO_VERSION: &str = "2026.4.1";
 const LIBRARY: &str = "libopenvino_c.so.2641";
 const LIBRARY_VARIABLE: &str = "HARNESS_OPENVINO_LIBRARY";
-const OPTIONS: &[&str] = &["precision"];
-const THREADS_NOTE: &str =
-    "INFERENCE_NUM_THREADS = N on the CPU device with NUM_STREAMS = 1 (one inference at a \
-time, latency-oriented); OpenVINO's own TBB pool runs each layer on those threads.";
 
 struct Runtime {
     path: PathBuf,
@@ -45,53 +41,42 @@ fn runtime() -> Result<&'static Runtime, String> {
 
 pub struct OpenvinoBackend;
 
-impl Backend for OpenvinoBackend {
-    fn name(&self) -> &'static str {
-        NAME
+impl Engine for OpenvinoBackend {
+    const NAME: &'static str = NAME;
+    const OPTIONS: &'static [&'static str] = &["precision"];
+    const THREADS_NOTE: &'static str = "INFERENCE_NUM_THREADS = N on the CPU device with NUM_STREAMS = 1 \
+(one inference at a time, latency-oriented); OpenVINO's own TBB pool runs each layer on those threads.";
+    type Session = OpenvinoSession;
+
+    fn version(&self) -> String {
+        match RUNTIME.loaded() {
+            Some(Ok(r)) => r.version.clone(),
+            _ => OPENVINO_VERSION.to_string(),
+        }
     }
 
-    fn info(&self) -> BackendInfo {
-        BackendInfo {
-            name: NAME.to_string(),
-            engine_version: match RUNTIME.loaded() {
-                Some(Ok(r)) => r.version.clone(),
-                _ => OPENVINO_VERSION.to_string(),
-            },
-            formats: vec![ModelFormat::Onnx, ModelFormat::Tflite],
-            runtime: RUNTIME
-                .status(|r| format!("{} (loaded, reports {})", r.path.display(), r.version)),
-            threads_note: THREADS_NOTE.to_string(),
-        }
+    fn runtime(&self) -> Result<String, String> {
+        RUNTIME.status(|r| format!("{} (loaded, reports {})", r.path.display(), r.version))
     }
 
     fn load_runtime(&self) -> Result<(), String> {
         runtime().map(|_| ())
     }
 
-    fn load(
-        &self,
-        model: &Path,
-        _format: ModelFormat,
-        options: &LoadOptions,
-    ) -> Result<Box<dyn Session>, BackendError> {
-        options.engine.ensure_known(NAME, OPTIONS)?;
-        let precision = match options.engine.get_str("precision").unwrap_or("f32") {
+    fn open(&self, request: &LoadRequest<'_>) -> Result<Opened<OpenvinoSession>, BackendError> {
+        let precision = match request.options.get_str("precision").unwrap_or("f32") {
             p @ ("f32" | "bf16" | "f16") => p,
             other => {
-                return Err(BackendError::Option {
-                    engine: NAME.to_string(),
-                    reason: format!("option `precision` must be f32, bf16 or f16, not `{other}`"),
-                })
+                return Err(request.option_error(format!(
+                    "option `precision` must be f32, bf16 or f16, not `{other}`"
+                )))
             }
         };
-        let threads = options.threads.max(1);
-        let load_error = |reason: String| BackendError::Load {
-            engine: NAME.to_string(),
-            path: model.display().to_string(),
-            reason,
-        };
+        let threads = request.threads;
+        let load_error = |reason: String| request.error(reason);
         runtime().map_err(load_error)?;
-        let path = model
+        let path = request
+            .model
             .to_str()
             .ok_or_else(|| load_error("the path is not UTF-8".into()))?;
         let ov = |e: openvino::InferenceError| load_error(e.to_string());
@@ -112,7 +97,7 @@ impl Backend for OpenvinoBackend {
                 .map(|v| v.into_owned())
                 .map_err(ov)
         };
-        let applied_precision = read_back(RwPropertyKey::HintInferencePrecision)?;
+        let applied_precision = read_back(RwPropertyKey::HintInferencePrecision)?.to_lowercase();
         let applied_threads = read_back(RwPropertyKey::InferenceNumThreads)?;
         let applied_streams = read_back(RwPropertyKey::NumStreams)?;
         let describe = |node: openvino::Node| -> Result<TensorInfo, BackendError> {
@@ -134,21 +119,41 @@ impl Backend for OpenvinoBackend {
             .map(|i| describe(compiled.get_output_by_index(i).map_err(ov)?))
             .collect::<Result<Vec<_>, _>>()?;
         let request = compiled.create_infer_request().map_err(ov)?;
-        Ok(Box::new(OpenvinoSession {
-            request,
-            _compiled: compiled,
-            _core: core,
+        let mut settings = vec![
+            Setting::new("threads", applied_threads),
+            Setting::new("streams", applied_streams),
+            Setting::new("device", "CPU"),
+            Setting::new("precision", &applied_precision),
+        ];
+        // A CPU without bf16 or f16 arithmetic compiles f32 instead: the row says what was asked as well.
+        if applied_precision != precision {
+            settings.push(Setting::new("requested_precision", precision));
+        }
+        Ok(Opened {
+            session: OpenvinoSession {
+                request,
+                _compiled: compiled,
+                _core: core,
+                output_count: outputs.len(),
+                settings,
+            },
             inputs,
             outputs,
-            prepared: PreparedInputs::default(),
-            settings: vec![
-                Setting::new("threads", applied_threads),
-                Setting::new("streams", applied_streams),
-                Setting::new("device", "CPU"),
-                Setting::new("precision", applied_precision.to_lowercase()),
-            ],
-        }))
+        })
     }
+}
+
+/// What OpenVINO's CPU device can compute here (`OPTIMIZATION_CAPABILITIES`: FP32, BF16, FP16, INT8, ...).
+pub fn cpu_capabilities() -> Result<Vec<String>, String> {
+    runtime()?;
+    let core = Core::new().map_err(|e| e.to_string())?;
+    let capabilities = core
+        .get_property(&DeviceType::CPU, &PropertyKey::DeviceCapabilities)
+        .map_err(|e| e.to_string())?;
+    Ok(capabilities
+        .split_whitespace()
+        .map(str::to_string)
+        .collect())
 }
 
 fn element_type(t: openvino::ElementType) -> Result<ElementType, BackendError> {
@@ -156,29 +161,24 @@ fn element_type(t: openvino::ElementType) -> Result<ElementType, BackendError> {
         openvino::ElementType::F32 => Ok(ElementType::F32),
         openvino::ElementType::U8 => Ok(ElementType::U8),
         openvino::ElementType::I8 => Ok(ElementType::I8),
-        other => Err(BackendError::Unsupported {
-            engine: NAME.to_string(),
-            what: format!("model tensors of type {other:?} in the harness (f32, u8 and i8 only)"),
-        }),
+        other => Err(BackendError::unsupported(
+            NAME,
+            format!("model tensors of type {other:?} in the harness (f32, u8 and i8 only)"),
+        )),
     }
 }
 
-struct OpenvinoSession {
+pub struct OpenvinoSession {
     request: openvino::InferRequest,
     // The request needs its compiled model and core alive; dropped after it, in field order.
     _compiled: openvino::CompiledModel,
     _core: Core,
-    inputs: Vec<TensorInfo>,
-    outputs: Vec<TensorInfo>,
-    prepared: PreparedInputs<Vec<openvino::Tensor>>,
+    output_count: usize,
     settings: Vec<Setting>,
 }
 
 fn input_error(reason: String) -> BackendError {
-    BackendError::Input {
-        engine: NAME.to_string(),
-        reason,
-    }
+    BackendError::input(NAME, reason)
 }
 
 /// Copies harness tensors into OpenVINO tensors of the same type and shape.
@@ -204,31 +204,17 @@ fn to_openvino(inputs: Vec<Tensor>) -> Result<Vec<openvino::Tensor>, BackendErro
         .collect()
 }
 
-impl Session for OpenvinoSession {
-    fn inputs(&self) -> &[TensorInfo] {
-        &self.inputs
+impl EngineSession for OpenvinoSession {
+    type Inputs = Vec<openvino::Tensor>;
+
+    fn convert(&mut self, inputs: Vec<Tensor>) -> Result<Vec<openvino::Tensor>, BackendError> {
+        to_openvino(inputs)
     }
 
-    fn outputs(&self) -> &[TensorInfo] {
-        &self.outputs
-    }
-
-    fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
-        Ok(self.prepared.add(to_openvino(inputs)?))
-    }
-
-    fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
-        self.prepared.replace(input, to_openvino(inputs)?);
-        Ok(())
-    }
-
-    fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
-        let run_error = |e: openvino::InferenceError| BackendError::Run {
-            engine: NAME.to_string(),
-            reason: e.to_string(),
-        };
+    fn run(&mut self, inputs: &mut Vec<openvino::Tensor>) -> Result<(), BackendError> {
+        let run_error = |e: openvino::InferenceError| BackendError::run(NAME, e);
         // Setting a tensor hands OpenVINO a reference to memory the session keeps: no copy.
-        for (index, tensor) in self.prepared.get(input).iter().enumerate() {
+        for (index, tensor) in inputs.iter().enumerate() {
             self.request
                 .set_input_tensor_by_index(index, tensor)
                 .map_err(run_error)?;
@@ -237,11 +223,8 @@ impl Session for OpenvinoSession {
     }
 
     fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {
-        let run_error = |e: openvino::InferenceError| BackendError::Run {
-            engine: NAME.to_string(),
-            reason: e.to_string(),
-        };
-        (0..self.outputs.len())
+        let run_error = |e: openvino::InferenceError| BackendError::run(NAME, e);
+        (0..self.output_count)
             .map(|i| {
                 let tensor = self
                     .request
@@ -278,6 +261,8 @@ impl Session for OpenvinoSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use harness_backend_api::{Backend, LoadOptions, ModelFormat};
+    use std::path::Path;
 
     #[test]
     fn an_unknown_precision_is_refused() {

@@ -6,8 +6,8 @@
 
 use harness_backend_api::runtime::LazyRuntime;
 use harness_backend_api::{
-    Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
-    PreparedInputs, Session, Setting, Tensor, TensorData, TensorInfo,
+    BackendError, ElementType, Engine, EngineSession, LoadRequest, Opened, Setting, Tensor,
+    TensorData, TensorInfo,
 };
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::SessionInputValue;
@@ -20,10 +20,6 @@ pub const ORT_VERSION: &str = "1.31.1";
 const LIBRARY: &str = "libonnxruntime.so.1.31.1";
 /// An explicit path to the library, overriding the project's runtime folder.
 pub const LIBRARY_VARIABLE: &str = "HARNESS_ORT_LIBRARY";
-const THREADS_NOTE: &str = "intra-op threads = N (ONNX Runtime's own pool), inter-op threads = 1, sequential \
-execution. Worker threads spin while waiting (ONNX Runtime's default, option spin = false turns it off); the \
-harness drops each session before the next measurement, so the spinning never competes with another engine.";
-const OPTIONS: &[&str] = &["optimization", "spin"];
 
 struct Runtime {
     path: PathBuf,
@@ -59,66 +55,48 @@ pub fn environment() -> Result<&'static ort::environment::Environment, String> {
 
 pub struct OrtBackend;
 
-impl Backend for OrtBackend {
-    fn name(&self) -> &'static str {
-        NAME
+impl Engine for OrtBackend {
+    const NAME: &'static str = NAME;
+    const OPTIONS: &'static [&'static str] = &["optimization", "spin"];
+    const THREADS_NOTE: &'static str = "intra-op threads = N (ONNX Runtime's own pool), inter-op threads = \
+1, sequential execution. Worker threads spin while waiting (ONNX Runtime's default, option spin = false turns it \
+off); the harness drops each session before the next measurement, so the spinning never competes with another \
+engine.";
+    type Session = OrtSession;
+
+    fn version(&self) -> String {
+        match RUNTIME.loaded() {
+            Some(Ok(r)) => r.version.clone(),
+            _ => ORT_VERSION.to_string(),
+        }
     }
 
-    fn info(&self) -> BackendInfo {
-        BackendInfo {
-            name: NAME.to_string(),
-            engine_version: match RUNTIME.loaded() {
-                Some(Ok(r)) => r.version.clone(),
-                _ => ORT_VERSION.to_string(),
-            },
-            formats: vec![ModelFormat::Onnx],
-            runtime: RUNTIME
-                .status(|r| format!("{} (loaded, reports {})", r.path.display(), r.version)),
-            threads_note: THREADS_NOTE.to_string(),
-        }
+    fn runtime(&self) -> Result<String, String> {
+        RUNTIME.status(|r| format!("{} (loaded, reports {})", r.path.display(), r.version))
     }
 
     fn load_runtime(&self) -> Result<(), String> {
         runtime().map(|_| ())
     }
 
-    fn load(
-        &self,
-        model: &Path,
-        format: ModelFormat,
-        options: &LoadOptions,
-    ) -> Result<Box<dyn Session>, BackendError> {
-        if format != ModelFormat::Onnx {
-            return Err(BackendError::Unsupported {
-                engine: NAME.to_string(),
-                what: format!("{format} models"),
-            });
-        }
-        options.engine.ensure_known(NAME, OPTIONS)?;
-        let (level, level_name) = match options.engine.get_str("optimization").unwrap_or("all") {
+    fn open(&self, request: &LoadRequest<'_>) -> Result<Opened<OrtSession>, BackendError> {
+        let options = request.options;
+        let (level, level_name) = match options.get_str("optimization").unwrap_or("all") {
             "all" => (GraphOptimizationLevel::All, "all"),
             "extended" => (GraphOptimizationLevel::Level2, "extended"),
             "basic" => (GraphOptimizationLevel::Level1, "basic"),
             "disable" => (GraphOptimizationLevel::Disable, "disable"),
             other => {
-                return Err(BackendError::Option {
-                    engine: NAME.to_string(),
-                    reason: format!(
+                return Err(request.option_error(format!(
                     "option `optimization` must be all, extended, basic or disable, not `{other}`"
-                ),
-                })
+                )))
             }
         };
-        let spin = options.engine.get_bool(NAME, "spin")?.unwrap_or(true);
-        let threads = options.threads.max(1);
-        let load_error = |reason: String| BackendError::Load {
-            engine: NAME.to_string(),
-            path: model.display().to_string(),
-            reason,
-        };
-        let runtime = runtime().map_err(load_error)?;
-        let session =
-            open_session(&runtime.environment, model, level, threads, spin).map_err(load_error)?;
+        let spin = options.get_bool(NAME, "spin")?.unwrap_or(true);
+        let threads = request.threads;
+        let runtime = runtime().map_err(|e| request.error(e))?;
+        let session = open_session(&runtime.environment, request.model, level, threads, spin)
+            .map_err(|e| request.error(e))?;
         let inputs = session
             .inputs()
             .iter()
@@ -129,20 +107,23 @@ impl Backend for OrtBackend {
             .iter()
             .map(describe)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Box::new(OrtSession {
-            session,
+        let names = inputs.iter().map(|i| i.name.clone()).collect();
+        Ok(Opened {
+            session: OrtSession {
+                session,
+                names,
+                settings: vec![
+                    Setting::new("threads", threads),
+                    Setting::new("inter_op_threads", 1),
+                    Setting::new("execution", "sequential"),
+                    Setting::new("optimization", level_name),
+                    Setting::new("spin", spin),
+                ],
+                last: Vec::new(),
+            },
             inputs,
             outputs,
-            settings: vec![
-                Setting::new("threads", threads),
-                Setting::new("inter_op_threads", 1),
-                Setting::new("execution", "sequential"),
-                Setting::new("optimization", level_name),
-                Setting::new("spin", spin),
-            ],
-            prepared: PreparedInputs::default(),
-            last: Vec::new(),
-        }))
+        })
     }
 }
 
@@ -194,42 +175,32 @@ fn loaded_version(path: &Path) -> Result<String, String> {
     }
 }
 
-struct OrtSession {
+pub struct OrtSession {
     session: ort::session::Session,
-    inputs: Vec<TensorInfo>,
-    outputs: Vec<TensorInfo>,
+    /// The model's input names, in order: runs name each value.
+    names: Vec<String>,
     settings: Vec<Setting>,
-    prepared: PreparedInputs<Vec<DynValue>>,
     last: Vec<DynValue>,
 }
 
-impl Session for OrtSession {
-    fn inputs(&self) -> &[TensorInfo] {
-        &self.inputs
+impl EngineSession for OrtSession {
+    type Inputs = Vec<DynValue>;
+
+    fn convert(&mut self, inputs: Vec<Tensor>) -> Result<Vec<DynValue>, BackendError> {
+        to_values(inputs)
     }
 
-    fn outputs(&self) -> &[TensorInfo] {
-        &self.outputs
-    }
-
-    fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
-        Ok(self.prepared.add(to_values(inputs)?))
-    }
-
-    fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
-        self.prepared.replace(input, to_values(inputs)?);
-        Ok(())
-    }
-
-    fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
-        let names = self.inputs.iter().map(|i| i.name.as_str());
-        let values: Vec<(&str, SessionInputValue<'_>)> = names
-            .zip(self.prepared.get(input).iter().map(SessionInputValue::from))
+    fn run(&mut self, inputs: &mut Vec<DynValue>) -> Result<(), BackendError> {
+        let values: Vec<(&str, SessionInputValue<'_>)> = self
+            .names
+            .iter()
+            .map(String::as_str)
+            .zip(inputs.iter().map(SessionInputValue::from))
             .collect();
-        let outputs = self.session.run(values).map_err(|e| BackendError::Run {
-            engine: NAME.to_string(),
-            reason: e.to_string(),
-        })?;
+        let outputs = self
+            .session
+            .run(values)
+            .map_err(|e| BackendError::run(NAME, e))?;
         self.last = outputs.into_iter().map(|(_, value)| value).collect();
         Ok(())
     }
@@ -268,10 +239,7 @@ fn element_type(ty: TensorElementType) -> Result<ElementType, BackendError> {
 }
 
 fn unsupported(what: String) -> BackendError {
-    BackendError::Unsupported {
-        engine: NAME.to_string(),
-        what,
-    }
+    BackendError::unsupported(NAME, what)
 }
 
 fn to_values(inputs: Vec<Tensor>) -> Result<Vec<DynValue>, BackendError> {
@@ -285,17 +253,11 @@ fn to_value(tensor: Tensor) -> Result<DynValue, BackendError> {
         TensorData::U8(v) => ort::value::Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
         TensorData::I8(v) => ort::value::Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
     };
-    value.map_err(|e| BackendError::Input {
-        engine: NAME.to_string(),
-        reason: e.to_string(),
-    })
+    value.map_err(|e| BackendError::input(NAME, e))
 }
 
 fn from_value(value: &DynValue) -> Result<Tensor, BackendError> {
-    let run_error = |e: ort::Error| BackendError::Run {
-        engine: NAME.to_string(),
-        reason: e.to_string(),
-    };
+    let run_error = |e: ort::Error| BackendError::run(NAME, e);
     let ValueType::Tensor { ty, .. } = value.dtype() else {
         return Err(unsupported("non-tensor outputs".to_string()));
     };
@@ -322,7 +284,7 @@ fn from_value(value: &DynValue) -> Result<Tensor, BackendError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use harness_backend_api::EngineOptions;
+    use harness_backend_api::{Backend, EngineOptions, LoadOptions, ModelFormat};
 
     fn model() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/mobilenet_v2/mobilenet_v2.onnx")

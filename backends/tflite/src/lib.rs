@@ -10,8 +10,8 @@ mod ffi;
 use ffi::Api;
 use harness_backend_api::runtime::LazyRuntime;
 use harness_backend_api::{
-    Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
-    PreparedInputs, Session, Setting, Tensor, TensorData, TensorInfo,
+    BackendError, ElementType, Engine, EngineSession, LoadRequest, Opened, Setting, Tensor,
+    TensorData, TensorInfo,
 };
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
@@ -22,8 +22,6 @@ pub const LITERT_VERSION: &str = "2.3.0";
 const LIBRARY: &str = "libLiteRt.so";
 /// An explicit path to `libLiteRt.so`, overriding the project's runtime folder.
 pub const LIBRARY_VARIABLE: &str = "HARNESS_TFLITE_LIBRARY";
-const THREADS_NOTE: &str = "XNNPACK's thread pool gets N threads (the `xnnpack` compilation option \
-`num_threads = N`); operators XNNPACK does not take run on LiteRT's built-in kernels on the calling thread.";
 
 struct Runtime {
     api: Api,
@@ -65,68 +63,63 @@ fn check(status: ffi::Status) -> Result<(), String> {
 
 pub struct TfliteBackend;
 
-impl Backend for TfliteBackend {
-    fn name(&self) -> &'static str {
-        NAME
+impl Engine for TfliteBackend {
+    const NAME: &'static str = NAME;
+    const THREADS_NOTE: &'static str = "XNNPACK's thread pool gets N threads (the `xnnpack` compilation \
+option `num_threads = N`); operators XNNPACK does not take run on LiteRT's built-in kernels on the calling thread.";
+    type Session = TfliteSession;
+
+    fn version(&self) -> String {
+        let overridden = std::env::var_os(LIBRARY_VARIABLE).is_some_and(|v| !v.is_empty());
+        if overridden {
+            format!("LiteRT (library from {LIBRARY_VARIABLE}, version not reported)")
+        } else {
+            format!("LiteRT {LITERT_VERSION}")
+        }
     }
 
-    fn info(&self) -> BackendInfo {
-        let overridden = std::env::var_os(LIBRARY_VARIABLE).is_some_and(|v| !v.is_empty());
-        BackendInfo {
-            name: NAME.to_string(),
-            engine_version: if overridden {
-                format!("LiteRT (library from {LIBRARY_VARIABLE}, version not reported)")
-            } else {
-                format!("LiteRT {LITERT_VERSION}")
-            },
-            formats: vec![ModelFormat::Tflite],
-            runtime: RUNTIME.status(|r| format!("{} (loaded)", r.path.display())),
-            threads_note: THREADS_NOTE.to_string(),
-        }
+    fn runtime(&self) -> Result<String, String> {
+        RUNTIME.status(|r| format!("{} (loaded)", r.path.display()))
     }
 
     fn load_runtime(&self) -> Result<(), String> {
         runtime().map(|_| ())
     }
 
-    fn load(
-        &self,
-        model: &Path,
-        format: ModelFormat,
-        options: &LoadOptions,
-    ) -> Result<Box<dyn Session>, BackendError> {
-        if format != ModelFormat::Tflite {
-            return Err(BackendError::Unsupported {
-                engine: NAME.to_string(),
-                what: format!("{format} models"),
-            });
-        }
-        options.engine.ensure_known(NAME, &[])?;
-        let load_error = |reason: String| BackendError::Load {
-            engine: NAME.to_string(),
-            path: model.display().to_string(),
-            reason,
-        };
-        let runtime = runtime().map_err(load_error)?;
-        let threads = options.threads.max(1);
-        TfliteSession::open(runtime, model, threads)
-            .map(|s| Box::new(s) as Box<dyn Session>)
-            .map_err(load_error)
+    fn open(&self, request: &LoadRequest<'_>) -> Result<Opened<TfliteSession>, BackendError> {
+        let runtime = runtime().map_err(|e| request.error(e))?;
+        let session = TfliteSession::open(runtime, request.model, request.threads)
+            .map_err(|e| request.error(e))?;
+        Ok(Opened {
+            inputs: session.inputs.clone(),
+            outputs: session.outputs.clone(),
+            session,
+        })
     }
 }
 
-struct TfliteSession {
+pub struct TfliteSession {
     runtime: &'static Runtime,
     model: ffi::Model,
     compiled: ffi::CompiledModel,
     inputs: Vec<TensorInfo>,
     outputs: Vec<TensorInfo>,
     input_types: Vec<ffi::RankedTensorType>,
-    /// One set of input buffers per prepared input.
-    prepared: PreparedInputs<Vec<ffi::TensorBuffer>>,
     output_buffers: Vec<ffi::TensorBuffer>,
     threads: usize,
     signature_key: String,
+}
+
+/// One set of input buffers of a compiled model, released on drop (before the session that made them).
+pub struct InputBuffers {
+    api: &'static Api,
+    buffers: Vec<ffi::TensorBuffer>,
+}
+
+impl Drop for InputBuffers {
+    fn drop(&mut self) {
+        release_buffers(self.api, &self.buffers);
+    }
 }
 
 /// The signature every model is run through: the first one.
@@ -147,7 +140,6 @@ impl TfliteSession {
             inputs: Vec::new(),
             outputs: Vec::new(),
             input_types: Vec::new(),
-            prepared: PreparedInputs::default(),
             output_buffers: Vec::new(),
             threads,
             signature_key: String::new(),
@@ -350,10 +342,7 @@ unsafe fn describe(
 
 impl TfliteSession {
     fn error(&self, reason: String) -> BackendError {
-        BackendError::Run {
-            engine: NAME.to_string(),
-            reason,
-        }
+        BackendError::run(NAME, reason)
     }
 
     /// Copies `bytes` into `buffer` under a write lock.
@@ -410,25 +399,16 @@ impl TfliteSession {
     }
 }
 
-impl Session for TfliteSession {
-    fn inputs(&self) -> &[TensorInfo] {
-        &self.inputs
-    }
+impl EngineSession for TfliteSession {
+    type Inputs = InputBuffers;
 
-    fn outputs(&self) -> &[TensorInfo] {
-        &self.outputs
-    }
-
-    fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
-        if inputs.len() != self.inputs.len() {
-            return Err(self.error(format!(
-                "{} inputs given, the model has {}",
-                inputs.len(),
-                self.inputs.len()
-            )));
-        }
-        let mut buffers = Vec::new();
-        let result = inputs.iter().enumerate().try_for_each(|(index, tensor)| {
+    fn convert(&mut self, inputs: Vec<Tensor>) -> Result<InputBuffers, BackendError> {
+        let mut prepared = InputBuffers {
+            api: &self.runtime.api,
+            buffers: Vec::new(),
+        };
+        // On an error, `prepared`'s drop releases the buffers made so far.
+        for (index, tensor) in inputs.iter().enumerate() {
             let mut requirements = std::ptr::null_mut();
             // SAFETY: the compiled model is live; the requirements stay owned by it.
             let buffer = unsafe {
@@ -440,37 +420,28 @@ impl Session for TfliteSession {
                     SIGNATURE,
                     index,
                     &mut requirements,
-                ))?;
-                create_buffer(self.runtime, &self.input_types[index], requirements)?
+                ))
+                .and_then(|()| create_buffer(self.runtime, &self.input_types[index], requirements))
+                .map_err(|e| self.error(e))?
             };
-            buffers.push(buffer);
+            prepared.buffers.push(buffer);
             self.write(buffer, tensor.data.as_bytes())
-        });
-        if let Err(e) = result {
-            release_buffers(&self.runtime.api, &buffers);
-            return Err(self.error(e));
+                .map_err(|e| self.error(e))?;
         }
-        Ok(self.prepared.add(buffers))
+        Ok(prepared)
     }
 
-    fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
-        if inputs.len() != self.inputs.len() {
-            return Err(self.error(format!(
-                "{} inputs given, the model has {}",
-                inputs.len(),
-                self.inputs.len()
-            )));
-        }
+    fn refill(&mut self, slot: &mut InputBuffers, inputs: Vec<Tensor>) -> Result<(), BackendError> {
         // The buffers exist already: only their contents change.
-        for (&buffer, tensor) in self.prepared.get(input).iter().zip(&inputs) {
+        for (&buffer, tensor) in slot.buffers.iter().zip(&inputs) {
             self.write(buffer, tensor.data.as_bytes())
                 .map_err(|e| self.error(e))?;
         }
         Ok(())
     }
 
-    fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
-        let inputs = self.prepared.get_mut(input);
+    fn run(&mut self, inputs: &mut InputBuffers) -> Result<(), BackendError> {
+        let inputs = &mut inputs.buffers;
         // SAFETY: all handles are live and belong to this compiled model's signature.
         let status = unsafe {
             (self.runtime.api.LiteRtRunCompiledModel)(
@@ -524,10 +495,7 @@ impl Drop for TfliteSession {
     fn drop(&mut self) {
         let api = &self.runtime.api;
         release_buffers(api, &self.output_buffers);
-        for buffers in self.prepared.iter() {
-            release_buffers(api, buffers);
-        }
-        // SAFETY: buffers are gone; the compiled model goes before the model it was made from.
+        // SAFETY: buffers are gone (prepared inputs are dropped before their session); the compiled model goes before the model it was made from.
         unsafe {
             if !self.compiled.is_null() {
                 (api.LiteRtDestroyCompiledModel)(self.compiled);
@@ -542,7 +510,7 @@ impl Drop for TfliteSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use harness_backend_api::EngineOptions;
+    use harness_backend_api::{Backend, EngineOptions, LoadOptions, ModelFormat};
 
     fn model() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/mobilenet_v2/mobilenet_v2.tflite")

@@ -4,10 +4,9 @@
 //! a run feeds the prepared tract tensors to a reused plan state.
 
 use harness_backend_api::{
-    Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
-    PreparedInputs, Session, Setting, Tensor, TensorData, TensorInfo,
+    BackendError, ElementType, Engine, EngineSession, LoadRequest, ModelFormat, Opened, Setting,
+    Tensor, TensorData, TensorInfo,
 };
-use std::path::Path;
 use tract_linalg::multithread::Executor;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::{DimLike, SimplePlan, SimpleState};
@@ -15,40 +14,28 @@ use tract_onnx::tract_core::internal::{DimLike, SimplePlan, SimpleState};
 const NAME: &str = "tract";
 /// The pinned version of the tract crates (checked against Cargo.lock by a test).
 pub const TRACT_VERSION: &str = "0.23.9";
-const THREADS_NOTE: &str = "N > 1 gives tract a private pool of N threads (tract-linalg's multithread-mm \
-executor) that parallelises matrix products, depthwise convolutions, max-pooling and reductions; every other \
-operator runs on the calling thread.";
 
 pub struct TractBackend;
 
-impl Backend for TractBackend {
-    fn name(&self) -> &'static str {
-        NAME
+impl Engine for TractBackend {
+    const NAME: &'static str = NAME;
+    const THREADS_NOTE: &'static str = "N > 1 gives tract a private pool of N threads (tract-linalg's \
+multithread-mm executor) that parallelises matrix products, depthwise convolutions, max-pooling and reductions; \
+every other operator runs on the calling thread.";
+    type Session = TractSession;
+
+    fn version(&self) -> String {
+        TRACT_VERSION.to_string()
     }
 
-    fn info(&self) -> BackendInfo {
-        BackendInfo {
-            name: NAME.to_string(),
-            engine_version: TRACT_VERSION.to_string(),
-            formats: vec![ModelFormat::Onnx, ModelFormat::Tflite],
-            runtime: Ok("built in (pure Rust)".to_string()),
-            threads_note: THREADS_NOTE.to_string(),
-        }
+    fn runtime(&self) -> Result<String, String> {
+        Ok("built in (pure Rust)".to_string())
     }
 
-    fn load(
-        &self,
-        model: &Path,
-        format: ModelFormat,
-        options: &LoadOptions,
-    ) -> Result<Box<dyn Session>, BackendError> {
-        options.engine.ensure_known(NAME, &[])?;
-        let load_error = |e: TractError| BackendError::Load {
-            engine: NAME.to_string(),
-            path: model.display().to_string(),
-            reason: format!("{e:#}"),
-        };
-        let typed = match format {
+    fn open(&self, request: &LoadRequest<'_>) -> Result<Opened<TractSession>, BackendError> {
+        let load_error = |e: TractError| request.error(format!("{e:#}"));
+        let model = request.model;
+        let typed = match request.format {
             ModelFormat::Onnx => tract_onnx::onnx()
                 .model_for_path(model)
                 .and_then(|m| m.into_typed()),
@@ -60,66 +47,54 @@ impl Backend for TractBackend {
         let output_names = names(&typed, typed.output_outlets().map_err(load_error)?);
         let optimized = typed.into_optimized().map_err(load_error)?;
         let inputs = describe(
+            request,
             &optimized,
             optimized.input_outlets().map_err(load_error)?,
             input_names,
         )?;
         let outputs = describe(
+            request,
             &optimized,
             optimized.output_outlets().map_err(load_error)?,
             output_names,
         )?;
-        let threads = options.threads.max(1);
+        let threads = request.threads;
         let run_options = RunOptions {
             executor: (threads > 1).then(|| Executor::multithread(threads)),
             ..RunOptions::default()
         };
         let plan = SimplePlan::new_with_options(optimized, &run_options).map_err(load_error)?;
         let state = SimpleState::new(&plan).map_err(load_error)?;
-        Ok(Box::new(TractSession {
-            state,
+        Ok(Opened {
+            session: TractSession {
+                state,
+                threads,
+                last: TVec::new(),
+            },
             inputs,
             outputs,
-            threads,
-            prepared: PreparedInputs::default(),
-            last: TVec::new(),
-        }))
+        })
     }
 }
 
-struct TractSession {
+pub struct TractSession {
     state: TypedSimpleState,
-    inputs: Vec<TensorInfo>,
-    outputs: Vec<TensorInfo>,
     threads: usize,
-    prepared: PreparedInputs<TVec<TValue>>,
     last: TVec<TValue>,
 }
 
-impl Session for TractSession {
-    fn inputs(&self) -> &[TensorInfo] {
-        &self.inputs
+impl EngineSession for TractSession {
+    type Inputs = TVec<TValue>;
+
+    fn convert(&mut self, inputs: Vec<Tensor>) -> Result<TVec<TValue>, BackendError> {
+        to_values(inputs)
     }
 
-    fn outputs(&self) -> &[TensorInfo] {
-        &self.outputs
-    }
-
-    fn prepare(&mut self, inputs: Vec<Tensor>) -> Result<PreparedInput, BackendError> {
-        Ok(self.prepared.add(to_values(inputs)?))
-    }
-
-    fn refill(&mut self, input: PreparedInput, inputs: Vec<Tensor>) -> Result<(), BackendError> {
-        self.prepared.replace(input, to_values(inputs)?);
-        Ok(())
-    }
-
-    fn run(&mut self, input: PreparedInput) -> Result<(), BackendError> {
-        let values = self.prepared.get(input).clone();
-        self.last = self.state.run(values).map_err(|e| BackendError::Run {
-            engine: NAME.to_string(),
-            reason: format!("{e:#}"),
-        })?;
+    fn run(&mut self, inputs: &mut TVec<TValue>) -> Result<(), BackendError> {
+        self.last = self
+            .state
+            .run(inputs.clone())
+            .map_err(|e| BackendError::run(NAME, format!("{e:#}")))?;
         Ok(())
     }
 
@@ -158,6 +133,7 @@ fn names(model: &TypedModel, outlets: &[OutletId]) -> Vec<String> {
 }
 
 fn describe(
+    request: &LoadRequest<'_>,
     model: &TypedModel,
     outlets: &[OutletId],
     names: Vec<String>,
@@ -166,11 +142,9 @@ fn describe(
         .iter()
         .zip(names)
         .map(|(&outlet, name)| {
-            let fact = model.outlet_fact(outlet).map_err(|e| BackendError::Load {
-                engine: NAME.to_string(),
-                path: String::new(),
-                reason: format!("{e:#}"),
-            })?;
+            let fact = model
+                .outlet_fact(outlet)
+                .map_err(|e| request.error(format!("{e:#}")))?;
             let shape = fact
                 .shape
                 .iter()
@@ -190,10 +164,10 @@ fn element_type(datum: DatumType) -> Result<ElementType, BackendError> {
         DatumType::F32 => Ok(ElementType::F32),
         DatumType::U8 => Ok(ElementType::U8),
         DatumType::I8 => Ok(ElementType::I8),
-        other => Err(BackendError::Unsupported {
-            engine: NAME.to_string(),
-            what: format!("model tensors of type {other:?} in the harness (f32, u8 and i8 only)"),
-        }),
+        other => Err(BackendError::unsupported(
+            NAME,
+            format!("model tensors of type {other:?} in the harness (f32, u8 and i8 only)"),
+        )),
     }
 }
 
@@ -217,18 +191,12 @@ fn to_tract(tensor: Tensor) -> Result<tract_onnx::prelude::Tensor, BackendError>
             tract_ndarray::ArrayD::from_shape_vec(shape, v).map(|a| a.into_tensor())
         }
     };
-    built.map_err(|e| BackendError::Input {
-        engine: NAME.to_string(),
-        reason: e.to_string(),
-    })
+    built.map_err(|e| BackendError::input(NAME, e))
 }
 
 fn from_tract(value: &TValue) -> Result<Tensor, BackendError> {
     let shape = value.shape().to_vec();
-    let run_error = |e: TractError| BackendError::Run {
-        engine: NAME.to_string(),
-        reason: format!("{e:#}"),
-    };
+    let run_error = |e: TractError| BackendError::run(NAME, format!("{e:#}"));
     fn values<D: Datum + Copy>(value: &TValue) -> TractResult<Vec<D>> {
         Ok(value.to_plain_array_view::<D>()?.iter().copied().collect())
     }
@@ -243,6 +211,8 @@ fn from_tract(value: &TValue) -> Result<Tensor, BackendError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use harness_backend_api::{Backend, LoadOptions};
+    use std::path::Path;
 
     #[test]
     fn reported_version_matches_the_locked_crate() {

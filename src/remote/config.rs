@@ -11,80 +11,28 @@
 //! arch = "aarch64"             # picks dist/harness-aarch64-unknown-linux-gnu (scripts/bundle.sh)
 //! ```
 
-use super::TargetKind;
+use crate::machine::Access;
+use crate::scenario::RemoteConfig;
 use anyhow::{bail, Context, Result};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetConfig {
-    pub kind: TargetKind,
-    /// The name rows carry; default: the target's name.
-    pub device: Option<String>,
-    /// ssh: the host, and optionally the login, port, private key, extra `-o` options and a config file
-    /// instead of the user's `~/.ssh/config`. Passwords are never stored: use keys or an agent.
-    pub host: Option<String>,
-    pub user: Option<String>,
-    pub port: Option<u16>,
-    pub identity: Option<PathBuf>,
-    #[serde(default)]
-    pub ssh_options: Vec<String>,
-    pub ssh_config: Option<PathBuf>,
-    /// ssh: the folder on the target that holds bundles and jobs; relative to the login's home.
-    pub work_dir: Option<String>,
-    /// The target's CPU architecture (`aarch64`, `x86_64`); default: this machine's for ssh, aarch64 when
-    /// emulated.
-    pub arch: Option<String>,
-    /// A bundle folder to deploy; default: this harness binary for a target of this machine's architecture,
-    /// else `dist/harness-<arch>-unknown-linux-gnu` (made by scripts/bundle.sh).
-    pub bundle: Option<PathBuf>,
-    /// emulated: the qemu-user binary; default `qemu-<arch>`.
-    pub qemu: Option<String>,
-    /// emulated: the CPU qemu models (`QEMU_CPU`); default `cortex-a72` (a Raspberry Pi 4's core) for
-    /// aarch64. With qemu's default model tract ran 12 times slower and OpenVINO hung (qemu-user 7.2).
-    pub qemu_cpu: Option<String>,
-}
-
-impl TargetConfig {
-    /// A field the target's kind needs and lacks: the field and why.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
-        if self.kind == TargetKind::Ssh && self.host.is_none() {
-            return Err(("host", "an ssh target needs it".into()));
-        }
-        Ok(())
-    }
-
-    pub fn qemu_cpu(&self) -> Option<String> {
-        self.qemu_cpu
-            .clone()
-            .or_else(|| (self.arch() == "aarch64").then(|| "cortex-a72".to_string()))
-    }
-
-    pub fn arch(&self) -> String {
-        self.arch.clone().unwrap_or_else(|| match self.kind {
-            TargetKind::Emulated => "aarch64".to_string(),
-            _ => std::env::consts::ARCH.to_string(),
-        })
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TargetsFile {
     #[serde(default)]
-    targets: IndexMap<String, TargetConfig>,
+    targets: IndexMap<String, RemoteConfig>,
 }
 
 /// The targets every harness knows without a file.
-fn built_in(name: &str) -> Option<TargetConfig> {
+fn built_in(name: &str) -> Option<RemoteConfig> {
     match name {
-        "local" => Some(TargetConfig::default()),
-        "emulated-aarch64" => Some(TargetConfig {
-            kind: TargetKind::Emulated,
+        "local" => Some(RemoteConfig::default()),
+        "emulated-aarch64" => Some(RemoteConfig {
+            kind: Access::Emulated,
             arch: Some("aarch64".into()),
-            ..TargetConfig::default()
+            ..RemoteConfig::default()
         }),
         _ => None,
     }
@@ -103,7 +51,7 @@ fn default_files() -> Vec<PathBuf> {
 }
 
 /// Reads a targets file; errors name the file, the line and the field.
-pub fn read(path: &Path) -> Result<IndexMap<String, TargetConfig>> {
+pub fn read(path: &Path) -> Result<IndexMap<String, RemoteConfig>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the targets file {}", path.display()))?;
     let file: TargetsFile =
@@ -118,11 +66,11 @@ pub fn read(path: &Path) -> Result<IndexMap<String, TargetConfig>> {
 
 /// The target called `name`: from the scenario's own `[targets]`, else from `file` when given, else from the
 /// first default targets file that defines it, else a built-in one.
-pub fn find_target(
+pub fn find_remote(
     name: &str,
-    in_scenario: &IndexMap<String, TargetConfig>,
+    in_scenario: &IndexMap<String, RemoteConfig>,
     file: Option<&Path>,
-) -> Result<TargetConfig> {
+) -> Result<RemoteConfig> {
     if let Some(target) = in_scenario.get(name) {
         return Ok(target.clone());
     }

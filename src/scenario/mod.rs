@@ -2,8 +2,15 @@
 //!
 //! Every error names the file, the line and column, and the field, so that a user can go straight to it.
 
+mod overrides;
+mod targets;
+
+pub use overrides::Overrides;
+pub use targets::RemoteConfig;
+
 use crate::analysis::parity::ParityRules;
 use crate::inputs::{InputDescription, InputSource, Preprocess, Quantization};
+use crate::machine::Access;
 use crate::measure::MeasureRules;
 use harness_backend_api::{BackendInfo, EngineOptions, ModelFormat};
 use indexmap::IndexMap;
@@ -26,17 +33,27 @@ pub struct Scenario {
     /// The name rows are tagged with, instead of the host name (`harness run --device`).
     pub device: Option<String>,
     /// How this machine was reached (`local` unless another harness drives the run).
-    pub target: crate::target::TargetKind,
+    pub target: Access,
     /// An earlier results folder whose measurements this run does not repeat (`run --resume`).
     pub resume_from: Option<PathBuf>,
     /// Targets defined in the scenario (`[targets.NAME]`), found before those of targets files.
-    pub targets: IndexMap<String, crate::target::TargetConfig>,
+    pub targets: IndexMap<String, RemoteConfig>,
     pub models: Vec<Model>,
     pub inputs: InputSource,
     pub backends: Vec<BackendRequest>,
     pub threads: Vec<usize>,
     pub measure: MeasureRules,
     pub parity: ParityRules,
+}
+
+impl Scenario {
+    /// The position of the model `name` in `models`; plans only name the scenario's own models.
+    pub fn model_index(&self, name: &str) -> usize {
+        self.models
+            .iter()
+            .position(|m| m.name == name)
+            .expect("plans come from the scenario's models")
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -116,7 +133,7 @@ struct RawScenario {
     #[serde(default)]
     parity: ParityRules,
     #[serde(default)]
-    targets: IndexMap<String, crate::target::TargetConfig>,
+    targets: IndexMap<String, RemoteConfig>,
 }
 
 #[derive(Deserialize)]
@@ -176,7 +193,7 @@ pub fn parse(
         description: raw.description.clone(),
         output_dir: base.join(raw.output.as_deref().unwrap_or("results")),
         device: None,
-        target: crate::target::TargetKind::Local,
+        target: Access::Local,
         resume_from: None,
         targets: checker.targets(&raw.targets)?,
         models: checker.models(&raw.models, base)?,
@@ -208,8 +225,8 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn targets(
         &self,
-        targets: &IndexMap<String, crate::target::TargetConfig>,
-    ) -> Result<IndexMap<String, crate::target::TargetConfig>, ScenarioError> {
+        targets: &IndexMap<String, RemoteConfig>,
+    ) -> Result<IndexMap<String, RemoteConfig>, ScenarioError> {
         for (name, target) in targets {
             if let Err((field, message)) = target.check() {
                 return Err(self.error(

@@ -2,7 +2,8 @@
 //! configuration and keys; files travel as tar streams over the same connection), or a folder on this
 //! machine whose binaries run under qemu-user. Both run shell command lines in the target's work folder.
 
-use super::{TargetConfig, TargetKind, WORKER_LAUNCHER_VARIABLE};
+use crate::machine::{Access, WORKER_LAUNCHER_VARIABLE};
+use crate::scenario::RemoteConfig;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
@@ -64,15 +65,15 @@ pub fn shell_quote(text: &str) -> String {
     }
 }
 
-pub fn connect(name: &str, config: &TargetConfig) -> Result<Box<dyn Remote>> {
+pub fn connect(name: &str, config: &RemoteConfig) -> Result<Box<dyn Remote>> {
     match config.kind {
-        TargetKind::Local => bail!("target {name} is local: run without --target"),
-        TargetKind::Ssh => Ok(Box::new(Ssh {
+        Access::Local => bail!("target {name} is local: run without --target"),
+        Access::Ssh => Ok(Box::new(Ssh {
             host: config.host.clone().context("an ssh target needs `host`")?,
             config: config.clone(),
             work_dir: config.work_dir.clone().unwrap_or_else(|| "harness".into()),
         })),
-        TargetKind::Emulated => {
+        Access::Emulated => {
             let arch = config.arch();
             let qemu = config
                 .qemu
@@ -100,7 +101,7 @@ pub fn connect(name: &str, config: &TargetConfig) -> Result<Box<dyn Remote>> {
 
 struct Ssh {
     host: String,
-    config: TargetConfig,
+    config: RemoteConfig,
     work_dir: String,
 }
 

@@ -2,7 +2,7 @@
 //! `lib/` beside it (where the harness looks). Identified by a hash of its files, so that a target gets it
 //! again only when it changed.
 
-use super::TargetConfig;
+use crate::scenario::RemoteConfig;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ pub struct Bundle {
 
 /// The bundle for `config`: its `bundle` folder; else, for this machine's architecture, this very binary
 /// with the runtime libraries of its checkout; else `dist/harness-<arch>-unknown-linux-gnu`.
-pub fn resolve(config: &TargetConfig, arch: &str) -> Result<Bundle> {
+pub fn resolve(config: &RemoteConfig, arch: &str) -> Result<Bundle> {
     let (binary, libraries) = match &config.bundle {
         Some(dir) => from_folder(dir)?,
         None if arch == std::env::consts::ARCH => this_binary()?,

@@ -1,5 +1,6 @@
-//! Carries out one measurement plan: load, prepare inputs, time, collect outputs, analyse.
-//! Also the untimed reference pass whose outputs every measurement is compared with.
+//! Carries out one measurement plan, in the process that measures (a worker, or the harness itself with
+//! `--in-process`): load, prepare inputs, time, collect outputs, analyse. The record it returns is complete
+//! but for what only the driving harness knows (see `run::complete` and `isolation`).
 
 use crate::analysis;
 use crate::inputs::ModelInputs;
@@ -84,12 +85,6 @@ pub fn execute(
         .as_ref()
         .map(|s| analysis::assess(s, &timings, &plan.rules));
     MeasurementRecord {
-        plan: plan.clone(),
-        device: device.to_string(),
-        target: String::new(),
-        engine_version: version(),
-        status: Status::Ok,
-        error: None,
         settings: session.settings(),
         adaptation,
         load_ms: Some(
@@ -104,12 +99,8 @@ pub fn execute(
         validity,
         samples_ns: timings.samples_ns,
         outputs,
-        parity: None,
-        peak_rss_kb: None,
         observed_threads,
-        pinned_cpus: None,
-        model_file_bytes: std::fs::metadata(&plan.model_path).ok().map(|m| m.len()),
-        model_macs: None,
+        ..MeasurementRecord::empty(plan, device, &version())
     }
 }
 

@@ -7,46 +7,21 @@
 
 mod bundle;
 mod config;
-mod remote;
+mod connection;
 mod stage;
 
-pub use config::{find_target, TargetConfig};
+pub use config::find_remote;
 
-use crate::pipeline::Overrides;
+use crate::scenario::RemoteConfig;
+
+use crate::scenario::Overrides;
 use anyhow::{bail, Context, Result};
-use remote::shell_quote;
-use serde::{Deserialize, Serialize};
+use connection::{shell_quote, Remote};
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 
-/// How the harness reaches the machine it measures.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum TargetKind {
-    #[default]
-    Local,
-    Ssh,
-    /// qemu-user on the machine that runs the harness: checks the whole path without a board; its timings
-    /// say nothing about one.
-    Emulated,
-}
-
-impl TargetKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetKind::Local => "local",
-            TargetKind::Ssh => "ssh",
-            TargetKind::Emulated => "emulated",
-        }
-    }
-}
-
-/// The environment variable that tells a harness to start its worker processes through a launcher (e.g.
-/// `qemu-aarch64`): a binary emulated by qemu-user cannot start another one directly without binfmt_misc.
-pub const WORKER_LAUNCHER_VARIABLE: &str = "HARNESS_WORKER_LAUNCHER";
-
 /// What a run on a target produced.
-pub struct TargetOutcome {
+pub struct RemoteOutcome {
     /// The results folders copied back (normally one).
     pub folders: Vec<PathBuf>,
     /// The remote harness's exit status.
@@ -60,50 +35,20 @@ pub fn run(
     overrides: &Overrides,
     name: &str,
     targets_file: Option<&Path>,
-) -> Result<TargetOutcome> {
+) -> Result<RemoteOutcome> {
     let compiled = crate::backends::compiled_in();
     let mut scenario = crate::scenario::load(scenario_path, &crate::backends::infos(&compiled))?;
     overrides.apply(&mut scenario)?;
-    let config = find_target(name, &scenario.targets, targets_file)?;
+    let config = find_remote(name, &scenario.targets, targets_file)?;
     let device = overrides
         .device
         .clone()
         .or(config.device.clone())
         .unwrap_or_else(|| name.to_string());
-    let arch = config.arch();
-    let remote = remote::connect(name, &config)?;
+    let remote = connection::connect(name, &config)?;
     eprintln!("target {name}: {}", remote.describe());
 
-    let bundle = bundle::resolve(&config, &arch)?;
-    let bundle_dir = format!("bundles/{}", bundle.id);
-    if remote.run_quietly(&format!("test -x {bundle_dir}/harness"))? {
-        eprintln!("target {name}: bundle {} already there", bundle.id);
-    } else {
-        eprintln!(
-            "target {name}: deploying bundle {} ({})",
-            bundle.id,
-            bundle.dir.display()
-        );
-        let partial = format!("{bundle_dir}.partial");
-        remote.run_checked(&format!("rm -rf {partial}"))?;
-        remote.upload(&bundle.dir, &partial)?;
-        // The new bundle replaces the old ones: a board's storage is small.
-        remote.run_checked(&format!(
-            "rm -rf {bundle_dir} && mv {partial} {bundle_dir} && \
-             for old in bundles/*; do [ \"$old\" = {bundle_dir} ] || rm -rf \"$old\"; done"
-        ))?;
-    }
-
-    // What the board must provide itself (glibc, OpenCV's shared libraries) shows when the binary starts.
-    let binary = format!("{bundle_dir}/harness");
-    let started = remote.run_captured(&remote.command_line(&[binary, "--version".into()]))?;
-    if !started.status.success() {
-        bail!(
-            "the harness bundle does not start on {name}: {}\nThe target must provide what BUNDLE.txt lists (for \
-             OpenCV on Debian or Raspberry Pi OS: sudo apt install libopencv-dnn406 libopencv-imgproc406)",
-            String::from_utf8_lossy(&started.stderr).trim()
-        );
-    }
+    let bundle_dir = deploy(remote.as_ref(), name, &config)?;
 
     let job_name = format!(
         "jobs/{}-{}-{}",
@@ -148,6 +93,62 @@ pub fn run(
     eprintln!("target {name}: running {job_name}");
     let status = remote.run_streaming(&command)?;
 
+    let folders = fetch(
+        remote.as_ref(),
+        (name, &job_name),
+        status,
+        resumed.as_deref(),
+        &scenario.output_dir,
+    )?;
+    Ok(RemoteOutcome { folders, status })
+}
+
+/// Puts the bundle for the target's architecture on it unless it is there already (by hash), and checks that
+/// it starts there. Returns the bundle's folder on the target.
+fn deploy(remote: &dyn Remote, name: &str, config: &RemoteConfig) -> Result<String> {
+    let bundle = bundle::resolve(config, &config.arch())?;
+    let bundle_dir = format!("bundles/{}", bundle.id);
+    if remote.run_quietly(&format!("test -x {bundle_dir}/harness"))? {
+        eprintln!("target {name}: bundle {} already there", bundle.id);
+    } else {
+        eprintln!(
+            "target {name}: deploying bundle {} ({})",
+            bundle.id,
+            bundle.dir.display()
+        );
+        let partial = format!("{bundle_dir}.partial");
+        remote.run_checked(&format!("rm -rf {partial}"))?;
+        remote.upload(&bundle.dir, &partial)?;
+        // The new bundle replaces the old ones: a board's storage is small.
+        remote.run_checked(&format!(
+            "rm -rf {bundle_dir} && mv {partial} {bundle_dir} && \
+             for old in bundles/*; do [ \"$old\" = {bundle_dir} ] || rm -rf \"$old\"; done"
+        ))?;
+    }
+
+    // What the board must provide itself (glibc, OpenCV's shared libraries) shows when the binary starts.
+    let binary = format!("{bundle_dir}/harness");
+    let started = remote.run_captured(&remote.command_line(&[binary, "--version".into()]))?;
+    if !started.status.success() {
+        bail!(
+            "the harness bundle does not start on {name}: {}\nThe target must provide what BUNDLE.txt lists (for \
+             OpenCV on Debian or Raspberry Pi OS: sudo apt install libopencv-dnn406 libopencv-imgproc406)",
+            String::from_utf8_lossy(&started.stderr).trim()
+        );
+    }
+
+    Ok(bundle_dir)
+}
+
+/// Copies back whatever the job's run wrote, finished or not, into `output`, and says what was saved when the
+/// run failed. A successful job keeps its results on the target and drops its copies of models and images.
+fn fetch(
+    remote: &dyn Remote,
+    (name, job_name): (&str, &str),
+    status: ExitStatus,
+    resumed: Option<&str>,
+    output: &Path,
+) -> Result<Vec<PathBuf>> {
     // Whatever the remote run wrote comes back, finished or not.
     let fetched = tempfile::tempdir().context("cannot create a folder for the results")?;
     let copied = remote.download(&format!("{job_name}/results"), fetched.path());
@@ -155,10 +156,10 @@ pub fn run(
     if copied.is_ok() {
         for entry in std::fs::read_dir(fetched.path())? {
             let entry = entry?;
-            if resumed.as_deref() == Some(&*entry.file_name().to_string_lossy()) {
+            if resumed == Some(&*entry.file_name().to_string_lossy()) {
                 continue;
             }
-            folders.push(place(&entry.path(), &scenario.output_dir)?);
+            folders.push(place(&entry.path(), output)?);
         }
     }
     if status.success() && copied.is_ok() {
@@ -188,7 +189,7 @@ pub fn run(
     if folders.is_empty() && status.success() {
         bail!("the run on {name} finished but left no results folder in {job_name}/results");
     }
-    Ok(TargetOutcome { folders, status })
+    Ok(folders)
 }
 
 /// Moves a fetched results folder into `output`, under its own name, or a free variant of it: a folder that is

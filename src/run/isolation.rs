@@ -4,10 +4,13 @@
 //! alone writes results. The child's peak resident memory comes from the OS after it ends (`wait4`), so no
 //! sampler disturbs the timing.
 
+use super::execute::execute;
 use crate::inputs::ModelInputs;
+use crate::measure::MonotonicClock;
 use crate::plan::MeasurementPlan;
 use crate::record::{MeasurementRecord, Status};
 use anyhow::{Context, Result};
+use harness_backend_api::Backend;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -20,11 +23,43 @@ pub enum Isolation {
     /// In the harness's own process (for debugging: a crash ends the run).
     InProcess,
     /// Each in a child process started from `program` (the harness binary itself), through `launcher` when
-    /// given (qemu-user, for an emulated harness: see `target::WORKER_LAUNCHER_VARIABLE`).
+    /// given (qemu-user, for an emulated harness: see `machine::WORKER_LAUNCHER_VARIABLE`).
     Subprocess {
         program: PathBuf,
         launcher: Option<PathBuf>,
     },
+}
+
+/// Carries out one plan where the isolation says: here, or in a worker process.
+pub fn measure(
+    plan: &MeasurementPlan,
+    backend: &dyn Backend,
+    inputs: &ModelInputs,
+    device: &str,
+    isolation: &Isolation,
+) -> MeasurementRecord {
+    match isolation {
+        Isolation::InProcess => execute(plan, backend, inputs, device, &MonotonicClock::new()),
+        Isolation::Subprocess { program, launcher } => {
+            let job = WorkerJob {
+                plan: plan.clone(),
+                inputs: inputs.clone(),
+                device: device.to_string(),
+            };
+            let limits = Limits {
+                time: plan.rules.time_limit(),
+                memory_bytes: plan.rules.memory_limit_mb.map(|mb| mb * 1024 * 1024),
+            };
+            run_in_child(
+                program,
+                launcher.as_ref(),
+                &job,
+                &backend.info().engine_version,
+                limits,
+                &plan.rules.cpus,
+            )
+        }
+    }
 }
 
 /// What the parent hands a worker on its standard input.
@@ -80,13 +115,14 @@ struct Outcome {
     stderr: Vec<u8>,
 }
 
-fn supervise(
+/// `harness worker` in a process group of its own, with its memory limit and CPU pinning applied between
+/// fork and exec.
+fn worker_command(
     program: &PathBuf,
     launcher: Option<&PathBuf>,
-    job: &WorkerJob,
     limits: Limits,
     cpus: &CpuList,
-) -> Result<Outcome> {
+) -> Command {
     let mut command = match launcher {
         Some(launcher) => {
             let mut command = Command::new(launcher);
@@ -140,6 +176,17 @@ fn supervise(
             });
         }
     }
+    command
+}
+
+fn supervise(
+    program: &PathBuf,
+    launcher: Option<&PathBuf>,
+    job: &WorkerJob,
+    limits: Limits,
+    cpus: &CpuList,
+) -> Result<Outcome> {
+    let mut command = worker_command(program, launcher, limits, cpus);
     let mut child = command
         .spawn()
         .with_context(|| format!("cannot start {}", program.display()))?;

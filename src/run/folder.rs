@@ -1,0 +1,101 @@
+//! The results folder of one run, written as the run goes: created new with the scenario and the environment,
+//! a measurement's rows added as soon as it ends, `run.json` written at the end.
+
+use crate::export::csv::{PredictionRow, RowWriter, SampleRow, SummaryRow};
+use crate::export::environment::Environment;
+use crate::export::folder::create_run_folder;
+use crate::export::run_status::RunStatus;
+use crate::machine::{Access, WORKER_LAUNCHER_VARIABLE};
+use crate::record::MeasurementRecord;
+use crate::scenario::Scenario;
+use anyhow::{Context, Result};
+use harness_backend_api::Backend;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+/// What a classifier row's predictions are listed with: the inputs' names and the class names.
+pub struct Classes<'a> {
+    pub input_names: &'a [String],
+    pub labels: Option<&'a [String]>,
+}
+
+pub struct RunFolder {
+    pub path: PathBuf,
+    scenario: String,
+    summary: RowWriter<SummaryRow>,
+    samples: RowWriter<SampleRow>,
+    /// Only when the scenario has a classifier.
+    predictions: Option<RowWriter<PredictionRow>>,
+}
+
+impl RunFolder {
+    /// Creates a new folder for `scenario` in its output folder, with a copy of the scenario and the environment.
+    pub fn create(scenario: &Scenario, environment: &Environment) -> Result<RunFolder> {
+        let path = create_run_folder(&scenario.output_dir, &scenario.name, SystemTime::now())?;
+        // Shown to the user and stored: an absolute path reads better than `scenarios/../results/...`.
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        std::fs::write(path.join("scenario.toml"), &scenario.source)
+            .context("cannot copy the scenario")?;
+        std::fs::write(
+            path.join("environment.json"),
+            serde_json::to_string_pretty(environment)?,
+        )
+        .context("cannot write environment.json")?;
+        let predictions = if scenario.models.iter().any(|m| m.classifier) {
+            Some(RowWriter::create(&path.join("predictions.csv"))?)
+        } else {
+            None
+        };
+        Ok(RunFolder {
+            summary: RowWriter::create(&path.join("summary.csv"))?,
+            samples: RowWriter::create(&path.join("samples.csv"))?,
+            predictions,
+            scenario: scenario.name.clone(),
+            path,
+        })
+    }
+
+    /// Writes one measurement's rows; `classes` when its predictions are listed.
+    pub fn add(&mut self, record: &MeasurementRecord, classes: Option<Classes<'_>>) -> Result<()> {
+        self.summary
+            .add(&[SummaryRow::of(&self.scenario, record)])?;
+        self.samples.add(&SampleRow::of(&self.scenario, record))?;
+        if let (Some(out), Some(classes)) = (self.predictions.as_mut(), classes) {
+            out.add(&PredictionRow::of(
+                &self.scenario,
+                record,
+                classes.input_names,
+                classes.labels,
+            ))?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(&self, status: &RunStatus) -> Result<()> {
+        std::fs::write(
+            self.path.join("run.json"),
+            serde_json::to_string_pretty(status)?,
+        )
+        .context("cannot write run.json")
+    }
+}
+
+/// The machine the scenario is measured on, as environment.json describes it. Measures the FMA peak, for a
+/// third of a second, before anything else runs: the reports' share of peak is measured against it.
+pub fn environment(scenario: &Scenario, backends: &[Box<dyn Backend>]) -> Environment {
+    let mut environment = Environment::capture(crate::backends::infos(backends));
+    if let Some(device) = &scenario.device {
+        environment.device = device.clone();
+    }
+    environment.target_kind = scenario.target.as_str();
+    if scenario.target == Access::Emulated {
+        let variable = |name: &str| std::env::var(name).unwrap_or_else(|_| "unknown".into());
+        environment.emulation = Some(format!(
+            "qemu-user: {}, CPU model {}",
+            variable(WORKER_LAUNCHER_VARIABLE),
+            variable("QEMU_CPU")
+        ));
+    }
+    environment.fma_peak = Some(harness_peak::measure(0.3));
+    environment
+}

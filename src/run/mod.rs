@@ -1,0 +1,178 @@
+//! One run of a scenario: plan → measurements → records → results folder and terminal table.
+//!
+//! The loop: expand the scenario into plans, leave out what a resumed folder already holds, run each model's
+//! parity reference, then measure each plan (in a worker process: `isolation`, `execute`), complete its
+//! record with what only this process knows, and write its rows at once (`folder`).
+
+pub mod execute;
+mod folder;
+pub mod isolation;
+mod prepare;
+mod progress;
+mod reference;
+
+pub use prepare::{prepare_models, PreparedModel};
+
+use crate::analysis::parity;
+use crate::export::run_status::{RunState, RunStatus};
+use crate::plan::{self, MeasurementPlan, Timing};
+use crate::record::{MeasurementRecord, Status};
+use crate::results::ResultFolder;
+use crate::scenario::Scenario;
+use anyhow::{bail, Result};
+use folder::{Classes, RunFolder};
+use harness_backend_api::Backend;
+use isolation::{measure, Isolation};
+use prepare::MacCounts;
+use progress::Progress;
+use reference::References;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub struct RunOutcome {
+    pub folder: PathBuf,
+    pub records: Vec<MeasurementRecord>,
+    /// The user stopped the run before every plan was measured.
+    pub interrupted: bool,
+}
+
+/// Measures every plan of `scenario`, writing each row as soon as it is measured.
+pub fn run(
+    scenario: &Scenario,
+    backends: &[Box<dyn Backend>],
+    isolation: &Isolation,
+    out: &mut dyn Write,
+) -> Result<RunOutcome> {
+    // The earlier folder of a resumed run is read, never written.
+    let earlier = match &scenario.resume_from {
+        Some(path) => Some(ResultFolder::load(path)?),
+        None => None,
+    };
+    let device = scenario
+        .device
+        .clone()
+        .unwrap_or_else(crate::export::environment::device_name);
+    let plans = pending(scenario, earlier.as_ref(), &device)?;
+    let prepared = prepare_models(scenario)?;
+    let mut folder = RunFolder::create(scenario, &folder::environment(scenario, backends))?;
+    let mut progress = Progress::new(out, plans.len());
+    progress.start(&scenario.name, &folder.path)?;
+    let context = (device.as_str(), isolation);
+    let references = References::run(scenario, &prepared, backends, context, &mut progress)?;
+    let macs = MacCounts::count(scenario, &mut progress)?;
+
+    let mut records = Vec::new();
+    for (i, plan) in plans.iter().enumerate() {
+        let index = scenario.model_index(&plan.model);
+        let (model, prepared) = (&scenario.models[index], &prepared[index]);
+        progress.begin(i, plan)?;
+        if i > 0 && plan.rules.cooldown_seconds > 0.0 {
+            std::thread::sleep(Duration::from_secs_f64(plan.rules.cooldown_seconds));
+        }
+        let started = Instant::now();
+        let backend = crate::backends::find(backends, &plan.engine);
+        let mut record = measure(plan, backend, &prepared.inputs, &device, isolation);
+        complete(&mut record, scenario, &references, &macs);
+        progress.end(&record, started.elapsed())?;
+        // End-to-end rows compute the same outputs as their inference rows: their predictions are listed once.
+        let classes = (model.classifier && plan.timing == Timing::Inference).then(|| Classes {
+            input_names: &prepared.inputs.names,
+            labels: prepared.labels.as_deref(),
+        });
+        folder.add(&record, classes)?;
+        records.push(record);
+        if crate::interrupt::requested() {
+            progress.interrupted(i + 1)?;
+            break;
+        }
+    }
+    let interrupted = crate::interrupt::requested();
+    folder.finish(&RunStatus {
+        status: if interrupted {
+            RunState::Interrupted
+        } else {
+            RunState::Complete
+        },
+        measurements_planned: plans.len(),
+        measurements_done: records.len(),
+        resumes: earlier.as_ref().map(|e| e.path.display().to_string()),
+    })?;
+    // The measurements are on disk already: a report that cannot be drawn costs only the report. A resumed
+    // run's report covers the earlier folder's rows too.
+    let reported: Vec<PathBuf> = earlier
+        .iter()
+        .map(|e| e.path.clone())
+        .chain(std::iter::once(folder.path.clone()))
+        .collect();
+    let report = crate::report::report(&reported, &folder.path);
+    progress.finish(&records, report.as_ref().map(|w| w.html.as_path()))?;
+    Ok(RunOutcome {
+        folder: folder.path,
+        records,
+        interrupted,
+    })
+}
+
+/// The scenario's plans, less those an earlier folder holds already (rows it wrote, but not as interrupted).
+fn pending(
+    scenario: &Scenario,
+    earlier: Option<&ResultFolder>,
+    device: &str,
+) -> Result<Vec<MeasurementPlan>> {
+    let mut plans = plan::expand(scenario);
+    if plans.is_empty() {
+        bail!(
+            "{}: nothing to measure (no model has a file in the formats the backends run)",
+            scenario.path.display()
+        );
+    }
+    let Some(earlier) = earlier else {
+        return Ok(plans);
+    };
+    plans.retain(|p| {
+        let key = p.key(device);
+        !earlier
+            .rows
+            .iter()
+            .any(|r| r.status != Status::Interrupted.as_str() && r.key() == key)
+    });
+    if plans.is_empty() {
+        bail!(
+            "{} already holds every measurement of {}: nothing to resume",
+            earlier.path.display(),
+            scenario.path.display()
+        );
+    }
+    Ok(plans)
+}
+
+/// Adds to a record what only the harness that drives the run knows: how the device was reached, the model
+/// file's multiply-accumulates, the outputs in real units for a model with integer outputs, and parity.
+fn complete(
+    record: &mut MeasurementRecord,
+    scenario: &Scenario,
+    references: &References,
+    macs: &MacCounts,
+) {
+    let index = scenario.model_index(&record.plan.model);
+    let model = &scenario.models[index];
+    record.target = scenario.target.as_str().to_string();
+    record.model_macs = macs.of(&record.plan.model, record.plan.format);
+    if let Some(q) = model.output_quantization {
+        for outputs in &mut record.outputs {
+            *outputs = outputs.iter().map(|t| q.dequantize_tensor(t)).collect();
+        }
+    }
+    if record.error.is_none() && model.compare_answers {
+        let is_reference = references.is_reference(index, &record.plan, &record.device);
+        record.parity = Some(parity::check(
+            &record.outputs,
+            references.outputs(index),
+            is_reference,
+            record.reduced_precision(),
+            model.classifier,
+            &scenario.parity,
+        ));
+    }
+}

@@ -1,0 +1,74 @@
+//! Everything a run makes once per model before measuring: the prepared inputs every backend shares, the
+//! class names, and the multiply-accumulates of each model file.
+
+use super::progress::Progress;
+use crate::inputs::ModelInputs;
+use crate::model_info::ModelInfo;
+use crate::scenario::Scenario;
+use anyhow::{Context, Result};
+use harness_backend_api::ModelFormat;
+
+/// A model's inputs, made once and shared by every backend, and its class names.
+pub struct PreparedModel {
+    pub inputs: ModelInputs,
+    pub labels: Option<Vec<String>>,
+}
+
+/// Decodes and preprocesses every model's inputs and reads its labels: the part of a run that can fail on
+/// bad input files, done before anything is measured (and by `harness check`).
+pub fn prepare_models(scenario: &Scenario) -> Result<Vec<PreparedModel>> {
+    scenario
+        .models
+        .iter()
+        .map(|model| {
+            let inputs = scenario
+                .inputs
+                .prepare(&model.input, model.preprocess.as_ref())
+                .with_context(|| format!("{}: model `{}`", scenario.path.display(), model.name))?;
+            let labels = match &model.labels {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read the labels file {}", path.display()))?
+                        .lines()
+                        .map(|l| l.trim().to_string())
+                        .collect(),
+                ),
+                None => None,
+            };
+            Ok(PreparedModel { inputs, labels })
+        })
+        .collect()
+}
+
+/// Multiply-accumulates of one inference, per model file, for the GMAC/s column.
+pub struct MacCounts(Vec<((String, ModelFormat), Option<u64>)>);
+
+impl MacCounts {
+    /// Counts once per model file; a file tract cannot analyse is noted and left blank.
+    pub fn count(scenario: &Scenario, progress: &mut Progress) -> Result<MacCounts> {
+        let mut counts = Vec::new();
+        for model in &scenario.models {
+            for (&format, path) in &model.files {
+                let count = match ModelInfo::read(path, format) {
+                    Ok(info) => Some(info.macs),
+                    Err(e) => {
+                        progress.note(&format!(
+                            "{}: MACs not counted for the {format} file: {e:#}",
+                            model.name
+                        ))?;
+                        None
+                    }
+                };
+                counts.push(((model.name.clone(), format), count));
+            }
+        }
+        Ok(MacCounts(counts))
+    }
+
+    pub fn of(&self, model: &str, format: ModelFormat) -> Option<u64> {
+        self.0
+            .iter()
+            .find(|((m, f), _)| m == model && *f == format)
+            .and_then(|(_, count)| *count)
+    }
+}
