@@ -10,6 +10,7 @@
 # only). BUNDLE.txt lists both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/built-binary.sh
 target=aarch64-unknown-linux-gnu
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
 done
 features=candle,opencv,ort,tflite,openvino,tract
 
-scripts/setup.sh --target "$target"
+scripts/setup.sh --if-changed --target "$target"
 linker_variable="CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_LINKER"
 export "$linker_variable=${target%%-*}-linux-gnu-gcc"
 export "CXX_${target//-/_}=${target%%-*}-linux-gnu-g++"
@@ -27,12 +28,12 @@ export "CXX_${target//-/_}=${target%%-*}-linux-gnu-g++"
 multiarch="${target%%-*}-linux-gnu"
 export OPENCV_LINK_LIBS=opencv_core,opencv_dnn,opencv_imgproc OPENCV_LINK_PATHS="/usr/lib/$multiarch"
 export OPENCV_INCLUDE_PATHS="/usr/include/opencv4,/usr/include/$multiarch/opencv4"
-cargo build --release --quiet --target "$target" --no-default-features --features "$features" --bin harness
+binary=$(built_binary --release --target "$target" --no-default-features --features "$features" --bin harness)
 
 bundle="dist/harness-$target"
 rm -rf "$bundle"
 mkdir -p "$bundle/lib"
-cp "target/$target/release/harness" "$bundle/"
+cp "$binary" "$bundle/"
 cp .runtimes/"$target"/*/* "$bundle/lib/"
 cp -r models scenarios "$bundle/"
 mkdir -p "$bundle/results"

@@ -3,20 +3,35 @@
 # machine. Idempotent: whatever is already in place is left alone. New engines extend this file and
 # scripts/runtimes.toml, not a script of their own.
 #
-#   scripts/setup.sh                                  for this machine
+#   scripts/setup.sh                                  what building and running need, for this machine
 #   scripts/setup.sh --target aarch64-unknown-linux-gnu   runtime libraries for a board as well
+#   scripts/setup.sh --tests                          what the tests need besides (an ssh server)
+#   scripts/setup.sh --if-changed ...                 nothing when a set-up with these arguments and these
+#                                                     scripts has finished here before (scripts/harness)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 targets=("$(uname -m)-unknown-linux-gnu")
+tests=false
+if_changed=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --target) targets+=("$2"); shift 2 ;;
+    --tests) tests=true; shift ;;
+    --if-changed) if_changed=true; shift ;;
     *) say "unknown argument $1"; exit 2 ;;
   esac
 done
+
+# A finished set-up leaves a stamp named by what it depends on: these scripts, the runtime manifest and the
+# arguments. Deleting .runtimes/ (or running without --if-changed) makes the next one check everything again.
+stamp=".runtimes/setup-$(cat scripts/setup.sh scripts/runtimes.toml scripts/fetch_runtimes.py \
+  <(echo "${targets[*]} tests=$tests") | sha256sum | cut -c1-16).done"
+if $if_changed && [ -f "$stamp" ]; then
+  exit 0
+fi
 
 if ! command -v cargo >/dev/null 2>&1; then
   say "cargo is missing: install the Rust toolchain (rustup) first"
@@ -28,10 +43,13 @@ if ! command -v python3 >/dev/null 2>&1; then
 fi
 
 # System packages from Debian's archive: OpenCV and what the `opencv` crate's build needs (libclang, pkg-config);
-# the ssh client and server the ssh target and its test use; for a foreign target its C and C++ cross compilers
+# the ssh client the ssh targets use (and the server their test starts, with --tests); for a foreign target its C and C++ cross compilers
 # (the linker, tract's assembly kernels, OpenCV's glue), qemu-user, and the target's OpenCV through Debian
 # multiarch (only the modules the backend links: `libopencv-dev:arm64` conflicts with the host's).
-system_packages=(libopencv-dev clang libclang-dev pkg-config openssh-client openssh-server)
+system_packages=(libopencv-dev clang libclang-dev pkg-config openssh-client)
+if $tests; then
+  system_packages+=(openssh-server)
+fi
 foreign_architectures=()
 for target in "${targets[@]}"; do
   case "$target" in
@@ -66,7 +84,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # sshd refuses to start without its privilege-separation folder, which the package's service start would make.
-[ -d /run/sshd ] || $sudo install -d -m 0755 /run/sshd
+if $tests && [ ! -d /run/sshd ]; then
+  $sudo install -d -m 0755 /run/sshd
+fi
 
 # Native runtime libraries from pinned PyPI wheels (ONNX Runtime, ...), checked by sha256; Rust's standard
 # library for each foreign target.
@@ -78,4 +98,6 @@ for target in "${targets[@]}"; do
   fi
 done
 
+mkdir -p .runtimes
+touch "$stamp"
 say "ready"

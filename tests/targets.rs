@@ -58,7 +58,7 @@ fn start_sshd(dir: &Path) -> Sshd {
         .arg(&config)
         .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap())
         .spawn()
-        .expect("/usr/sbin/sshd (openssh-server, installed by scripts/setup.sh)");
+        .expect("/usr/sbin/sshd (openssh-server, installed by scripts/setup.sh --tests)");
     let started = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
