@@ -1,10 +1,8 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use harness::backends;
-use harness::measure::MonotonicClock;
 use harness::record::Status;
-use harness::run::execute::execute;
-use harness::run::isolation::{Isolation, WorkerJob};
+use harness::run::isolation::{Isolation, Workers};
 use harness::scenario::Overrides;
 use harness::scenario::{self, ScenarioError};
 use harness_backend_api::{LoadOptions, ModelFormat};
@@ -179,12 +177,12 @@ fn run(path: &Path, overrides: Overrides, in_process: bool) -> Result<ExitCode> 
     let isolation = if in_process {
         Isolation::InProcess
     } else {
-        Isolation::Subprocess {
-            program: std::env::current_exe().context("cannot find the harness executable")?,
-            launcher: std::env::var_os(harness::machine::WORKER_LAUNCHER_VARIABLE)
+        Isolation::Subprocess(Workers::new(
+            std::env::current_exe().context("cannot find the harness executable")?,
+            std::env::var_os(harness::machine::WORKER_LAUNCHER_VARIABLE)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
-        }
+        ))
     };
     harness::interrupt::install();
     let outcome = harness::run::run(&scenario, &compiled, &isolation, &mut std::io::stderr())?;
@@ -279,21 +277,7 @@ fn compare(baseline: &Path, new: &Path, threshold: f64, out: Option<PathBuf>) ->
 }
 
 fn worker() -> Result<ExitCode> {
-    let job: WorkerJob =
-        serde_json::from_reader(std::io::stdin().lock()).context("reading the job")?;
-    let compiled = backends::compiled_in();
-    let backend = compiled
-        .iter()
-        .find(|b| b.name() == job.plan.engine)
-        .with_context(|| format!("no backend `{}` in this build", job.plan.engine))?;
-    let record = execute(
-        &job.plan,
-        backend.as_ref(),
-        &job.inputs,
-        &job.device,
-        &MonotonicClock::new(),
-    );
-    serde_json::to_writer(std::io::stdout().lock(), &record)?;
+    harness::run::isolation::work(&mut std::io::stdin().lock(), &mut std::io::stdout().lock())?;
     Ok(ExitCode::SUCCESS)
 }
 

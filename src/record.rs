@@ -65,6 +65,10 @@ pub struct MeasurementRecord {
     #[serde(default)]
     pub conversion_ms: Option<f64>,
     pub first_run_ms: Option<f64>,
+    /// Time spent handing tensors between the harness and the worker process (inputs in, outputs back), both
+    /// sides together, outside every timing above; None in process.
+    #[serde(default)]
+    pub handover_ms: Option<f64>,
     pub warmup_runs: u64,
     pub summary: Option<Summary>,
     pub validity: Option<Validity>,
@@ -101,6 +105,7 @@ impl MeasurementRecord {
             load_ms: None,
             conversion_ms: None,
             first_run_ms: None,
+            handover_ms: None,
             warmup_runs: 0,
             summary: None,
             validity: None,

@@ -172,3 +172,38 @@ fn ctrl_c_stops_the_run_keeps_finished_rows_and_says_so() {
         "nothing runs after the interrupt: {summary}"
     );
 }
+
+/// Tensors reach a worker and come back as raw bytes: the same outputs, bit for bit, as in the harness's own
+/// process, and the row says how long the hand-over took (a measurement in process has none).
+#[test]
+fn a_worker_computes_the_same_outputs_as_the_harness_itself_and_states_its_handover() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::tract_scenario(dir.path(), "handover", 3);
+    let backends = harness::backends::compiled_in();
+    let in_worker = run_scenario(&path, &backends, &worker_processes());
+    let in_process = run_scenario(
+        &path,
+        &backends,
+        &harness::run::isolation::Isolation::InProcess,
+    );
+    assert_eq!(in_worker.records.len(), 4);
+    for (worker, local) in in_worker.records.iter().zip(&in_process.records) {
+        assert_eq!(worker.status, Status::Ok, "{:?}", worker.error);
+        assert_eq!(worker.plan, local.plan);
+        assert_eq!(worker.outputs.len(), 2, "one set of outputs per input");
+        let bits = |outputs: &[Vec<harness_backend_api::Tensor>]| -> Vec<Vec<u8>> {
+            outputs
+                .iter()
+                .flatten()
+                .map(|t| t.data.as_bytes().to_vec())
+                .collect()
+        };
+        assert_eq!(bits(&worker.outputs), bits(&local.outputs));
+        assert!(worker.handover_ms.is_some_and(|ms| ms > 0.0));
+        assert_eq!(local.handover_ms, None);
+    }
+    let rows = common::summary_rows(&in_worker.folder);
+    assert!(rows
+        .iter()
+        .all(|r| r["handover_ms"].parse::<f64>().unwrap() > 0.0));
+}

@@ -105,6 +105,9 @@ keyed_row! {
         pub conversion_ms: Option<f64>,
         #[serde(serialize_with = "fixed6")]
         pub first_run_ms: Option<f64>,
+        /// Handing tensors to and from the worker process, both sides (not part of any timing).
+        #[serde(serialize_with = "fixed6")]
+        pub handover_ms: Option<f64>,
         pub warmup_runs: u64,
         #[serde(serialize_with = "fixed6")]
         pub peak_rss_mb: Option<f64>,
@@ -217,6 +220,7 @@ impl SummaryRow {
             load_ms: r.load_ms,
             conversion_ms: r.conversion_ms,
             first_run_ms: r.first_run_ms,
+            handover_ms: r.handover_ms,
             warmup_runs: r.warmup_runs,
             peak_rss_mb: r.peak_rss_kb.map(|kb| kb as f64 / 1024.0),
             model_file_mb: r.model_file_bytes.map(|b| b as f64 / (1024.0 * 1024.0)),
@@ -440,7 +444,7 @@ mod tests {
         let key = "scenario device model backend format threads timing round";
         let summary = "target engine_version status validity validity_reasons runs mean_ms median_ms \
             median_low_ms median_high_ms min_ms max_ms std_ms p90_ms p99_ms outliers throughput_per_s load_ms \
-            conversion_ms first_run_ms warmup_runs peak_rss_mb model_file_mb model_macs gmac_per_s \
+            conversion_ms first_run_ms handover_ms warmup_runs peak_rss_mb model_file_mb model_macs gmac_per_s \
             observed_threads pinned_cpus inputs input_adaptation model_adaptation settings baseline_model parity \
             parity_reference max_abs_diff max_rel_diff min_cosine top1_agreement top5_agreement parity_reasons \
             error";

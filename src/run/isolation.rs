@@ -3,31 +3,101 @@
 //! abort, a hang or an out-of-memory death becomes a row with its status and the child's last words; the parent
 //! alone writes results. The child's peak resident memory comes from the OS after it ends (`wait4`), so no
 //! sampler disturbs the timing.
+//!
+//! Tensors travel as raw bytes (`handover`): a model's inputs are encoded once and follow each worker's job on
+//! its standard input; the worker's outputs follow its record on its standard output. The time both sides
+//! spend on that is the row's `handover_ms`.
 
 use super::execute::execute;
-use crate::inputs::ModelInputs;
+use super::handover;
+use crate::inputs::{ImageRecipe, ModelInputs};
 use crate::measure::MonotonicClock;
 use crate::plan::MeasurementPlan;
 use crate::record::{MeasurementRecord, Status};
 use anyhow::{Context, Result};
-use harness_backend_api::Backend;
+use harness_backend_api::{Backend, Tensor};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Where measurements run.
-#[derive(Clone, Debug)]
 pub enum Isolation {
     /// In the harness's own process (for debugging: a crash ends the run).
     InProcess,
-    /// Each in a child process started from `program` (the harness binary itself), through `launcher` when
-    /// given (qemu-user, for an emulated harness: see `machine::WORKER_LAUNCHER_VARIABLE`).
-    Subprocess {
-        program: PathBuf,
-        launcher: Option<PathBuf>,
-    },
+    /// Each in a worker process.
+    Subprocess(Workers),
+}
+
+/// How worker processes are started, and the inputs they are handed.
+pub struct Workers {
+    /// The harness binary itself.
+    program: PathBuf,
+    /// qemu-user, for an emulated harness (see `machine::WORKER_LAUNCHER_VARIABLE`).
+    launcher: Option<PathBuf>,
+    /// Each model's prepared inputs, encoded when a worker first needs them.
+    encoded: RefCell<Vec<(String, Arc<Vec<u8>>)>>,
+}
+
+impl Workers {
+    pub fn new(program: PathBuf, launcher: Option<PathBuf>) -> Workers {
+        Workers {
+            program,
+            launcher,
+            encoded: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// `model`'s prepared inputs, encoded the first time they are asked for.
+    fn encoded_inputs(&self, model: &str, inputs: &ModelInputs) -> Arc<Vec<u8>> {
+        if let Some((_, bytes)) = self.encoded.borrow().iter().find(|(m, _)| m == model) {
+            return Arc::clone(bytes);
+        }
+        let sets: Vec<&[Tensor]> = inputs.tensors.iter().map(std::slice::from_ref).collect();
+        let bytes = Arc::new(handover::encode(&sets));
+        self.encoded
+            .borrow_mut()
+            .push((model.to_string(), Arc::clone(&bytes)));
+        bytes
+    }
+
+    /// Runs `plan` in a worker process and adds the parent's share of the hand-over to its record.
+    fn measure(
+        &self,
+        plan: &MeasurementPlan,
+        backend: &dyn Backend,
+        inputs: &ModelInputs,
+        device: &str,
+    ) -> MeasurementRecord {
+        let started = Instant::now();
+        let job = WorkerJob {
+            plan: plan.clone(),
+            device: device.to_string(),
+            input_names: inputs.names.clone(),
+            images: inputs.images.clone(),
+        };
+        let tensors = self.encoded_inputs(&plan.model, inputs);
+        let encoding = started.elapsed();
+        let limits = Limits {
+            time: plan.rules.time_limit(),
+            memory_bytes: plan.rules.memory_limit_mb.map(|mb| mb * 1024 * 1024),
+        };
+        let mut record = run_in_child(
+            (&self.program, self.launcher.as_ref()),
+            (&job, tensors),
+            &backend.info().engine_version,
+            limits,
+            &plan.rules.cpus,
+        );
+        // The record holds the worker's share and the decoding of its outputs; the encoding is the parent's.
+        record.handover_ms = record
+            .handover_ms
+            .map(|ms| ms + encoding.as_secs_f64() * 1e3);
+        record
+    }
 }
 
 /// Carries out one plan where the isolation says: here, or in a worker process.
@@ -40,34 +110,54 @@ pub fn measure(
 ) -> MeasurementRecord {
     match isolation {
         Isolation::InProcess => execute(plan, backend, inputs, device, &MonotonicClock::new()),
-        Isolation::Subprocess { program, launcher } => {
-            let job = WorkerJob {
-                plan: plan.clone(),
-                inputs: inputs.clone(),
-                device: device.to_string(),
-            };
-            let limits = Limits {
-                time: plan.rules.time_limit(),
-                memory_bytes: plan.rules.memory_limit_mb.map(|mb| mb * 1024 * 1024),
-            };
-            run_in_child(
-                program,
-                launcher.as_ref(),
-                &job,
-                &backend.info().engine_version,
-                limits,
-                &plan.rules.cpus,
-            )
-        }
+        Isolation::Subprocess(workers) => workers.measure(plan, backend, inputs, device),
     }
 }
 
-/// What the parent hands a worker on its standard input.
+/// What the parent hands a worker on its standard input, ahead of the encoded input tensors.
 #[derive(Serialize, Deserialize)]
 pub struct WorkerJob {
     pub plan: MeasurementPlan,
-    pub inputs: ModelInputs,
     pub device: String,
+    pub input_names: Vec<String>,
+    pub images: Option<ImageRecipe>,
+}
+
+/// The worker's side: receives a job and its inputs on standard input, measures, and sends the record with
+/// the time its share of the hand-over took, then the outputs, on standard output.
+pub fn work(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
+    let started = Instant::now();
+    let (job, tensors) = handover::receive(input).context("reading the job")?;
+    let job: WorkerJob = serde_json::from_slice(&job).context("reading the job")?;
+    let tensors = handover::decode(&tensors)?
+        .into_iter()
+        .map(|set| set.into_iter().next().context("an empty set of inputs"))
+        .collect::<Result<Vec<Tensor>>>()?;
+    let inputs = ModelInputs {
+        names: job.input_names,
+        tensors,
+        images: job.images,
+    };
+    let receiving = started.elapsed();
+    let compiled = crate::backends::compiled_in();
+    let backend = compiled
+        .iter()
+        .find(|b| b.name() == job.plan.engine)
+        .with_context(|| format!("no backend `{}` in this build", job.plan.engine))?;
+    let mut record = execute(
+        &job.plan,
+        backend.as_ref(),
+        &inputs,
+        &job.device,
+        &MonotonicClock::new(),
+    );
+    let sending = Instant::now();
+    let outputs = std::mem::take(&mut record.outputs);
+    let sets: Vec<&[Tensor]> = outputs.iter().map(Vec::as_slice).collect();
+    let encoded = handover::encode(&sets);
+    record.handover_ms = Some((receiving + sending.elapsed()).as_secs_f64() * 1e3);
+    handover::send(output, &serde_json::to_vec(&record)?, &encoded)?;
+    Ok(())
 }
 
 /// How long a child may take, and how much address space it may use.
@@ -80,11 +170,11 @@ pub struct Limits {
 /// CPU cores the worker is pinned to (`sched_setaffinity`), none meaning all.
 pub type CpuList = Option<Vec<usize>>;
 
-/// Runs `job` in a child process and turns whatever happens into a record.
-pub fn run_in_child(
-    program: &PathBuf,
-    launcher: Option<&PathBuf>,
-    job: &WorkerJob,
+/// Runs `job` with its encoded input `tensors` in a child process started from `program` (through `launcher`
+/// when given), and turns whatever happens into a record.
+fn run_in_child(
+    (program, launcher): (&PathBuf, Option<&PathBuf>),
+    (job, tensors): (&WorkerJob, Arc<Vec<u8>>),
     engine_version: &str,
     limits: Limits,
     cpus: &CpuList,
@@ -92,7 +182,7 @@ pub fn run_in_child(
     let failed = |status, error: String| {
         MeasurementRecord::failed(&job.plan, &job.device, engine_version, status, error)
     };
-    match supervise(program, launcher, job, limits, cpus) {
+    match supervise(program, launcher, (job, tensors), limits, cpus) {
         Ok(outcome) => {
             let mut record = outcome.into_record(job, engine_version, limits);
             record.pinned_cpus = cpus.clone();
@@ -182,7 +272,7 @@ fn worker_command(
 fn supervise(
     program: &PathBuf,
     launcher: Option<&PathBuf>,
-    job: &WorkerJob,
+    (job, tensors): (&WorkerJob, Arc<Vec<u8>>),
     limits: Limits,
     cpus: &CpuList,
 ) -> Result<Outcome> {
@@ -197,7 +287,7 @@ fn supervise(
     let job_text = serde_json::to_vec(job)?;
     // Reading and writing happen on their own threads, so that no full pipe can block the child.
     let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&job_text);
+        let _ = handover::send(&mut stdin, &job_text, &tensors);
     });
     let out_reader = std::thread::spawn(move || {
         let mut bytes = Vec::new();
@@ -320,7 +410,7 @@ impl Outcome {
                 ),
             };
         }
-        match serde_json::from_slice::<MeasurementRecord>(&self.stdout) {
+        match received(&self.stdout) {
             Ok(mut record) => {
                 record.peak_rss_kb = Some(self.peak_rss_kb);
                 record
@@ -328,13 +418,24 @@ impl Outcome {
             Err(e) => failed(
                 Status::RunFailed,
                 format!(
-                    "the worker exited with status {} without a result ({e}){}",
+                    "the worker exited with status {} without a result ({e:#}){}",
                     libc::WEXITSTATUS(self.status),
                     with(&last_words)
                 ),
             ),
         }
     }
+}
+
+/// The record a worker sent, with its outputs decoded; the decoding counts as hand-over time.
+fn received(stdout: &[u8]) -> Result<MeasurementRecord> {
+    let started = Instant::now();
+    let (message, tensors) = handover::split(stdout)?;
+    let mut record: MeasurementRecord = serde_json::from_slice(message)?;
+    record.outputs = handover::decode(tensors)?;
+    let decoding = started.elapsed().as_secs_f64() * 1e3;
+    record.handover_ms = record.handover_ms.map(|ms| ms + decoding);
+    Ok(record)
 }
 
 fn with(last_words: &str) -> String {

@@ -6,6 +6,7 @@
 
 pub mod execute;
 mod folder;
+mod handover;
 pub mod isolation;
 mod prepare;
 mod progress;

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // Each test file uses its own subset.
 
-use harness::run::isolation::Isolation;
+use harness::run::isolation::{Isolation, Workers};
 use harness::run::RunOutcome;
 use harness::scenario;
 use harness_backend_api::Backend;
@@ -9,10 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// Each measurement in a worker process, as `harness run` does.
 pub fn worker_processes() -> Isolation {
-    Isolation::Subprocess {
-        program: env!("CARGO_BIN_EXE_harness").into(),
-        launcher: None,
-    }
+    Isolation::Subprocess(Workers::new(env!("CARGO_BIN_EXE_harness").into(), None))
 }
 
 /// Loads the scenario at `path` against `backends` and runs it quietly.
