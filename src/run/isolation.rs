@@ -283,6 +283,8 @@ fn supervise(
     let pid = child.id() as libc::pid_t;
     let mut stdin = child.stdin.take().expect("piped");
     let mut stdout = child.stdout.take().expect("piped");
+    widen_pipe(&stdin);
+    widen_pipe(&stdout);
     let mut stderr = child.stderr.take().expect("piped");
     let job_text = serde_json::to_vec(job)?;
     // Reading and writing happen on their own threads, so that no full pipe can block the child.
@@ -424,6 +426,15 @@ impl Outcome {
                 ),
             ),
         }
+    }
+}
+
+/// Large tensors cross a pipe in fewer, larger steps with a 1 MB buffer than with the default 64 KB; where the
+/// system refuses (a limit in /proc/sys/fs/pipe-max-size), the default stays.
+fn widen_pipe(pipe: &impl std::os::fd::AsRawFd) {
+    // SAFETY: F_SETPIPE_SZ on a pipe this process owns; failure leaves the pipe as it was.
+    unsafe {
+        libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
     }
 }
 
