@@ -50,10 +50,12 @@ fn main() {
             let record = &outcome.records[0];
             assert!(record.error.is_none(), "{:?}", record.error);
             println!(
-                "round {round}: {name:>10}: {seconds:.2} s, hand-over {}",
+                "round {round}: {name:>10}: {seconds:.2} s, hand-over {}, load {:.0} ms, first run {:.0} ms",
                 record
                     .handover_ms
-                    .map_or("none".to_string(), |ms| format!("{ms:.0} ms"))
+                    .map_or("none".to_string(), |ms| format!("{ms:.0} ms")),
+                record.load_ms.unwrap_or_default(),
+                record.first_run_ms.unwrap_or_default(),
             );
             times[index].push(seconds);
         }
