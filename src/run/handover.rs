@@ -127,12 +127,19 @@ pub fn decode(encoded: &[u8]) -> Result<Vec<Vec<Tensor>>> {
 /// The values of `bytes`, in this machine's byte order.
 fn values(element_type: ElementType, bytes: &[u8]) -> TensorData {
     match element_type {
-        ElementType::F32 => TensorData::F32(
-            bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-        ),
+        ElementType::F32 => {
+            let mut values = vec![0f32; bytes.len() / 4];
+            // SAFETY: `values` holds exactly `bytes.len() / 4` floats; any bit pattern is a valid f32, and the
+            // bytes are in this machine's order (see the module's doc).
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    bytes.as_ptr(),
+                    values.as_mut_ptr().cast::<u8>(),
+                    values.len() * 4,
+                );
+            }
+            TensorData::F32(values)
+        }
         ElementType::U8 => TensorData::U8(bytes.to_vec()),
         ElementType::I8 => TensorData::I8(bytes.iter().map(|&b| b as i8).collect()),
     }
