@@ -74,7 +74,7 @@ pub fn run(
         let started = Instant::now();
         let backend = crate::backends::find(backends, &plan.engine);
         let mut record = measure(plan, backend, &prepared.inputs, &device, isolation);
-        complete(&mut record, scenario, &references, &macs);
+        complete(&mut record, (scenario, index), &references, &macs);
         progress.end(&record, started.elapsed())?;
         // End-to-end rows compute the same outputs as their inference rows: their predictions are listed once.
         let classes = (model.classifier && plan.timing == Timing::Inference).then(|| Classes {
@@ -152,11 +152,10 @@ fn pending(
 /// file's multiply-accumulates, the outputs in real units for a model with integer outputs, and parity.
 fn complete(
     record: &mut MeasurementRecord,
-    scenario: &Scenario,
+    (scenario, index): (&Scenario, usize),
     references: &References,
     macs: &MacCounts,
 ) {
-    let index = scenario.model_index(&record.plan.model);
     let model = &scenario.models[index];
     record.target = scenario.target.as_str().to_string();
     record.model_macs = macs.of(&record.plan.model, record.plan.format);
