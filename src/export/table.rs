@@ -1,5 +1,6 @@
 //! The table shown in the terminal at the end of a run: ms per frame, and how far from the fastest.
 
+use crate::key::SeriesKey;
 use crate::plan::Timing;
 use crate::record::{MeasurementRecord, Status};
 use std::fmt::Write;
@@ -179,17 +180,18 @@ fn agreement_line(r: &MeasurementRecord) -> Option<String> {
 /// For measurements repeated in rounds: each round's median and the drift, (slowest − fastest) / fastest.
 pub fn drift_lines(records: &[MeasurementRecord]) -> Vec<String> {
     let mut lines = Vec::new();
-    let mut seen: Vec<&MeasurementRecord> = Vec::new();
+    let mut seen: Vec<SeriesKey> = Vec::new();
     for r in records.iter().filter(|r| r.plan.round == 0) {
-        if seen.iter().any(|s| s.key().series == r.key().series) {
+        let series = r.key().series;
+        if seen.contains(&series) {
             continue;
         }
-        seen.push(r);
         let medians: Vec<f64> = records
             .iter()
-            .filter(|o| o.key().series == r.key().series)
+            .filter(|o| o.key().series == series)
             .filter_map(|o| o.summary.as_ref().map(|s| s.median_ms))
             .collect();
+        seen.push(series);
         if medians.len() < 2 {
             continue;
         }
