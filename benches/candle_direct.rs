@@ -17,8 +17,9 @@ fn main() {
     let threads = 1;
     let (measurement, inputs) = common::mobilenet_plan("candle", threads, 60);
     let tensors: Vec<candle_core::Tensor> = inputs
-        .tensors
+        .sets
         .iter()
+        .map(|set| &set[0])
         .map(|t| {
             let TensorData::F32(data) = &t.data else {
                 unreachable!()

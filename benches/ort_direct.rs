@@ -26,8 +26,9 @@ fn main() {
         .commit_from_file(common::mobilenet_onnx())
         .unwrap();
     let values: Vec<ort::value::Tensor<f32>> = inputs
-        .tensors
+        .sets
         .iter()
+        .map(|set| &set[0])
         .map(|t| {
             let TensorData::F32(data) = &t.data else {
                 unreachable!()

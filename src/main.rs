@@ -4,7 +4,7 @@ use harness::backends;
 use harness::record::Status;
 use harness::run::isolation::{Isolation, Workers};
 use harness::scenario::Overrides;
-use harness::scenario::{self, ScenarioError};
+use harness::scenario::{self, from_models, ScenarioError};
 use harness_backend_api::{LoadOptions, ModelFormat};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,9 +19,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a scenario and write its results folder.
+    /// Run a scenario and write its results folder. Given model files (.onnx, .tflite: one network) instead
+    /// of a scenario, measure them with the scenario `harness init` would write for them.
     Run {
-        scenario: PathBuf,
+        #[arg(required = true, value_name = "SCENARIO | MODEL...")]
+        scenario: Vec<PathBuf>,
+        #[command(flatten)]
+        models: ModelOptions,
         /// Only these backends (comma-separated), of those the scenario configures.
         #[arg(long, value_delimiter = ',')]
         backends: Option<Vec<String>>,
@@ -83,6 +87,13 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Print a commented scenario for one network's model files (.onnx, .tflite), to edit and run.
+    Init {
+        #[arg(required = true)]
+        models: Vec<PathBuf>,
+        #[command(flatten)]
+        options: ModelOptions,
+    },
     /// Check a scenario without running it.
     Check { scenario: PathBuf },
     /// List the compiled-in backends, their engine versions, runtimes and formats.
@@ -92,6 +103,27 @@ enum Command {
     /// Run one measurement job from standard input and print its record (used by `run`).
     #[command(hide = true)]
     Worker,
+}
+
+/// How model files given without a scenario are measured.
+#[derive(clap::Args)]
+struct ModelOptions {
+    /// The size of an input's free dimensions: NAME=1x3x640x640 (repeatable).
+    #[arg(long = "shape", value_parser = from_models::parse_shape, value_name = "NAME=DIMS")]
+    shapes: Vec<(String, Vec<usize>)>,
+    /// An input's values: NAME=16000 (a constant) or NAME=0..30522 (a range) (repeatable).
+    #[arg(long = "input", value_parser = from_models::parse_fill, value_name = "NAME=VALUES")]
+    fills: Vec<(String, from_models::InputFill)>,
+}
+
+impl ModelOptions {
+    fn request(self) -> from_models::ModelRequest {
+        from_models::ModelRequest {
+            files: Vec::new(),
+            shapes: self.shapes,
+            fills: self.fills,
+        }
+    }
 }
 
 /// Exit status for a scenario that does not pass its checks.
@@ -116,6 +148,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run {
             scenario,
+            models,
             backends,
             threads,
             quick,
@@ -138,9 +171,14 @@ fn main() -> ExitCode {
                 resume,
                 cpus,
             };
-            match target {
-                Some(name) => run_on_target(&scenario, &overrides, &name, targets.as_deref()),
-                None => run(&scenario, overrides, in_process),
+            match (target, scenario.as_slice()) {
+                (Some(name), [file]) if from_models::model_format(file).is_none() => {
+                    run_on_target(file, &overrides, &name, targets.as_deref())
+                }
+                (Some(_), _) => Err(anyhow::anyhow!(
+                    "--target runs a scenario file: `harness init MODEL... > my.toml` writes one"
+                )),
+                (None, paths) => run(paths, models.request(), overrides, in_process),
             }
         }
         Command::Report { folders, out } => report(&folders, out),
@@ -153,6 +191,7 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             Ok(ExitCode::from(COMPARE_ERROR))
         }),
+        Command::Init { models, options } => init(&models, options.request()),
         Command::Check { scenario } => check(&scenario),
         Command::Backends => list_backends(),
         Command::Inspect { model } => inspect(&model),
@@ -170,9 +209,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(path: &Path, overrides: Overrides, in_process: bool) -> Result<ExitCode> {
+fn run(
+    paths: &[PathBuf],
+    request: from_models::ModelRequest,
+    overrides: Overrides,
+    in_process: bool,
+) -> Result<ExitCode> {
     let compiled = backends::compiled_in();
-    let mut scenario = scenario::load(path, &backends::infos(&compiled))?;
+    let mut scenario = scenario::load_or_write(paths, request, &backends::infos(&compiled))?;
     overrides.apply(&mut scenario)?;
     let isolation = if in_process {
         Isolation::InProcess
@@ -281,6 +325,19 @@ fn worker() -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn init(models: &[PathBuf], request: from_models::ModelRequest) -> Result<ExitCode> {
+    let request = from_models::ModelRequest {
+        files: models.to_vec(),
+        ..request
+    };
+    let compiled = backends::compiled_in();
+    print!(
+        "{}",
+        from_models::write(&request, &backends::infos(&compiled))?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn check(path: &Path) -> Result<ExitCode> {
     let compiled = backends::compiled_in();
     let scenario = scenario::load(path, &backends::infos(&compiled))?;
@@ -341,6 +398,32 @@ fn inspect(model: &Path) -> Result<ExitCode> {
             println!("  operators ({total}): {}", ops.join(", "));
         }
         Err(e) => println!("{}: no analysis: {e:#}", model.display()),
+    }
+    if let Ok(declared) = harness::model_info::declared_inputs(model, format) {
+        println!("  inputs as the file declares them (? = a free dimension):");
+        for input in &declared {
+            println!("    {input}");
+        }
+        let free: Vec<_> = declared
+            .iter()
+            .filter(|i| i.shape.iter().any(Option::is_none))
+            .collect();
+        if !free.is_empty() {
+            println!("  the scenario binds free dimensions by its shapes, e.g.");
+            for input in free {
+                let example: Vec<usize> = input.shape.iter().map(|d| d.unwrap_or(1)).collect();
+                println!(
+                    "    [models.inputs.{}] shape = {example:?}    (harness run: --shape {}={})",
+                    input.name,
+                    input.name,
+                    example
+                        .iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join("x")
+                );
+            }
+        }
     }
     let options = LoadOptions {
         threads: 1,

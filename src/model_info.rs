@@ -8,7 +8,7 @@
 //! histogram is read from the file itself, in the file's own operator names.
 
 use anyhow::{bail, Context, Result};
-use harness_backend_api::ModelFormat;
+use harness_backend_api::{ElementType, ModelFormat, TensorInfo};
 use std::path::Path;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::DimLike;
@@ -35,6 +35,68 @@ impl ModelInfo {
         };
         info.with_context(|| format!("cannot analyse {}", path.display()))
     }
+}
+
+/// The model's inputs as its file declares them (free dimensions as `None`), without any engine: what a
+/// scenario written for the file alone must describe.
+pub fn declared_inputs(path: &Path, format: ModelFormat) -> Result<Vec<TensorInfo>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let inputs = match format {
+        ModelFormat::Onnx => harness_onnx_graph::decode(&bytes)
+            .and_then(|model| harness_onnx_graph::inputs_and_outputs(&model))
+            .map(|(inputs, _)| inputs)
+            .map_err(anyhow::Error::msg),
+        ModelFormat::Tflite => tflite_inputs(&bytes),
+    };
+    inputs.with_context(|| format!("cannot read the inputs of {}", path.display()))
+}
+
+fn tflite_inputs(bytes: &[u8]) -> Result<Vec<TensorInfo>> {
+    use tract_tflite::tflite::{root_as_model, TensorType};
+    let types = [
+        (TensorType::FLOAT32, ElementType::F32),
+        (TensorType::FLOAT16, ElementType::F16),
+        (TensorType::FLOAT64, ElementType::F64),
+        (TensorType::INT64, ElementType::I64),
+        (TensorType::INT32, ElementType::I32),
+        (TensorType::INT8, ElementType::I8),
+        (TensorType::UINT8, ElementType::U8),
+        (TensorType::BOOL, ElementType::Bool),
+    ];
+    let model = root_as_model(bytes).map_err(|e| anyhow::anyhow!("not a TFLite model: {e}"))?;
+    let subgraph = model
+        .subgraphs()
+        .and_then(|s| s.iter().next())
+        .context("no subgraph")?;
+    let tensors = subgraph.tensors().context("no tensors")?;
+    let inputs = subgraph.inputs().context("no inputs")?;
+    inputs
+        .iter()
+        .map(|index| {
+            let tensor = usize::try_from(index)
+                .ok()
+                .filter(|&i| i < tensors.len())
+                .map(|i| tensors.get(i))
+                .with_context(|| format!("input tensor {index} does not exist"))?;
+            let name = tensor.name().unwrap_or_default().to_string();
+            let element_type = types
+                .iter()
+                .find(|(t, _)| *t == tensor.type_())
+                .map(|&(_, e)| e)
+                .with_context(|| {
+                    format!("input `{name}` has a type the harness does not exchange")
+                })?;
+            // The signature marks free dimensions with -1; the shape holds 1 for them.
+            let dims = tensor.shape_signature().or(tensor.shape());
+            Ok(TensorInfo {
+                name,
+                shape: dims.map_or_else(Vec::new, |d| {
+                    d.iter().map(|d| usize::try_from(d).ok()).collect()
+                }),
+                element_type,
+            })
+        })
+        .collect()
 }
 
 fn onnx_info(bytes: &[u8]) -> Result<ModelInfo> {

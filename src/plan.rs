@@ -49,7 +49,7 @@ pub struct MeasurementPlan {
     /// Which repetition of the whole list this is (0 for the first).
     pub round: u32,
     pub options: EngineOptions,
-    pub input: InputDescription,
+    pub inputs: Vec<InputDescription>,
     /// Always feed this input instead of cycling through all of them.
     pub pin: Option<usize>,
     pub rules: MeasureRules,
@@ -127,7 +127,7 @@ fn round(scenario: &Scenario) -> Vec<MeasurementPlan> {
                             timing,
                             round: 0,
                             options: backend.options.clone(),
-                            input: model.input.clone(),
+                            inputs: model.inputs.clone(),
                             pin: scenario.inputs.pin,
                             rules: scenario.measure.clone(),
                         });
@@ -175,7 +175,7 @@ impl ReferencePlan {
             timing: Timing::Inference,
             round: 0,
             options: self.options.clone(),
-            input: model.input.clone(),
+            inputs: model.inputs.clone(),
             pin: None,
             rules: MeasureRules {
                 warmup_runs: 0,

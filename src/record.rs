@@ -2,6 +2,7 @@
 
 use crate::analysis::parity::Parity;
 use crate::analysis::{Summary, Validity};
+use crate::inputs::InputDescription;
 use crate::key::MeasurementKey;
 use crate::plan::MeasurementPlan;
 use harness_backend_api::{Adaptation, Setting, Tensor};
@@ -151,7 +152,11 @@ impl MeasurementRecord {
     /// `precision` setting such as fp16 or bf16), which the parity check judges with its looser thresholds.
     pub fn reduced_precision(&self) -> bool {
         self.plan.quantized
-            || self.plan.input.element_type != harness_backend_api::ElementType::F32
+            || self
+                .plan
+                .inputs
+                .iter()
+                .any(InputDescription::reduced_precision)
             || self
                 .setting("precision")
                 .is_some_and(|p| !matches!(p, "f32" | "fp32"))

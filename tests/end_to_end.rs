@@ -137,11 +137,11 @@ fn a_scenario_runs_end_to_end_through_tract() {
     // The harness's outputs equal a direct tract run on the same input.
     let logical = scenario
         .inputs
-        .prepare(&scenario.models[0].input, None)
+        .prepare(&scenario.models[0].inputs, None)
         .unwrap()
-        .tensors;
+        .sets;
     for record in outcome.records.iter().filter(|r| r.plan.threads == 1) {
-        for (i, input) in logical.iter().enumerate() {
+        for (i, input) in logical.iter().map(|set| &set[0]).enumerate() {
             let TensorData::F32(values) = &input.data else {
                 panic!("f32 input")
             };
@@ -285,7 +285,10 @@ fn inputs_that_do_not_fit_the_model_and_an_unusable_results_folder_are_explained
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("model input `input` wants shape [1, 3, 224, 224] but the scenario provides [1, 3, 200, 200]"),
+        stderr.contains(
+            "model input `input` is declared [1, 3, 224, 224]; the scenario's shape [1, 3, 200, 200] \
+             does not fit it"
+        ),
         "{stderr}"
     );
 

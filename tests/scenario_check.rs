@@ -222,3 +222,34 @@ fn a_target_defined_in_the_scenario_is_checked_with_the_rest() {
     let text = format!("{VALID}\n[targets.pi]\nkind = \"ssh\"\nhots = \"pi.local\"\n");
     assert_refused(&text, "21:1", "targets.pi.hots", "unknown field `hots`");
 }
+
+#[test]
+fn named_inputs_are_checked_each_under_its_own_name() {
+    let named = VALID.replace(
+        "[models.input]\nshape = [1, 3, 8, 8]",
+        "[models.inputs.input_ids]\nshape = [1, 16]\nelement_type = \"i64\"\nuniform = [0, 1]",
+    );
+    assert_refused(
+        &named,
+        "8:1",
+        "models[0].inputs.input_ids",
+        "`uniform` is for float inputs; a i64 input takes `range = [low, high]`",
+    );
+    let too_wide = named.replace(
+        "element_type = \"i64\"\nuniform = [0, 1]",
+        "element_type = \"u8\"\nrange = [0, 300]",
+    );
+    assert_refused(
+        &too_wide,
+        "8:1",
+        "models[0].inputs.input_ids",
+        "`range = [0, 300]` does not fit u8 (0 to 255)",
+    );
+    let both = named.replace("[inputs]", "[models.input]\nshape = [1]\n\n[inputs]");
+    assert_refused(
+        &both,
+        "4:1",
+        "models[0].inputs",
+        "give either `[models.input]` (a model with one input) or `[models.inputs.NAME]` tables",
+    );
+}

@@ -2,7 +2,7 @@
 //! measurement plan, and alternating rounds of "through the harness" and "plain loop".
 #![allow(dead_code)] // Each benchmark uses its own subset.
 
-use harness::inputs::{InputDescription, ModelInputs, RandomInputs};
+use harness::inputs::{InputDescription, InputSource, ModelInputs, RandomInputs};
 use harness::measure::{MeasureRules, MonotonicClock};
 use harness::plan::{MeasurementPlan, Timing};
 use harness::run::execute::execute;
@@ -32,9 +32,16 @@ pub fn mobilenet_plan(backend: &str, threads: usize, runs: u64) -> (MeasurementP
         shape: vec![1, 3, 224, 224],
         layout: Some(Layout::Nchw),
         element_type: ElementType::F32,
-        quantization: None,
+        ..InputDescription::default()
     };
-    let inputs = RandomInputs { count: 6, seed: 1 }.generate(&input);
+    let source = InputSource {
+        random: Some(RandomInputs { count: 6, seed: 1 }),
+        images: None,
+        pin: None,
+    };
+    let inputs = source
+        .prepare(std::slice::from_ref(&input), None)
+        .expect("random inputs");
     let plan = MeasurementPlan {
         model: "mobilenet_v2".into(),
         baseline: None,
@@ -47,7 +54,7 @@ pub fn mobilenet_plan(backend: &str, threads: usize, runs: u64) -> (MeasurementP
         timing: Timing::Inference,
         round: 0,
         options: Default::default(),
-        input,
+        inputs: vec![input],
         pin: None,
         rules: MeasureRules {
             warmup_runs: WARMUP,

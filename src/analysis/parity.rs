@@ -1,7 +1,7 @@
 //! Does every engine compute the same answer? Each measurement's outputs are compared, input by input,
 //! with a reference engine's outputs on the same input tensors.
 
-use harness_backend_api::{ModelFormat, Tensor};
+use harness_backend_api::{ElementKind, ModelFormat, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// Which backend and format is the reference, and how close the others must come.
@@ -18,6 +18,21 @@ pub struct ParityRules {
     /// The same for quantised or reduced-precision rows (int8 inputs, fp16, bf16).
     pub reduced_min_cosine: f64,
     pub reduced_min_top1_agreement: f64,
+    /// Float rows also pass when every element is close: |a − b| ≤ atol × max(1, the reference output's
+    /// largest magnitude) + rtol × |b|. Outputs that are almost all near zero, where cosine says little,
+    /// pass this way.
+    pub atol: f64,
+    pub rtol: f64,
+    /// The same for reduced-precision rows.
+    pub reduced_atol: f64,
+    pub reduced_rtol: f64,
+}
+
+/// How close each float element must be: see [`ParityRules::atol`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerance {
+    pub atol: f64,
+    pub rtol: f64,
 }
 
 impl Default for ParityRules {
@@ -28,6 +43,10 @@ impl Default for ParityRules {
             min_top1_agreement: 1.0,
             reduced_min_cosine: 0.98,
             reduced_min_top1_agreement: 0.8,
+            atol: 1e-4,
+            rtol: 1e-3,
+            reduced_atol: 1e-2,
+            reduced_rtol: 1e-2,
         }
     }
 }
@@ -44,9 +63,36 @@ impl ParityRules {
                 self.reduced_min_top1_agreement,
             ),
         ];
-        match shares.iter().find(|(_, v)| !(0.0..=1.0).contains(v)) {
-            Some((field, value)) => Err((field, format!("must be between 0 and 1, not {value}"))),
+        if let Some((field, value)) = shares.iter().find(|(_, v)| !(0.0..=1.0).contains(v)) {
+            return Err((field, format!("must be between 0 and 1, not {value}")));
+        }
+        let tolerances = [
+            ("atol", self.atol),
+            ("rtol", self.rtol),
+            ("reduced_atol", self.reduced_atol),
+            ("reduced_rtol", self.reduced_rtol),
+        ];
+        match tolerances
+            .iter()
+            .find(|(_, v)| !(v.is_finite() && *v >= 0.0))
+        {
+            Some((field, value)) => Err((field, format!("must be 0 or more, not {value}"))),
             None => Ok(()),
+        }
+    }
+
+    /// The element tolerance for float rows, or for reduced-precision ones.
+    pub fn tolerance(&self, reduced: bool) -> Tolerance {
+        if reduced {
+            Tolerance {
+                atol: self.reduced_atol,
+                rtol: self.reduced_rtol,
+            }
+        } else {
+            Tolerance {
+                atol: self.atol,
+                rtol: self.rtol,
+            }
         }
     }
 }
@@ -92,6 +138,16 @@ pub struct Agreement {
     pub top1_agree: Option<usize>,
     pub top5_agree: Option<usize>,
     pub inputs: usize,
+    /// Elements of float outputs outside the tolerance, of how many.
+    #[serde(default)]
+    pub not_close: usize,
+    #[serde(default)]
+    pub float_elements: usize,
+    /// Elements of integer and boolean outputs (ids, indices, masks) that differ: compared exactly.
+    #[serde(default)]
+    pub integer_mismatches: usize,
+    #[serde(default)]
+    pub integer_elements: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -137,7 +193,8 @@ pub fn check(
             ))
         }
     };
-    let agreement = match compare(outputs, expected, classifier) {
+    let tolerance = rules.tolerance(reduced_precision);
+    let agreement = match compare(outputs, expected, classifier, tolerance) {
         Ok(agreement) => agreement,
         Err(why) => {
             return Parity {
@@ -163,11 +220,14 @@ pub fn check(
     }
 }
 
-/// Compares `outputs` with `reference`, input by input and output by output.
+/// Compares `outputs` with `reference`, input by input and output by output (in the file's declared order,
+/// which every backend returns). Integer and boolean outputs are compared exactly, float ones by their
+/// differences, cosine, the element `tolerance`, and for a classifier's first output its top classes.
 pub fn compare(
     outputs: &[Vec<Tensor>],
     reference: &[Vec<Tensor>],
     classifier: bool,
+    tolerance: Tolerance,
 ) -> Result<Agreement, String> {
     if outputs.len() != reference.len() {
         return Err(format!(
@@ -183,6 +243,10 @@ pub fn compare(
         top1_agree: classifier.then_some(0),
         top5_agree: classifier.then_some(0),
         inputs: outputs.len(),
+        not_close: 0,
+        float_elements: 0,
+        integer_mismatches: 0,
+        integer_elements: 0,
     };
     for (input, (got, want)) in outputs.iter().zip(reference).enumerate() {
         if got.len() != want.len() {
@@ -199,9 +263,35 @@ pub fn compare(
                     g.shape, w.shape
                 ));
             }
+            if w.element_type().kind() != ElementKind::Float {
+                let (g, w) = (g.data.to_f64(), w.data.to_f64());
+                agreement.integer_elements += w.len();
+                agreement.integer_mismatches += g.iter().zip(&w).filter(|(a, b)| a != b).count();
+                agreement.max_abs_diff = agreement.max_abs_diff.max(
+                    g.iter()
+                        .zip(&w)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0.0, f64::max),
+                );
+                continue;
+            }
             let (g, w) = (g.data.to_f32(), w.data.to_f32());
             let abs = max_abs_diff(&g, &w);
             let scale = w.iter().fold(0.0f64, |m, &v| m.max(f64::from(v).abs()));
+            agreement.float_elements += w.len();
+            agreement.not_close += g
+                .iter()
+                .zip(&w)
+                .filter(|&(&a, &b)| {
+                    let (a, b) = (f64::from(a), f64::from(b));
+                    let limit = tolerance.atol * scale.max(1.0) + tolerance.rtol * b.abs();
+                    // NaN on either side is never close.
+                    !matches!(
+                        (a - b).abs().partial_cmp(&limit),
+                        Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+                    )
+                })
+                .count();
             agreement.max_abs_diff = agreement.max_abs_diff.max(abs);
             agreement.max_rel_diff =
                 agreement
@@ -225,7 +315,9 @@ pub fn compare(
     Ok(agreement)
 }
 
-/// Judges an agreement against the thresholds; `reduced` selects the looser ones.
+/// Judges an agreement against the thresholds; `reduced` selects the looser ones. Integer outputs must be
+/// equal; float ones pass when every element is within the tolerance, or else when cosine and top-1 meet
+/// their thresholds.
 pub fn judge(
     agreement: &Agreement,
     rules: &ParityRules,
@@ -242,21 +334,38 @@ pub fn judge(
         "float"
     };
     let mut reasons = Vec::new();
-    if agreement.min_cosine < min_cosine {
+    if agreement.integer_mismatches > 0 {
         reasons.push(format!(
-            "cosine {:.6} below {min_cosine} ({kind} threshold); max |diff| {:.3e}",
-            agreement.min_cosine, agreement.max_abs_diff
+            "{} of {} elements of integer outputs differ from the reference (compared exactly)",
+            agreement.integer_mismatches, agreement.integer_elements
         ));
     }
-    if let Some(top1) = agreement.top1_agree {
-        let share = top1 as f64 / agreement.inputs.max(1) as f64;
-        if share < min_top1 {
-            reasons.push(format!(
-                "top-1 agrees on {top1} of {} inputs, below {:.0}% ({kind} threshold)",
-                agreement.inputs,
-                min_top1 * 100.0
+    if agreement.not_close > 0 {
+        let mut float_reasons = Vec::new();
+        if agreement.min_cosine < min_cosine {
+            float_reasons.push(format!(
+                "cosine {:.6} below {min_cosine} ({kind} threshold); max |diff| {:.3e}",
+                agreement.min_cosine, agreement.max_abs_diff
             ));
         }
+        if let Some(top1) = agreement.top1_agree {
+            let share = top1 as f64 / agreement.inputs.max(1) as f64;
+            if share < min_top1 {
+                float_reasons.push(format!(
+                    "top-1 agrees on {top1} of {} inputs, below {:.0}% ({kind} threshold)",
+                    agreement.inputs,
+                    min_top1 * 100.0
+                ));
+            }
+        }
+        if !float_reasons.is_empty() {
+            let tolerance = rules.tolerance(reduced);
+            float_reasons.push(format!(
+                "{} of {} float elements outside atol {} × max(1, max |reference|) + rtol {} × |reference|",
+                agreement.not_close, agreement.float_elements, tolerance.atol, tolerance.rtol
+            ));
+        }
+        reasons.extend(float_reasons);
     }
     let verdict = if reasons.is_empty() {
         ParityVerdict::Pass
@@ -302,6 +411,11 @@ mod tests {
     use super::*;
     use harness_backend_api::TensorData;
 
+    const FLOAT: Tolerance = Tolerance {
+        atol: 1e-4,
+        rtol: 1e-3,
+    };
+
     fn tensor(values: &[f32]) -> Tensor {
         Tensor {
             shape: vec![1, values.len()],
@@ -323,7 +437,7 @@ mod tests {
     #[test]
     fn identical_outputs_agree_fully() {
         let out = vec![vec![tensor(&[1.0, 5.0, 3.0, 2.0, 0.0, 4.0])]];
-        let a = compare(&out, &out, true).unwrap();
+        let a = compare(&out, &out, true, FLOAT).unwrap();
         assert_eq!(
             (a.max_abs_diff, a.max_rel_diff, a.min_cosine),
             (0.0, 0.0, 1.0)
@@ -346,7 +460,7 @@ mod tests {
             vec![tensor(&[1.0, 5.0, 3.0, 2.0, 0.0, 4.0])],
             vec![tensor(&[1.0, 9.0, 3.0, 2.0, 0.0, 4.0])],
         ];
-        let a = compare(&wrong, &reference, true).unwrap();
+        let a = compare(&wrong, &reference, true, FLOAT).unwrap();
         assert_eq!(a.max_abs_diff, 8.0);
         assert!((a.max_rel_diff - 8.0 / 9.0).abs() < 1e-12);
         assert_eq!(a.top1_agree, Some(1));
@@ -370,7 +484,7 @@ mod tests {
     fn small_drift_fails_float_thresholds_but_passes_reduced_ones() {
         let reference = vec![vec![tensor(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])]];
         let drifted = vec![vec![tensor(&[1.3, 1.8, 3.2, 3.7, 5.2, 6.1])]];
-        let a = compare(&drifted, &reference, true).unwrap();
+        let a = compare(&drifted, &reference, true, FLOAT).unwrap();
         assert!(
             a.min_cosine < 0.999 && a.min_cosine > 0.98,
             "{}",
@@ -390,8 +504,60 @@ mod tests {
     fn shape_mismatches_are_explained() {
         let a = vec![vec![tensor(&[1.0, 2.0])]];
         let b = vec![vec![tensor(&[1.0, 2.0, 3.0])]];
-        assert!(compare(&a, &b, false)
+        assert!(compare(&a, &b, false, FLOAT)
             .unwrap_err()
             .contains("has shape [1, 2], the reference's [1, 3]"));
+    }
+
+    #[test]
+    fn a_near_zero_output_within_the_tolerance_passes_though_its_cosine_is_low() {
+        let reference = vec![vec![tensor(&[1e-5, 2e-5, 0.0, 3e-5, 0.0, 1e-5])]];
+        let close = vec![vec![tensor(&[2e-5, 1e-5, 1e-5, 2e-5, 1e-5, 0.0])]];
+        let a = compare(&close, &reference, false, FLOAT).unwrap();
+        assert!(a.min_cosine < 0.9, "{}", a.min_cosine);
+        assert_eq!(a.not_close, 0);
+        assert_eq!(
+            judge(&a, &ParityRules::default(), false).0,
+            ParityVerdict::Pass
+        );
+        // Moved, not jittered: a wrong answer near zero still fails.
+        let moved = vec![vec![tensor(&[1e-3, 0.0, 0.0, 0.0, 0.0, 0.0])]];
+        let reference = vec![vec![tensor(&[0.0, 0.0, 0.0, 0.0, 0.0, 1e-3])]];
+        let a = compare(&moved, &reference, false, FLOAT).unwrap();
+        let (verdict, reasons) = judge(&a, &ParityRules::default(), false);
+        assert_eq!(verdict, ParityVerdict::Fail);
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.starts_with("2 of 6 float elements outside")),
+            "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn integer_outputs_must_be_equal() {
+        let ids = |values: &[i64]| Tensor {
+            shape: vec![values.len()],
+            data: TensorData::I64(values.to_vec()),
+        };
+        let reference = vec![vec![tensor(&[0.5, 0.25]), ids(&[7, 3, 9])]];
+        let same = compare(&reference, &reference, false, FLOAT).unwrap();
+        assert_eq!((same.integer_mismatches, same.integer_elements), (0, 3));
+        assert_eq!(
+            judge(&same, &ParityRules::default(), false).0,
+            ParityVerdict::Pass
+        );
+        let one_off = vec![vec![tensor(&[0.5, 0.25]), ids(&[7, 4, 9])]];
+        let a = compare(&one_off, &reference, false, FLOAT).unwrap();
+        assert!(
+            (a.min_cosine - 1.0).abs() < 1e-12,
+            "integer outputs stay out of the cosine"
+        );
+        let (verdict, reasons) = judge(&a, &ParityRules::default(), true);
+        assert_eq!(verdict, ParityVerdict::Fail, "even at reduced precision");
+        assert_eq!(
+            reasons,
+            ["1 of 3 elements of integer outputs differ from the reference (compared exactly)"]
+        );
     }
 }

@@ -219,7 +219,7 @@ mod tests {
     use crate::inputs::InputDescription;
     use crate::measure::MeasureRules;
     use crate::plan::MeasurementPlan;
-    use harness_backend_api::{ElementType, ModelFormat};
+    use harness_backend_api::ModelFormat;
 
     fn record(round: u32, median_ms: f64) -> MeasurementRecord {
         let plan = MeasurementPlan {
@@ -234,12 +234,10 @@ mod tests {
             timing: Timing::Inference,
             round,
             options: Default::default(),
-            input: InputDescription {
+            inputs: vec![InputDescription {
                 shape: vec![1],
-                layout: None,
-                element_type: ElementType::F32,
-                quantization: None,
-            },
+                ..InputDescription::default()
+            }],
             pin: None,
             rules: MeasureRules::default(),
         };

@@ -1,7 +1,7 @@
 //! Image inputs: decoded and preprocessed once, in the harness, so that every engine gets bit-identical
 //! tensors. Declared per model: crop, resize, channel order, scale, mean and std, layout, element type.
 
-use super::{ImageRecipe, InputDescription, ModelInputs};
+use super::InputDescription;
 use anyhow::{bail, Context, Result};
 use harness_backend_api::{ElementType, Layout, Tensor, TensorData};
 use image::imageops::{self, FilterType};
@@ -69,12 +69,20 @@ pub enum ChannelOrder {
     Bgr,
 }
 
+/// A folder of images, each decoded and preprocessed into one tensor, in file-name order.
+#[derive(Debug)]
+pub struct LoadedImages {
+    pub names: Vec<String>,
+    pub tensors: Vec<Tensor>,
+    pub files: Vec<PathBuf>,
+}
+
 /// Decodes and preprocesses every JPEG, PNG and BMP file in `folder`, in file-name order.
 pub fn load_folder(
     folder: &Path,
     description: &InputDescription,
     preprocess: &Preprocess,
-) -> Result<ModelInputs> {
+) -> Result<LoadedImages> {
     let entries = std::fs::read_dir(folder)
         .with_context(|| format!("cannot read the image folder {}", folder.display()))?;
     let mut files: Vec<PathBuf> = entries
@@ -92,10 +100,10 @@ pub fn load_folder(
             folder.display()
         );
     }
-    let mut inputs = ModelInputs {
+    let mut inputs = LoadedImages {
         names: Vec::new(),
         tensors: Vec::new(),
-        images: None,
+        files: Vec::new(),
     };
     for file in &files {
         inputs
@@ -106,10 +114,7 @@ pub fn load_folder(
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         );
     }
-    inputs.images = Some(ImageRecipe {
-        files,
-        preprocess: preprocess.clone(),
-    });
+    inputs.files = files;
     Ok(inputs)
 }
 
@@ -228,6 +233,7 @@ pub fn to_tensor(
         (ElementType::I8, None) => {
             bail!("an i8 image input needs `quantization = {{ scale, zero_point }}`")
         }
+        (other, _) => bail!("image inputs are f32, u8 or i8, not {other}"),
     };
     Ok(Tensor {
         shape: description.shape.clone(),
@@ -246,7 +252,7 @@ mod tests {
             shape: shape.to_vec(),
             layout: Some(layout),
             element_type: ElementType::F32,
-            quantization: None,
+            ..InputDescription::default()
         }
     }
 

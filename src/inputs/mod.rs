@@ -7,29 +7,52 @@ pub use images::{ChannelOrder, Crop, Preprocess, Resize};
 pub use random::RandomInputs;
 
 use anyhow::{bail, Result};
-use harness_backend_api::{ElementType, Layout, Tensor, TensorData};
+use harness_backend_api::{ElementKind, ElementType, InputShape, Layout, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// The logical input of a model, as the scenario declares it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One input of a model, as the scenario describes it: its name, shape, element type, and where its values
+/// come from when not from the scenario's `[inputs]` (images or seeded random values).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputDescription {
+    /// The input's name in the model file (the key of its `[models.inputs.NAME]` table); none for the
+    /// single-input form `[models.input]`, which describes the model's only input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Every dimension, free ones of the file bound to these; `[]` for a scalar.
     pub shape: Vec<usize>,
     /// The dimension order of `shape` for image tensors; engines whose file wants the other order get a
     /// transposed copy.
     #[serde(default)]
     pub layout: Option<Layout>,
-    #[serde(default = "default_element_type")]
+    #[serde(default)]
     pub element_type: ElementType,
     /// For u8/i8 inputs: how the model maps its integers to the normalised float values.
     #[serde(default)]
     pub quantization: Option<Quantization>,
+    /// Seeded random floats in `[low, high)`.
+    #[serde(default)]
+    pub uniform: Option<[f64; 2]>,
+    /// Seeded random integers in `[low, high)` (token ids, class indices).
+    #[serde(default)]
+    pub range: Option<[i64; 2]>,
+    /// Every element this value (a sample rate, a zero state, a mask of ones).
+    #[serde(default)]
+    pub value: Option<f64>,
 }
 
-fn default_element_type() -> ElementType {
-    ElementType::F32
+/// Where one input's values come from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fill {
+    Uniform(f64, f64),
+    Range(i64, i64),
+    Value(f64),
 }
+
+/// The range integer inputs get when the scenario gives none: small and non-negative, so that token ids and
+/// indices stay valid for any vocabulary.
+pub const DEFAULT_INTEGER_RANGE: (i64, i64) = (0, 10);
 
 /// Affine quantisation: real = scale × (q − zero_point).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,15 +72,15 @@ impl Quantization {
         self.scale * (q - self.zero_point) as f32
     }
 
-    /// An integer tensor as the real values it stands for; a float tensor is left as it is.
+    /// A u8 or i8 tensor as the real values it stands for; any other is left as it is.
     pub fn dequantize_tensor(self, tensor: &Tensor) -> Tensor {
         let real = |values: Vec<i32>| {
             TensorData::F32(values.into_iter().map(|q| self.dequantize(q)).collect())
         };
         let data = match &tensor.data {
-            TensorData::F32(v) => TensorData::F32(v.clone()),
             TensorData::U8(v) => real(v.iter().map(|&q| i32::from(q)).collect()),
             TensorData::I8(v) => real(v.iter().map(|&q| i32::from(q)).collect()),
+            other => other.clone(),
         };
         Tensor {
             shape: tensor.shape.clone(),
@@ -68,11 +91,66 @@ impl Quantization {
 
 impl InputDescription {
     pub fn check(&self) -> Result<(), String> {
-        if self.shape.is_empty() || self.shape.contains(&0) {
+        if self.shape.contains(&0) {
             return Err(format!(
-                "shape {:?} must have at least one dimension, none of them 0",
+                "shape {:?} has a dimension 0 (a scalar's shape is [])",
                 self.shape
             ));
+        }
+        let fills = [
+            self.uniform.is_some(),
+            self.range.is_some(),
+            self.value.is_some(),
+        ];
+        if fills.iter().filter(|&&given| given).count() > 1 {
+            return Err("give at most one of `uniform`, `range` and `value`".into());
+        }
+        let kind = self.element_type.kind();
+        match (self.uniform, self.range) {
+            (Some(_), _) if kind != ElementKind::Float => {
+                return Err(format!(
+                    "`uniform` is for float inputs; a {} input takes `range = [low, high]`",
+                    self.element_type
+                ))
+            }
+            (_, Some(_)) if kind != ElementKind::Integer => {
+                return Err(format!(
+                    "`range` is for integer inputs; a {} input takes `uniform` or `value`",
+                    self.element_type
+                ))
+            }
+            (Some([low, high]), _) if !(low.is_finite() && high.is_finite() && low < high) => {
+                return Err(format!("`uniform = [{low}, {high}]` must have low < high"))
+            }
+            (_, Some([low, high])) if low >= high => {
+                return Err(format!("`range = [{low}, {high}]` must have low < high"))
+            }
+            _ => {}
+        }
+        if let Some(value) = self.value {
+            let whole = value.fract() == 0.0;
+            let fits = match (self.element_type.kind(), integer_bounds(self.element_type)) {
+                (ElementKind::Float, _) => value.is_finite(),
+                (ElementKind::Boolean, _) => value == 0.0 || value == 1.0,
+                (_, Some((min, max))) => whole && value >= min as f64 && value <= max as f64,
+                (_, None) => false,
+            };
+            if !fits {
+                return Err(format!(
+                    "`value = {value}` is not a {} value",
+                    self.element_type
+                ));
+            }
+        }
+        if let (Some([low, high]), Some((min, max))) =
+            (self.range, integer_bounds(self.element_type))
+        {
+            if low < min || high - 1 > max {
+                return Err(format!(
+                    "`range = [{low}, {high}]` does not fit {} ({min} to {max})",
+                    self.element_type
+                ));
+            }
         }
         if self.layout.is_some() && self.shape.len() != 4 {
             return Err(format!(
@@ -81,8 +159,11 @@ impl InputDescription {
             ));
         }
         if let Some(q) = self.quantization {
-            if self.element_type == ElementType::F32 {
-                return Err("quantization applies to u8 and i8 inputs, not f32".into());
+            if !matches!(self.element_type, ElementType::U8 | ElementType::I8) {
+                return Err(format!(
+                    "quantization applies to u8 and i8 inputs, not {}",
+                    self.element_type
+                ));
             }
             if !(q.scale.is_finite() && q.scale > 0.0) {
                 return Err(format!(
@@ -92,6 +173,39 @@ impl InputDescription {
             }
         }
         Ok(())
+    }
+
+    /// What fills this input when the scenario's `[inputs]` (images, random) does not: its own `uniform`,
+    /// `range` or `value`.
+    pub fn fill(&self) -> Option<Fill> {
+        self.uniform
+            .map(|[low, high]| Fill::Uniform(low, high))
+            .or(self.range.map(|[low, high]| Fill::Range(low, high)))
+            .or(self.value.map(Fill::Value))
+    }
+
+    /// The name used in messages: the model file's, or "the input" for the single-input form.
+    pub fn label(&self) -> String {
+        self.name
+            .as_ref()
+            .map_or_else(|| "the input".to_string(), |name| format!("input `{name}`"))
+    }
+
+    /// The shape engines bind the file's free dimensions to.
+    pub fn bound_shape(&self) -> InputShape {
+        InputShape {
+            name: self.name.clone(),
+            shape: self.shape.clone(),
+            layout: self.layout,
+        }
+    }
+
+    /// Whether this input's values stand for real numbers at reduced precision (f16, or quantised images),
+    /// which the parity check judges with its looser thresholds. Integer ids and masks do not.
+    pub fn reduced_precision(&self) -> bool {
+        self.element_type == ElementType::F16
+            || (matches!(self.element_type, ElementType::U8 | ElementType::I8)
+                && (self.layout.is_some() || self.quantization.is_some()))
     }
 
     /// Height, width and channels of an image input, from its shape and layout.
@@ -118,12 +232,13 @@ pub struct InputSource {
     pub pin: Option<usize>,
 }
 
-/// The prepared inputs of one model, with a name for each (the image file, or `random-N`), and for images the
-/// recipe that made them, which end-to-end timing repeats inside the timed region.
+/// The prepared inputs of one model: sets of tensors (one tensor per described input, in the scenario's
+/// order), with a name for each set (the image file, or `random-N`), and for images the recipe that made
+/// them, which end-to-end timing repeats inside the timed region.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelInputs {
     pub names: Vec<String>,
-    pub tensors: Vec<Tensor>,
+    pub sets: Vec<Vec<Tensor>>,
     pub images: Option<ImageRecipe>,
 }
 
@@ -131,6 +246,8 @@ pub struct ModelInputs {
 pub struct ImageRecipe {
     pub files: Vec<PathBuf>,
     pub preprocess: Preprocess,
+    /// Which of the model's described inputs the images feed.
+    pub input: usize,
 }
 
 impl ImageRecipe {
@@ -159,26 +276,69 @@ impl InputSource {
         }
     }
 
-    /// Makes the logical input tensors for one model. Images are decoded and preprocessed here, once.
+    /// Makes the logical input tensors for one model. Images are decoded and preprocessed here, once; every
+    /// input that has its own `uniform`, `range` or `value`, and every input but the image one, is generated.
     pub fn prepare(
         &self,
-        description: &InputDescription,
+        descriptions: &[InputDescription],
         preprocess: Option<&Preprocess>,
     ) -> Result<ModelInputs> {
         let inputs = match (&self.random, &self.images) {
-            (Some(random), _) => random.generate(description),
+            (Some(random), _) => ModelInputs {
+                names: (0..random.count).map(|i| format!("random-{i}")).collect(),
+                sets: (0..random.count)
+                    .map(|set| random.generate_set(descriptions, set, None))
+                    .collect(),
+                images: None,
+            },
             (None, Some(folder)) => {
                 let Some(preprocess) = preprocess else {
                     bail!("image inputs need a `preprocess` table for the model");
                 };
-                images::load_folder(folder, description, preprocess)?
+                let Some(input) = descriptions.iter().position(|d| d.fill().is_none()) else {
+                    bail!("every input has its own `uniform`, `range` or `value`: none takes the images");
+                };
+                let images = images::load_folder(folder, &descriptions[input], preprocess)?;
+                // Inputs beside the image one are generated with the images' set numbers as seeds.
+                let generator = RandomInputs {
+                    count: images.tensors.len(),
+                    seed: 0,
+                };
+                let sets = images
+                    .tensors
+                    .into_iter()
+                    .enumerate()
+                    .map(|(set, image)| {
+                        generator.generate_set(descriptions, set, Some((input, image)))
+                    })
+                    .collect();
+                ModelInputs {
+                    names: images.names,
+                    sets,
+                    images: Some(ImageRecipe {
+                        files: images.files,
+                        preprocess: preprocess.clone(),
+                        input,
+                    }),
+                }
             }
             (None, None) => bail!("no input source"),
         };
-        if let Err((_, message)) = check_pin(self.pin, inputs.tensors.len()) {
+        if let Err((_, message)) = check_pin(self.pin, inputs.sets.len()) {
             bail!("inputs.pin: {message}");
         }
         Ok(inputs)
+    }
+}
+
+/// The smallest and largest value of an integer element type (i64's are i64's own).
+pub fn integer_bounds(element_type: ElementType) -> Option<(i64, i64)> {
+    match element_type {
+        ElementType::I64 => Some((i64::MIN, i64::MAX)),
+        ElementType::I32 => Some((i32::MIN.into(), i32::MAX.into())),
+        ElementType::I8 => Some((i8::MIN.into(), i8::MAX.into())),
+        ElementType::U8 => Some((u8::MIN.into(), u8::MAX.into())),
+        _ => None,
     }
 }
 

@@ -3,13 +3,13 @@
 //! but for what only the driving harness knows (see `run::complete` and `isolation`).
 
 use crate::analysis;
-use crate::inputs::ModelInputs;
+use crate::inputs::{InputDescription, ModelInputs};
 use crate::measure::{time_runs, time_session, Clock, Rotation, Timings};
 use crate::plan::{MeasurementPlan, Timing};
 use crate::record::{MeasurementRecord, Status};
 use harness_backend_api::{
-    adapt_input, Adaptation, Backend, BackendError, Layout, LoadOptions, PreparedInput, Session,
-    Tensor,
+    adapt_input, Adaptation, Backend, BackendError, LoadOptions, PreparedInput, Session, Tensor,
+    TensorInfo,
 };
 
 /// Runs `plan` on `backend` with the model's prepared logical `inputs`. Failures become records with a
@@ -36,6 +36,11 @@ pub fn execute(
     let options = LoadOptions {
         threads: plan.threads,
         engine: plan.options.clone(),
+        inputs: plan
+            .inputs
+            .iter()
+            .map(InputDescription::bound_shape)
+            .collect(),
     };
     let before = clock.now();
     let mut session = match backend.load(&plan.model_path, plan.format, &options) {
@@ -48,15 +53,15 @@ pub fn execute(
     let load = clock.now().saturating_sub(before);
     let conversion = session.conversion_time();
 
-    let (prepared, adaptation) = match prepare_inputs(
-        session.as_mut(),
-        backend.name(),
-        &inputs.tensors,
-        plan.input.layout,
-    ) {
-        Ok(prepared) => prepared,
+    let order = match match_inputs(backend.name(), session.inputs(), &plan.inputs) {
+        Ok(order) => order,
         Err(e) => return failed(Status::LoadFailed, e),
     };
+    let (prepared, adaptation) =
+        match prepare_inputs(session.as_mut(), backend.name(), &inputs.sets, plan, &order) {
+            Ok(prepared) => prepared,
+            Err(e) => return failed(Status::LoadFailed, e),
+        };
     let rotation = plan.pin.map_or(Rotation::Cycle, Rotation::Pinned);
     let timed = match plan.timing {
         Timing::Inference => {
@@ -66,7 +71,7 @@ pub fn execute(
             plan,
             backend.name(),
             session.as_mut(),
-            inputs,
+            (inputs, &order),
             rotation,
             clock,
         ),
@@ -105,62 +110,135 @@ pub fn execute(
 }
 
 /// Times each run from the image file on: decode, preprocess, fit the layout, hand over, run. A spare
-/// prepared slot is refilled each time, so that the prepared inputs stay intact for the outputs.
+/// prepared slot is refilled each time, so that the prepared inputs stay intact for the outputs. Inputs
+/// beside the image one are handed over again from their prepared values.
 fn time_end_to_end(
     plan: &MeasurementPlan,
     engine: &str,
     session: &mut dyn Session,
-    inputs: &ModelInputs,
+    (inputs, order): (&ModelInputs, &[usize]),
     rotation: Rotation,
     clock: &dyn Clock,
 ) -> Result<Timings, BackendError> {
-    let input_error = |reason: String| BackendError::Input {
-        engine: engine.to_string(),
-        reason,
-    };
     let recipe = inputs
         .images
         .as_ref()
-        .ok_or_else(|| input_error("end-to-end timing needs image inputs".into()))?;
-    let wanted = session.inputs()[0].clone();
-    let (first, _) = adapt_input(engine, &inputs.tensors[0], plan.input.layout, &wanted)?;
-    let slot = session.prepare(vec![first])?;
+        .ok_or_else(|| BackendError::input(engine, "end-to-end timing needs image inputs"))?;
+    let wanted = session.inputs().to_vec();
+    let set = |index: usize, image: Option<Tensor>| -> Result<Vec<Tensor>, BackendError> {
+        let mut image = image;
+        order
+            .iter()
+            .zip(&wanted)
+            .map(|(&described, wanted)| {
+                let logical = match image.take_if(|_| described == recipe.input) {
+                    Some(image) => image,
+                    None => inputs.sets[index][described].clone(),
+                };
+                let layout = plan.inputs[described].layout;
+                adapt_input(engine, &logical, layout, wanted).map(|(tensor, _)| tensor)
+            })
+            .collect()
+    };
+    let slot = session.prepare(set(0, None)?)?;
     let mut run = |index: usize| {
-        let logical = recipe
-            .make(index, &plan.input)
-            .map_err(|e| input_error(format!("{e:#}")))?;
-        let (tensor, _) = adapt_input(engine, &logical, plan.input.layout, &wanted)?;
-        session.refill(slot, vec![tensor])?;
+        let image = recipe
+            .make(index, &plan.inputs[recipe.input])
+            .map_err(|e| BackendError::input(engine, format!("{e:#}")))?;
+        session.refill(slot, set(index, Some(image))?)?;
         session.run(slot)
     };
     time_runs(&mut run, recipe.files.len(), rotation, &plan.rules, clock)
 }
 
-/// Fits each logical input to the model's layout and hands it to the engine, outside any timing.
+/// For each of the engine's inputs, in its order, which of the scenario's described inputs feeds it: by
+/// name, or the single unnamed description for a model with one input. An input the model lacks, or one the
+/// scenario does not describe, is named.
+fn match_inputs(
+    engine: &str,
+    wanted: &[TensorInfo],
+    described: &[InputDescription],
+) -> Result<Vec<usize>, BackendError> {
+    let names = || {
+        wanted
+            .iter()
+            .map(|w| format!("`{}`", w.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let [single] = described {
+        if single.name.is_none() {
+            return match wanted.len() {
+                1 => Ok(vec![0]),
+                n => Err(BackendError::input(
+                    engine,
+                    format!(
+                        "the model has {n} inputs ({}); describe each in a `[models.inputs.NAME]` table",
+                        names()
+                    ),
+                )),
+            };
+        }
+    }
+    if let Some(extra) = described
+        .iter()
+        .filter_map(|d| d.name.as_deref())
+        .find(|name| !wanted.iter().any(|w| w.name == *name))
+    {
+        return Err(BackendError::input(
+            engine,
+            format!(
+                "the scenario describes input `{extra}`, which the model does not have (its inputs: {})",
+                names()
+            ),
+        ));
+    }
+    wanted
+        .iter()
+        .map(|w| {
+            described
+                .iter()
+                .position(|d| d.name.as_deref() == Some(w.name.as_str()))
+                .ok_or_else(|| {
+                    BackendError::input(
+                        engine,
+                        format!(
+                            "model input `{}` ({w}) is not described: add a `[models.inputs.{}]` table",
+                            w.name, w.name
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Fits each set's logical inputs to the model's order and layout and hands them to the engine, outside any
+/// timing. The adaptation reported is the one any input needed (image inputs are the ones that need one).
 fn prepare_inputs(
     session: &mut dyn Session,
     engine: &str,
-    inputs: &[Tensor],
-    layout: Option<Layout>,
+    sets: &[Vec<Tensor>],
+    plan: &MeasurementPlan,
+    order: &[usize],
 ) -> Result<(Vec<PreparedInput>, Adaptation), BackendError> {
-    let wanted = match session.inputs() {
-        [single] => single.clone(),
-        several => {
-            return Err(BackendError::Input {
-                engine: engine.to_string(),
-                reason: format!(
-                    "the model has {} inputs; scenarios describe models with exactly one",
-                    several.len()
-                ),
-            })
-        }
-    };
+    let wanted = session.inputs().to_vec();
     let mut adaptation = Adaptation::None;
     let mut prepared = Vec::new();
-    for logical in inputs {
-        let (tensor, how) = adapt_input(engine, logical, layout, &wanted)?;
-        adaptation = how;
-        prepared.push(session.prepare(vec![tensor])?);
+    for set in sets {
+        let mut tensors = Vec::with_capacity(order.len());
+        for (&described, wanted) in order.iter().zip(&wanted) {
+            let (tensor, how) = adapt_input(
+                engine,
+                &set[described],
+                plan.inputs[described].layout,
+                wanted,
+            )?;
+            if how != Adaptation::None {
+                adaptation = how;
+            }
+            tensors.push(tensor);
+        }
+        prepared.push(session.prepare(tensors)?);
     }
     Ok((prepared, adaptation))
 }
@@ -185,4 +263,71 @@ fn process_threads() -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("Threads:"))
         .and_then(|n| n.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harness_backend_api::ElementType;
+
+    fn wanted(names: &[&str]) -> Vec<TensorInfo> {
+        names
+            .iter()
+            .map(|name| TensorInfo {
+                name: name.to_string(),
+                shape: vec![Some(1)],
+                element_type: ElementType::I64,
+            })
+            .collect()
+    }
+
+    fn described(names: &[Option<&str>]) -> Vec<InputDescription> {
+        names
+            .iter()
+            .map(|name| InputDescription {
+                name: name.map(str::to_string),
+                shape: vec![1],
+                ..InputDescription::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn inputs_are_matched_by_name_in_the_engines_order() {
+        let order = match_inputs(
+            "e",
+            &wanted(&["input_ids", "attention_mask"]),
+            &described(&[Some("attention_mask"), Some("input_ids")]),
+        )
+        .unwrap();
+        assert_eq!(order, [1, 0]);
+        let single = match_inputs("e", &wanted(&["x"]), &described(&[None])).unwrap();
+        assert_eq!(single, [0]);
+    }
+
+    #[test]
+    fn a_missing_an_unknown_or_an_unnamed_input_is_named() {
+        let two = wanted(&["input_ids", "attention_mask"]);
+        let err = match_inputs("e", &two, &described(&[Some("input_ids")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("model input `attention_mask` (attention_mask i64 [1]) is not described"),
+            "{err}"
+        );
+        let extra = described(&[
+            Some("input_ids"),
+            Some("attention_mask"),
+            Some("token_type_ids"),
+        ]);
+        let err = match_inputs("e", &two, &extra).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "describes input `token_type_ids`, which the model does not have (its inputs: \
+                 `input_ids`, `attention_mask`)"
+            ),
+            "{err}"
+        );
+        let err = match_inputs("e", &two, &described(&[None])).unwrap_err();
+        assert!(err.to_string().contains("the model has 2 inputs"), "{err}");
+    }
 }

@@ -116,33 +116,13 @@ pub fn decode(encoded: &[u8]) -> Result<Vec<Vec<Tensor>>> {
                     let bytes = data
                         .get(entry.offset..entry.offset + entry.bytes)
                         .ok_or_else(|| invalid("cut short in its data"))?;
-                    let data = values(entry.element_type, bytes);
+                    let data = TensorData::from_bytes(entry.element_type, bytes)
+                        .ok_or_else(|| invalid("values that are not of their type"))?;
                     Tensor::new(entry.shape, data).map_err(|e| invalid(&e))
                 })
                 .collect()
         })
         .collect()
-}
-
-/// The values of `bytes`, in this machine's byte order.
-fn values(element_type: ElementType, bytes: &[u8]) -> TensorData {
-    match element_type {
-        ElementType::F32 => {
-            let mut values = vec![0f32; bytes.len() / 4];
-            // SAFETY: `values` holds exactly `bytes.len() / 4` floats; any bit pattern is a valid f32, and the
-            // bytes are in this machine's order (see the module's doc).
-            unsafe {
-                std::ptr::copy_nonoverlapping(
-                    bytes.as_ptr(),
-                    values.as_mut_ptr().cast::<u8>(),
-                    values.len() * 4,
-                );
-            }
-            TensorData::F32(values)
-        }
-        ElementType::U8 => TensorData::U8(bytes.to_vec()),
-        ElementType::I8 => TensorData::I8(bytes.iter().map(|&b| b as i8).collect()),
-    }
 }
 
 #[cfg(test)]

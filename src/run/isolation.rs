@@ -56,7 +56,7 @@ impl Workers {
         if let Some((_, bytes)) = self.encoded.borrow().iter().find(|(m, _)| m == model) {
             return Arc::clone(bytes);
         }
-        let sets: Vec<&[Tensor]> = inputs.tensors.iter().map(std::slice::from_ref).collect();
+        let sets: Vec<&[Tensor]> = inputs.sets.iter().map(Vec::as_slice).collect();
         let bytes = Arc::new(handover::encode(&sets));
         self.encoded
             .borrow_mut()
@@ -129,13 +129,9 @@ pub fn work(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
     let started = Instant::now();
     let (job, tensors) = handover::receive(input).context("reading the job")?;
     let job: WorkerJob = serde_json::from_slice(&job).context("reading the job")?;
-    let tensors = handover::decode(&tensors)?
-        .into_iter()
-        .map(|set| set.into_iter().next().context("an empty set of inputs"))
-        .collect::<Result<Vec<Tensor>>>()?;
     let inputs = ModelInputs {
         names: job.input_names,
-        tensors,
+        sets: handover::decode(&tensors)?,
         images: job.images,
     };
     let receiving = started.elapsed();

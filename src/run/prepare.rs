@@ -23,7 +23,7 @@ pub fn prepare_models(scenario: &Scenario) -> Result<Vec<PreparedModel>> {
         .map(|model| {
             let inputs = scenario
                 .inputs
-                .prepare(&model.input, model.preprocess.as_ref())
+                .prepare(&model.inputs, model.preprocess.as_ref())
                 .with_context(|| format!("{}: model `{}`", scenario.path.display(), model.name))?;
             let labels = match &model.labels {
                 Some(path) => Some(

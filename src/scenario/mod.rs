@@ -2,6 +2,7 @@
 //!
 //! Every error names the file, the line and column, and the field, so that a user can go straight to it.
 
+pub mod from_models;
 mod overrides;
 mod targets;
 
@@ -60,7 +61,9 @@ impl Scenario {
 pub struct Model {
     pub name: String,
     pub files: BTreeMap<ModelFormat, PathBuf>,
-    pub input: InputDescription,
+    /// One per model input the scenario describes, named (`[models.inputs.NAME]`) or the single unnamed
+    /// `[models.input]`.
+    pub inputs: Vec<InputDescription>,
     pub preprocess: Option<Preprocess>,
     /// Class names, one per line (index = line number − 1).
     pub labels: Option<PathBuf>,
@@ -142,7 +145,8 @@ struct RawModel {
     name: String,
     onnx: Option<Spanned<String>>,
     tflite: Option<Spanned<String>>,
-    input: InputDescription,
+    input: Option<Spanned<InputDescription>>,
+    inputs: Option<IndexMap<String, Spanned<InputDescription>>>,
     preprocess: Option<Preprocess>,
     labels: Option<Spanned<String>>,
     /// Default: true when `labels` is given.
@@ -162,6 +166,30 @@ struct RawBackend {
     formats: Option<Spanned<Vec<ModelFormat>>>,
     #[serde(default)]
     options: BTreeMap<String, toml::Value>,
+}
+
+/// The scenario `paths` name: a scenario file, or the model files of one network, measured by a scenario
+/// written for them (see [`from_models`]), as if it were a file `<model>.toml` in the current folder.
+pub fn load_or_write(
+    paths: &[PathBuf],
+    request: from_models::ModelRequest,
+    available: &[BackendInfo],
+) -> anyhow::Result<Scenario> {
+    if let [path] = paths {
+        if from_models::model_format(path).is_none() {
+            return Ok(load(path, available)?);
+        }
+    }
+    let request = from_models::ModelRequest {
+        files: paths.to_vec(),
+        ..request
+    };
+    let text = from_models::write(&request, available)?;
+    let stem = paths[0]
+        .file_stem()
+        .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+    let path = std::env::current_dir()?.join(format!("{stem}.toml"));
+    Ok(parse(&path, text, available)?)
 }
 
 /// Reads and checks a scenario file against the backends compiled into this build.
@@ -316,10 +344,43 @@ impl Checker<'_> {
                         ),
                     ));
                 }
-                model
-                    .input
-                    .check()
-                    .map_err(|m| self.error(Some(raw.span()), &format!("models[{i}].input"), m))?;
+                let inputs =
+                    match (&model.input, &model.inputs) {
+                        (Some(input), None) => vec![(format!("models[{i}].input"), input.clone())],
+                        (None, Some(inputs)) if !inputs.is_empty() => inputs
+                            .iter()
+                            .map(|(name, input)| {
+                                let described = InputDescription {
+                                    name: Some(name.clone()),
+                                    ..input.get_ref().clone()
+                                };
+                                let spanned = Spanned::new(input.span(), described);
+                                (format!("models[{i}].inputs.{name}"), spanned)
+                            })
+                            .collect(),
+                        (Some(_), Some(_)) => {
+                            return Err(self.error(
+                                Some(raw.span()),
+                                &format!("models[{i}].inputs"),
+                                "give either `[models.input]` (a model with one input) or \
+                             `[models.inputs.NAME]` tables, not both"
+                                    .into(),
+                            ))
+                        }
+                        (None, _) => return Err(self.error(
+                            Some(raw.span()),
+                            &format!("models[{i}].input"),
+                            "describe the model's input: `[models.input]` with its shape, or a \
+                             `[models.inputs.NAME]` table for each input"
+                                .into(),
+                        )),
+                    };
+                for (field, input) in &inputs {
+                    input
+                        .get_ref()
+                        .check()
+                        .map_err(|m| self.error(Some(input.span()), field, m))?;
+                }
                 let labels = match &model.labels {
                     Some(file) => {
                         let resolved = base.join(file.get_ref());
@@ -337,7 +398,10 @@ impl Checker<'_> {
                 Ok(Model {
                     name: model.name.clone(),
                     files,
-                    input: model.input.clone(),
+                    inputs: inputs
+                        .into_iter()
+                        .map(|(_, input)| input.into_inner())
+                        .collect(),
                     preprocess: model.preprocess.clone(),
                     classifier: model.classifier.unwrap_or(labels.is_some()),
                     labels,

@@ -7,8 +7,8 @@
 //! descriptions of inputs and outputs.
 
 use crate::{
-    Backend, BackendError, BackendInfo, EngineOptions, LoadOptions, ModelFormat, PreparedInput,
-    Session, Setting, Tensor, TensorInfo,
+    bind_shapes, bound_inputs, Backend, BackendError, BackendInfo, EngineOptions, InputShape,
+    LoadOptions, ModelFormat, PreparedInput, Session, Setting, Tensor, TensorInfo,
 };
 use std::fmt;
 use std::path::Path;
@@ -79,6 +79,8 @@ pub struct LoadRequest<'a> {
     /// The thread budget, at least 1.
     pub threads: usize,
     pub options: &'a EngineOptions,
+    /// The scenario's input shapes, to bind the file's free dimensions before compiling (see [`bound_inputs`]).
+    pub inputs: &'a [InputShape],
 }
 
 impl LoadRequest<'_> {
@@ -89,6 +91,20 @@ impl LoadRequest<'_> {
             path: self.model.display().to_string(),
             reason: reason.to_string(),
         }
+    }
+
+    /// `declared` (the model's inputs as the engine reads them from the file) with the scenario's shapes
+    /// bound: what an engine that compiles for fixed shapes compiles for.
+    pub fn bound_inputs(&self, declared: &[TensorInfo]) -> Result<Vec<TensorInfo>, BackendError> {
+        bound_inputs(self.inputs, declared).map_err(|why| BackendError::input(self.engine, why))
+    }
+
+    /// The shape each of `declared` is bound to, `None` where the scenario leaves it as the file has it.
+    pub fn bound_shapes(
+        &self,
+        declared: &[TensorInfo],
+    ) -> Result<Vec<Option<Vec<usize>>>, BackendError> {
+        bind_shapes(self.inputs, declared).map_err(|why| BackendError::input(self.engine, why))
     }
 
     /// An option value the engine cannot use.
@@ -181,6 +197,7 @@ impl<E: Engine> Backend for E {
             format,
             threads: options.threads.max(1),
             options: &options.engine,
+            inputs: &options.inputs,
         };
         let opened = self.open(&request)?;
         Ok(Box::new(Adapted {
@@ -348,6 +365,7 @@ mod tests {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
             ),
+            inputs: Vec::new(),
         }
     }
 

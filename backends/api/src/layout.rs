@@ -1,7 +1,7 @@
 //! Layout adaptation: the harness prepares one logical input; an engine whose model file wants the other
 //! channel order (NCHW against NHWC) gets a transposed copy, made once, outside the timed region.
 
-use crate::{BackendError, Tensor, TensorData, TensorInfo};
+use crate::{BackendError, Element, Tensor, TensorInfo, Transform};
 use serde::{Deserialize, Serialize};
 
 /// The order of the dimensions of a 4-D image tensor.
@@ -53,12 +53,7 @@ pub fn adapt_input(
     if wanted.accepts_shape(&logical.shape) {
         return Ok((logical.clone(), Adaptation::None));
     }
-    let swap = match (layout, logical.shape.as_slice()) {
-        (Some(Layout::Nchw), &[n, c, h, w]) => Some(([n, h, w, c], Adaptation::NchwToNhwc)),
-        (Some(Layout::Nhwc), &[n, h, w, c]) => Some(([n, c, h, w], Adaptation::NhwcToNchw)),
-        _ => None,
-    };
-    match swap {
+    match swapped_shape(&logical.shape, layout) {
         Some((shape, adaptation)) if wanted.accepts_shape(&shape) => {
             Ok((transpose(logical, adaptation), adaptation))
         }
@@ -75,6 +70,18 @@ pub fn adapt_input(
     }
 }
 
+/// An image shape in the other layout, and the adaptation that makes it; `None` for a tensor without a layout.
+pub(crate) fn swapped_shape(
+    shape: &[usize],
+    layout: Option<Layout>,
+) -> Option<(Vec<usize>, Adaptation)> {
+    match (layout, shape) {
+        (Some(Layout::Nchw), &[n, c, h, w]) => Some((vec![n, h, w, c], Adaptation::NchwToNhwc)),
+        (Some(Layout::Nhwc), &[n, h, w, c]) => Some((vec![n, c, h, w], Adaptation::NhwcToNchw)),
+        _ => None,
+    }
+}
+
 fn transpose(tensor: &Tensor, adaptation: Adaptation) -> Tensor {
     let s = &tensor.shape;
     // Source dims (a, b, c, d) and the permutation that gives the destination order.
@@ -84,14 +91,21 @@ fn transpose(tensor: &Tensor, adaptation: Adaptation) -> Tensor {
         Adaptation::NhwcToNchw => ([s[0], s[1], s[2], s[3]], [0, 3, 1, 2]),
     };
     let out_shape: Vec<usize> = perm.iter().map(|&p| dims[p]).collect();
-    let data = match &tensor.data {
-        TensorData::F32(v) => TensorData::F32(permute(v, dims, perm)),
-        TensorData::U8(v) => TensorData::U8(permute(v, dims, perm)),
-        TensorData::I8(v) => TensorData::I8(permute(v, dims, perm)),
-    };
     Tensor {
         shape: out_shape,
-        data,
+        data: tensor.data.transform(&Permute { dims, perm }),
+    }
+}
+
+/// Reorders the dimensions `dims` of a 4-D tensor into the order `perm`.
+struct Permute {
+    dims: [usize; 4],
+    perm: [usize; 4],
+}
+
+impl Transform for Permute {
+    fn apply<T: Element>(&self, src: &[T]) -> Vec<T> {
+        permute(src, self.dims, self.perm)
     }
 }
 
@@ -114,7 +128,7 @@ fn permute<T: Copy>(src: &[T], dims: [usize; 4], perm: [usize; 4]) -> Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ElementType;
+    use crate::{ElementType, TensorData};
 
     fn info(shape: &[usize], element_type: ElementType) -> TensorInfo {
         TensorInfo {

@@ -5,6 +5,7 @@
 //! Inputs are converted to the engine's own form once, by [`Session::prepare`], outside the timed region;
 //! [`Session::run`] is the only call that is timed.
 
+mod binding;
 pub mod cache;
 mod engine;
 mod error;
@@ -13,13 +14,16 @@ mod options;
 pub mod runtime;
 mod tensor;
 
+pub use binding::{bind_shapes, bound_inputs, InputShape};
 pub use engine::{
     declared_formats, Adapted, Engine, EngineSession, LoadRequest, Opened, KNOWN_ENGINES,
 };
 pub use error::BackendError;
 pub use layout::{adapt_input, Adaptation, Layout};
 pub use options::EngineOptions;
-pub use tensor::{ElementType, Tensor, TensorData, TensorInfo};
+pub use tensor::{
+    f16, Element, ElementKind, ElementType, Tensor, TensorData, TensorInfo, ToF64, Transform,
+};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -57,6 +61,9 @@ pub struct LoadOptions {
     pub threads: usize,
     /// Engine-specific settings passed through from the scenario.
     pub engine: EngineOptions,
+    /// The scenario's shape for each input it gives: free dimensions of the file are bound to them.
+    #[serde(default)]
+    pub inputs: Vec<InputShape>,
 }
 
 /// One engine setting as it was really applied, recorded beside the measurement.

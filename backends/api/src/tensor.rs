@@ -1,22 +1,198 @@
+pub use half::f16;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The element types the harness exchanges with engines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ElementType {
-    F32,
-    U8,
-    I8,
+/// Declares [`ElementType`], [`TensorData`] and [`Element`] together from one list, so that a new element
+/// type is one line here and every match over the types stays complete.
+macro_rules! element_types {
+    ($($variant:ident($rust:ty) = $name:literal, $kind:ident;)*) => {
+        /// The element types the harness exchanges with engines: every type the engines and both model
+        /// formats carry for inputs and outputs.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum ElementType {
+            $($variant,)*
+        }
+
+        impl ElementType {
+            pub const ALL: &'static [ElementType] = &[$(ElementType::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ElementType::$variant => $name,)*
+                }
+            }
+
+            /// Bytes per element.
+            pub fn size(self) -> usize {
+                match self {
+                    $(ElementType::$variant => std::mem::size_of::<$rust>(),)*
+                }
+            }
+
+            pub fn kind(self) -> ElementKind {
+                match self {
+                    $(ElementType::$variant => ElementKind::$kind,)*
+                }
+            }
+        }
+
+        /// The elements of a tensor, in row-major order.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type", content = "values", rename_all = "lowercase")]
+        pub enum TensorData {
+            $($variant(Vec<$rust>),)*
+        }
+
+        impl TensorData {
+            pub fn element_type(&self) -> ElementType {
+                match self {
+                    $(TensorData::$variant(_) => ElementType::$variant,)*
+                }
+            }
+
+            pub fn len(&self) -> usize {
+                match self {
+                    $(TensorData::$variant(v) => v.len(),)*
+                }
+            }
+
+            /// The values' bytes in memory order, for engines that take raw buffers.
+            pub fn as_bytes(&self) -> &[u8] {
+                match self {
+                    $(TensorData::$variant(v) => raw_bytes(v),)*
+                }
+            }
+
+            /// The values widened to f64 (booleans as 0 and 1), for comparing outputs of any element type.
+            pub fn to_f64(&self) -> Vec<f64> {
+                match self {
+                    $(TensorData::$variant(v) => v.iter().map(|&x| x.to_f64()).collect(),)*
+                }
+            }
+
+            /// The same type of data, with the values `transform` makes of these.
+            pub fn transform(&self, transform: &impl Transform) -> TensorData {
+                match self {
+                    $(TensorData::$variant(v) => TensorData::$variant(transform.apply(v)),)*
+                }
+            }
+
+            /// Values of `element_type` from bytes in this machine's order, as [`TensorData::as_bytes`] gives
+            /// them; `None` when the bytes are not a whole number of elements, or not valid for the type.
+            pub fn from_bytes(element_type: ElementType, bytes: &[u8]) -> Option<TensorData> {
+                match element_type {
+                    $(ElementType::$variant => from_raw_bytes::<$rust>(bytes).map(TensorData::$variant),)*
+                }
+            }
+        }
+
+        $(impl Element for $rust {
+            const TYPE: ElementType = ElementType::$variant;
+
+            fn wrap(values: Vec<Self>) -> TensorData {
+                TensorData::$variant(values)
+            }
+
+            fn unwrap(data: &TensorData) -> Option<&[Self]> {
+                match data {
+                    TensorData::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        })*
+    };
 }
 
-impl ElementType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ElementType::F32 => "f32",
-            ElementType::U8 => "u8",
-            ElementType::I8 => "i8",
+element_types! {
+    F32(f32) = "f32", Float;
+    F16(f16) = "f16", Float;
+    F64(f64) = "f64", Float;
+    I64(i64) = "i64", Integer;
+    I32(i32) = "i32", Integer;
+    I8(i8) = "i8", Integer;
+    U8(u8) = "u8", Integer;
+    Bool(bool) = "bool", Boolean;
+}
+
+/// What the values of an element type mean, for how they are generated and compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElementKind {
+    Float,
+    Integer,
+    Boolean,
+}
+
+/// A Rust type that is one of the harness's element types: lets engines read and write tensors generically.
+pub trait Element: Copy + ToF64 + 'static {
+    const TYPE: ElementType;
+    fn wrap(values: Vec<Self>) -> TensorData;
+    fn unwrap(data: &TensorData) -> Option<&[Self]>;
+}
+
+/// A change to a tensor's values that works the same for every element type (a transpose, a slice).
+pub trait Transform {
+    fn apply<T: Element>(&self, values: &[T]) -> Vec<T>;
+}
+
+/// Widening to f64, for comparison; exact for every element type but i64 beyond 2^53.
+pub trait ToF64 {
+    fn to_f64(self) -> f64;
+}
+
+macro_rules! to_f64_by_as {
+    ($($t:ty),*) => {$(impl ToF64 for $t {
+        fn to_f64(self) -> f64 {
+            self as f64
         }
+    })*};
+}
+to_f64_by_as!(f32, f64, i64, i32, i8, u8);
+
+impl ToF64 for f16 {
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl ToF64 for bool {
+    fn to_f64(self) -> f64 {
+        f64::from(u8::from(self))
+    }
+}
+
+fn raw_bytes<T: Element>(values: &[T]) -> &[u8] {
+    // SAFETY: every element type is a plain number or bool without padding; the view covers exactly the slice.
+    unsafe {
+        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+    }
+}
+
+fn from_raw_bytes<T: Element>(bytes: &[u8]) -> Option<Vec<T>> {
+    let size = std::mem::size_of::<T>();
+    if !bytes.len().is_multiple_of(size)
+        || (T::TYPE == ElementType::Bool && bytes.iter().any(|&b| b > 1))
+    {
+        return None;
+    }
+    let mut values = Vec::<T>::with_capacity(bytes.len() / size);
+    // SAFETY: the vector has room for `bytes.len() / size` elements; every bit pattern is valid for the number
+    // types, and bool's bytes were checked to be 0 or 1 above. One copy, whatever the source's alignment.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            bytes.as_ptr(),
+            values.as_mut_ptr().cast::<u8>(),
+            bytes.len(),
+        );
+        values.set_len(bytes.len() / size);
+    }
+    Some(values)
+}
+
+/// f32 unless a scenario or a file says otherwise.
+impl Default for ElementType {
+    fn default() -> Self {
+        ElementType::F32
     }
 }
 
@@ -26,61 +202,22 @@ impl fmt::Display for ElementType {
     }
 }
 
-/// The elements of a tensor, in row-major order.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "values", rename_all = "lowercase")]
-pub enum TensorData {
-    F32(Vec<f32>),
-    U8(Vec<u8>),
-    I8(Vec<i8>),
-}
-
 impl TensorData {
-    pub fn element_type(&self) -> ElementType {
-        match self {
-            TensorData::F32(_) => ElementType::F32,
-            TensorData::U8(_) => ElementType::U8,
-            TensorData::I8(_) => ElementType::I8,
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        match self {
-            TensorData::F32(v) => v.len(),
-            TensorData::U8(v) => v.len(),
-            TensorData::I8(v) => v.len(),
-        }
-    }
-
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// The values' bytes in memory order, for engines that take raw buffers.
-    pub fn as_bytes(&self) -> &[u8] {
-        fn raw<T>(values: &[T]) -> &[u8] {
-            // SAFETY: f32, u8 and i8 have no padding; the byte view covers exactly the slice.
-            unsafe {
-                std::slice::from_raw_parts(
-                    values.as_ptr().cast::<u8>(),
-                    std::mem::size_of_val(values),
-                )
-            }
-        }
-        match self {
-            TensorData::F32(v) => raw(v),
-            TensorData::U8(v) => raw(v),
-            TensorData::I8(v) => raw(v),
-        }
-    }
-
-    /// The values widened to f32, for comparing outputs of any element type.
+    /// The values as f32 (f64 and i64 rounded), for what reads scores (top-k, predictions).
     pub fn to_f32(&self) -> Vec<f32> {
         match self {
             TensorData::F32(v) => v.clone(),
-            TensorData::U8(v) => v.iter().map(|&x| f32::from(x)).collect(),
-            TensorData::I8(v) => v.iter().map(|&x| f32::from(x)).collect(),
+            other => other.to_f64().into_iter().map(|x| x as f32).collect(),
         }
+    }
+
+    /// The values as `T` when they are of that type.
+    pub fn values<T: Element>(&self) -> Option<&[T]> {
+        T::unwrap(self)
     }
 }
 
@@ -157,6 +294,30 @@ mod tests {
     fn new_rejects_data_that_does_not_fill_the_shape() {
         assert!(Tensor::new(vec![2, 3], TensorData::F32(vec![0.0; 5])).is_err());
         assert!(Tensor::new(vec![2, 3], TensorData::F32(vec![0.0; 6])).is_ok());
+    }
+
+    #[test]
+    fn bytes_come_back_as_the_same_values_for_every_element_type() {
+        let samples = [
+            TensorData::F32(vec![1.5, -0.0, f32::NAN]),
+            TensorData::F16(vec![f16::from_f32(0.5), f16::MAX]),
+            TensorData::F64(vec![1e300, -2.0]),
+            TensorData::I64(vec![i64::MIN, 30521]),
+            TensorData::I32(vec![-7, 16000]),
+            TensorData::I8(vec![-128, 127]),
+            TensorData::U8(vec![0, 255]),
+            TensorData::Bool(vec![true, false]),
+        ];
+        assert_eq!(samples.len(), ElementType::ALL.len());
+        for data in samples {
+            let back = TensorData::from_bytes(data.element_type(), data.as_bytes()).unwrap();
+            assert_eq!(back.as_bytes(), data.as_bytes(), "{}", data.element_type());
+            assert_eq!(back.len(), data.len());
+        }
+        assert_eq!(TensorData::from_bytes(ElementType::Bool, &[2]), None);
+        assert_eq!(TensorData::from_bytes(ElementType::I32, &[0; 6]), None);
+        assert_eq!(TensorData::I64(vec![-3]).to_f64(), vec![-3.0]);
+        assert_eq!(TensorData::Bool(vec![true]).to_f32(), vec![1.0]);
     }
 
     #[test]

@@ -60,11 +60,11 @@ over N threads (libgomp's pool, kept between layers).";
             request,
             "the harness feeds and reads NCNN's f32 mats",
         )?;
-        let shapes = inputs
+        // pnnx needs every dimension: the scenario's shapes are bound into `inputs` already.
+        let shapes: Vec<Vec<usize>> = inputs
             .iter()
-            .map(fixed_shape)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(load_error)?;
+            .map(|input| input.shape.iter().map(|d| d.unwrap_or(1)).collect())
+            .collect();
         let converted = convert::convert(
             request.model,
             &shapes,
@@ -75,12 +75,10 @@ over N threads (libgomp's pool, kept between layers).";
         let net =
             Net::load(&converted.param, &converted.bin, threads, precision).map_err(load_error)?;
         let (blob_inputs, blob_outputs) = net.blob_names();
-        let expected = |prefix: &str, count: usize| -> Vec<String> {
-            (0..count).map(|i| format!("{prefix}{i}")).collect()
-        };
-        if blob_inputs != expected("in", inputs.len())
-            || blob_outputs != expected("out", outputs.len())
-        {
+        // pnnx names blob i of the file's inputs `in{i}` and of its outputs `out{i}`, whatever order the
+        // param file lists them in: asked for by these names, the outputs come in the file's declared order.
+        let (in_names, out_names) = (numbered("in", inputs.len()), numbered("out", outputs.len()));
+        if !same_names(&blob_inputs, &in_names) || !same_names(&blob_outputs, &out_names) {
             return Err(load_error(format!(
                 "the converted network has inputs {blob_inputs:?} and outputs {blob_outputs:?}; expected \
                  pnnx's in0.. for the model's {} inputs and out0.. for its {} outputs",
@@ -91,8 +89,8 @@ over N threads (libgomp's pool, kept between layers).";
         Ok(Opened {
             session: NcnnSession {
                 net,
-                input_names: blob_inputs.iter().map(|n| cstring(n)).collect(),
-                output_names: blob_outputs.iter().map(|n| cstring(n)).collect(),
+                input_names: in_names.iter().map(|n| cstring(n)).collect(),
+                output_names: out_names.iter().map(|n| cstring(n)).collect(),
                 declared_outputs: outputs.clone(),
                 threads,
                 precision,
@@ -106,26 +104,21 @@ over N threads (libgomp's pool, kept between layers).";
     }
 }
 
-fn cstring(text: &str) -> CString {
-    CString::new(text).expect("blob names come from C strings")
+fn numbered(prefix: &str, count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("{prefix}{i}")).collect()
 }
 
-/// The input's shape with every dimension known, as pnnx needs it; a free batch dimension is taken as 1.
-fn fixed_shape(input: &TensorInfo) -> Result<Vec<usize>, String> {
-    input
-        .shape
-        .iter()
-        .enumerate()
-        .map(|(axis, dim)| match (axis, dim) {
-            (_, Some(d)) => Ok(*d),
-            (0, None) => Ok(1),
-            (_, None) => Err(format!(
-                "input `{}` has the free dimension {axis} ({}); pnnx needs a fixed input shape",
-                input.name,
-                input.shape_text()
-            )),
-        })
-        .collect()
+/// The same names, in any order.
+fn same_names(found: &[String], expected: &[String]) -> bool {
+    let mut found = found.to_vec();
+    found.sort();
+    let mut expected = expected.to_vec();
+    expected.sort();
+    found == expected
+}
+
+fn cstring(text: &str) -> CString {
+    CString::new(text).expect("blob names come from C strings")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! Small ONNX graphs built in code: for tests that need a model with one or two known operators.
 
 use crate::pb;
+use harness_backend_api::ElementType;
 use pb::attribute_proto::AttributeType;
 
 /// A float tensor's name and static shape, as graph inputs and outputs declare them (an empty shape leaves the
@@ -134,4 +135,47 @@ pub fn model(
         }),
         ..Default::default()
     }
+}
+
+/// A graph input or output of any element type; each dimension is a number, or a name for a free dimension
+/// (`"batch"`, `"sequence"`), as exporters write them.
+pub fn tensor(name: &str, element_type: ElementType, dims: &[&str]) -> pb::ValueInfoProto {
+    use pb::tensor_shape_proto::dimension::Value;
+    pb::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: crate::onnx_type(element_type),
+                shape: Some(pb::TensorShapeProto {
+                    dim: dims
+                        .iter()
+                        .map(|d| pb::tensor_shape_proto::Dimension {
+                            value: Some(match d.parse::<i64>() {
+                                Ok(size) => Value::DimValue(size),
+                                Err(_) => Value::DimParam(d.to_string()),
+                            }),
+                            ..Default::default()
+                        })
+                        .collect(),
+                }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A model of one graph at `opset` with any inputs and outputs, in the order given.
+pub fn graph(
+    inputs: Vec<pb::ValueInfoProto>,
+    nodes: Vec<pb::NodeProto>,
+    initializers: Vec<pb::TensorProto>,
+    outputs: Vec<pb::ValueInfoProto>,
+    opset: i64,
+) -> pb::ModelProto {
+    let mut model = model(nodes, initializers, &[], &[], opset);
+    let graph = model.graph.as_mut().expect("model() makes a graph");
+    graph.input = inputs;
+    graph.output = outputs;
+    model
 }

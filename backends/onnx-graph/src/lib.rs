@@ -24,8 +24,9 @@ pub struct FloatModel {
     pub outputs: Vec<TensorInfo>,
 }
 
-/// Reads the requested ONNX file for an engine that computes in f32 only: a load error names the path; an input or output that is not
-/// f32 is `Unsupported`, with `why` said after its type.
+/// Reads the requested ONNX file for an engine that computes in f32 only: a load error names the path; an input
+/// or output that is not f32 is `Unsupported`, with `why` said after its type. The inputs come with the
+/// scenario's shapes bound.
 pub fn read_float_model(request: &LoadRequest<'_>, why: &str) -> Result<FloatModel, BackendError> {
     let load_error = |reason: String| request.error(reason);
     let bytes = std::fs::read(request.model)
@@ -44,7 +45,7 @@ pub fn read_float_model(request: &LoadRequest<'_>, why: &str) -> Result<FloatMod
     }
     Ok(FloatModel {
         proto,
-        inputs,
+        inputs: request.bound_inputs(&inputs)?,
         outputs,
     })
 }
@@ -130,17 +131,16 @@ fn describe(value: &pb::ValueInfoProto) -> Result<TensorInfo, String> {
     else {
         return Err(format!("`{}` is not a tensor", value.name));
     };
-    let element_type = match pb::tensor_proto::DataType::try_from(tensor.elem_type) {
-        Ok(pb::tensor_proto::DataType::Float) => ElementType::F32,
-        Ok(pb::tensor_proto::DataType::Uint8) => ElementType::U8,
-        Ok(pb::tensor_proto::DataType::Int8) => ElementType::I8,
-        _ => {
-            return Err(format!(
-                "`{}` has ONNX element type {}; the harness takes f32, u8 and i8",
-                value.name, tensor.elem_type
-            ))
-        }
-    };
+    let element_type = element_type(tensor.elem_type).ok_or_else(|| {
+        let name = pb::tensor_proto::DataType::try_from(tensor.elem_type).map_or_else(
+            |_| tensor.elem_type.to_string(),
+            |t| t.as_str_name().to_string(),
+        );
+        format!(
+            "`{}` has ONNX element type {name}, which the harness does not exchange with engines",
+            value.name
+        )
+    })?;
     let shape = tensor
         .shape
         .as_ref()
@@ -161,6 +161,30 @@ fn describe(value: &pb::ValueInfoProto) -> Result<TensorInfo, String> {
         shape,
         element_type,
     })
+}
+
+/// The harness's element type for an ONNX `TensorProto.DataType` code.
+pub fn element_type(code: i32) -> Option<ElementType> {
+    ElementType::ALL
+        .iter()
+        .copied()
+        .find(|&t| onnx_type(t) == code)
+}
+
+/// The ONNX `TensorProto.DataType` code of one of the harness's element types.
+pub fn onnx_type(element_type: ElementType) -> i32 {
+    use pb::tensor_proto::DataType;
+    let code = match element_type {
+        ElementType::F32 => DataType::Float,
+        ElementType::F16 => DataType::Float16,
+        ElementType::F64 => DataType::Double,
+        ElementType::I64 => DataType::Int64,
+        ElementType::I32 => DataType::Int32,
+        ElementType::I8 => DataType::Int8,
+        ElementType::U8 => DataType::Uint8,
+        ElementType::Bool => DataType::Bool,
+    };
+    code as i32
 }
 
 /// The opset the model declares for the default ONNX domain.

@@ -136,6 +136,17 @@ fn read_onnx(request: &LoadRequest<'_>) -> Result<Loaded, BackendError> {
     let bytes = std::fs::read(path).map_err(|e| load_error(e.to_string()))?;
     let model = harness_onnx_graph::decode(&bytes).map_err(load_error)?;
     let (inputs, outputs) = harness_onnx_graph::inputs_and_outputs(&model).map_err(load_error)?;
+    if let Some(input) = inputs.iter().find(|i| i.element_type != ElementType::F32) {
+        return Err(BackendError::unsupported(
+            NAME,
+            format!(
+                "input `{}` of type {} (OpenCV's DNN blobs here are f32)",
+                input.name, input.element_type
+            ),
+        ));
+    }
+    // OpenCV takes each run's shapes from the blobs; binding here checks the scenario's shapes.
+    let inputs = request.bound_inputs(&inputs)?;
     let read = |bytes: &[u8]| {
         dnn::read_net_from_onnx_buffer(&Vector::<u8>::from_slice(bytes)).map_err(cv_error)
     };
@@ -172,8 +183,8 @@ fn output_layer_names(net: &dnn::Net) -> Result<Vec<String>, String> {
 
 pub struct OpencvSession {
     net: dnn::Net,
-    /// The name of the model's one input, which each run sets.
-    input_name: String,
+    /// The names of the model's inputs, in order, which each run sets.
+    input_names: Vec<String>,
     output_layers: Vector<String>,
     last: Vector<Mat>,
     settings: Vec<Setting>,
@@ -193,14 +204,20 @@ impl OpencvSession {
             .map_err(cv_error)?;
         core::set_num_threads(i32::try_from(threads).unwrap_or(i32::MAX)).map_err(cv_error)?;
         let names = output_layer_names(&net)?;
-        let output_layers: Vector<String> = names.iter().map(String::as_str).collect();
-        if output_layers.len() != outputs.len() {
+        if names.len() != outputs.len() {
             return Err(format!(
                 "OpenCV sees {} outputs, the file declares {}",
-                output_layers.len(),
+                names.len(),
                 outputs.len()
             ));
         }
+        // OpenCV lists its output layers in its own order; they are asked for in the file's declared order.
+        let declared_order = outputs.iter().all(|o| names.contains(&o.name));
+        let output_layers: Vector<String> = if declared_order {
+            outputs.iter().map(|o| o.name.as_str()).collect()
+        } else {
+            names.iter().map(String::as_str).collect()
+        };
         let settings = vec![
             Setting::new("threads", core::get_num_threads().map_err(cv_error)?),
             Setting::new("dnn_backend", "opencv"),
@@ -209,7 +226,7 @@ impl OpencvSession {
         ];
         Ok(OpencvSession {
             net,
-            input_name: inputs.first().map_or_else(String::new, |i| i.name.clone()),
+            input_names: inputs.iter().map(|i| i.name.clone()).collect(),
             output_layers,
             last: Vector::new(),
             settings,
@@ -220,14 +237,8 @@ impl OpencvSession {
         BackendError::run(NAME, reason)
     }
 
-    /// An NCHW f32 blob holding the one input tensor.
-    fn blob(&self, inputs: Vec<Tensor>) -> Result<Mat, BackendError> {
-        let [tensor] = <[Tensor; 1]>::try_from(inputs).map_err(|given| {
-            self.error(format!(
-                "OpenCV models here take one input, {} given",
-                given.len()
-            ))
-        })?;
+    /// An f32 blob holding one input tensor (NCHW for images).
+    fn blob(&self, tensor: &Tensor) -> Result<Mat, BackendError> {
         let TensorData::F32(values) = &tensor.data else {
             return Err(BackendError::unsupported(
                 NAME,
@@ -248,17 +259,21 @@ impl OpencvSession {
 }
 
 impl EngineSession for OpencvSession {
-    type Inputs = Mat;
+    type Inputs = Vec<Mat>;
 
-    fn convert(&mut self, inputs: Vec<Tensor>) -> Result<Mat, BackendError> {
-        self.blob(inputs)
+    fn convert(&mut self, inputs: Vec<Tensor>) -> Result<Vec<Mat>, BackendError> {
+        inputs.iter().map(|tensor| self.blob(tensor)).collect()
     }
 
-    fn run(&mut self, blob: &mut Mat) -> Result<(), BackendError> {
-        // OpenCV copies the blob into the network on set_input: part of using it, so part of the timing.
+    fn run(&mut self, blobs: &mut Vec<Mat>) -> Result<(), BackendError> {
+        // OpenCV copies the blobs into the network on set_input: part of using it, so part of the timing.
+        for (blob, name) in blobs.iter().zip(&self.input_names) {
+            self.net
+                .set_input(blob, name, 1.0, Scalar::default())
+                .map_err(|e| BackendError::run(NAME, cv_error(e)))?;
+        }
         self.net
-            .set_input(blob, &self.input_name, 1.0, Scalar::default())
-            .and_then(|_| self.net.forward(&mut self.last, &self.output_layers))
+            .forward(&mut self.last, &self.output_layers)
             .map_err(|e| BackendError::run(NAME, cv_error(e)))
     }
 
@@ -287,7 +302,7 @@ impl EngineSession for OpencvSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use harness_backend_api::{Backend, EngineOptions, LoadOptions};
+    use harness_backend_api::{Backend, LoadOptions};
     use harness_onnx_graph::pb;
     use std::path::{Path, PathBuf};
 
@@ -298,7 +313,7 @@ mod tests {
     fn options() -> LoadOptions {
         LoadOptions {
             threads: 1,
-            engine: EngineOptions::default(),
+            ..LoadOptions::default()
         }
     }
 

@@ -89,7 +89,28 @@ impl Engine for OpenvinoBackend {
             core.set_property(&DeviceType::CPU, &key, &value)
                 .map_err(ov)?;
         }
-        let network = core.read_model_from_file(path, "").map_err(ov)?;
+        let mut network = core.read_model_from_file(path, "").map_err(ov)?;
+        let declared = (0..network.get_inputs_len().map_err(ov)?)
+            .map(|i| describe(network.get_input_by_index(i).map_err(ov)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Reshaped before compiling, so that the CPU plugin compiles for the measured shapes.
+        let bound: Vec<(usize, openvino::PartialShape)> = request
+            .bound_shapes(&declared)?
+            .into_iter()
+            .enumerate()
+            .filter_map(|(index, shape)| Some((index, shape?)))
+            .map(|(index, shape)| {
+                let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+                openvino::PartialShape::new_static(dims.len() as i64, &dims)
+                    .map(|shape| (index, shape))
+                    .map_err(ov)
+            })
+            .collect::<Result<_, _>>()?;
+        if !bound.is_empty() {
+            let by_index: Vec<(usize, &openvino::PartialShape)> =
+                bound.iter().map(|(index, shape)| (*index, shape)).collect();
+            network.reshape_by_port_indexes(&by_index).map_err(ov)?;
+        }
         let mut compiled = core.compile_model(&network, DeviceType::CPU).map_err(ov)?;
         let read_back = |key: RwPropertyKey| {
             compiled
@@ -100,21 +121,10 @@ impl Engine for OpenvinoBackend {
         let applied_precision = read_back(RwPropertyKey::HintInferencePrecision)?.to_lowercase();
         let applied_threads = read_back(RwPropertyKey::InferenceNumThreads)?;
         let applied_streams = read_back(RwPropertyKey::NumStreams)?;
-        let describe = |node: openvino::Node| -> Result<TensorInfo, BackendError> {
-            let shape = node.get_partial_shape().map_err(ov)?;
-            Ok(TensorInfo {
-                name: node.get_name().map_err(ov)?,
-                shape: shape
-                    .get_dimensions()
-                    .iter()
-                    .map(|d| (d.get_min() == d.get_max()).then(|| d.get_min() as usize))
-                    .collect(),
-                element_type: element_type(node.get_element_type().map_err(ov)?)?,
-            })
-        };
         let inputs = (0..compiled.get_input_size().map_err(ov)?)
             .map(|i| describe(compiled.get_input_by_index(i).map_err(ov)?))
             .collect::<Result<Vec<_>, _>>()?;
+        let inputs = request.bound_inputs(&inputs)?;
         let outputs = (0..compiled.get_output_size().map_err(ov)?)
             .map(|i| describe(compiled.get_output_by_index(i).map_err(ov)?))
             .collect::<Result<Vec<_>, _>>()?;
@@ -156,16 +166,52 @@ pub fn cpu_capabilities() -> Result<Vec<String>, String> {
         .collect())
 }
 
+/// A model input or output as the harness describes it; a dimension with a range is free.
+fn describe(node: openvino::Node) -> Result<TensorInfo, BackendError> {
+    let ov = |e: openvino::InferenceError| BackendError::input(NAME, e);
+    let shape = node.get_partial_shape().map_err(ov)?;
+    Ok(TensorInfo {
+        name: node.get_name().map_err(ov)?,
+        shape: shape
+            .get_dimensions()
+            .iter()
+            .map(|d| (d.get_min() == d.get_max()).then(|| d.get_min() as usize))
+            .collect(),
+        element_type: element_type(node.get_element_type().map_err(ov)?)?,
+    })
+}
+
+/// The two names of each element type the harness exchanges with OpenVINO.
+const ELEMENT_TYPES: [(openvino::ElementType, ElementType); 8] = [
+    (openvino::ElementType::F32, ElementType::F32),
+    (openvino::ElementType::F16, ElementType::F16),
+    (openvino::ElementType::F64, ElementType::F64),
+    (openvino::ElementType::I64, ElementType::I64),
+    (openvino::ElementType::I32, ElementType::I32),
+    (openvino::ElementType::I8, ElementType::I8),
+    (openvino::ElementType::U8, ElementType::U8),
+    (openvino::ElementType::Boolean, ElementType::Bool),
+];
+
 fn element_type(t: openvino::ElementType) -> Result<ElementType, BackendError> {
-    match t {
-        openvino::ElementType::F32 => Ok(ElementType::F32),
-        openvino::ElementType::U8 => Ok(ElementType::U8),
-        openvino::ElementType::I8 => Ok(ElementType::I8),
-        other => Err(BackendError::unsupported(
-            NAME,
-            format!("model tensors of type {other:?} in the harness (f32, u8 and i8 only)"),
-        )),
-    }
+    ELEMENT_TYPES
+        .iter()
+        .find(|(ov, _)| *ov == t)
+        .map(|&(_, harness)| harness)
+        .ok_or_else(|| {
+            BackendError::unsupported(
+                NAME,
+                format!("model tensors of type {t:?}: the harness does not exchange them"),
+            )
+        })
+}
+
+fn openvino_type(t: ElementType) -> openvino::ElementType {
+    ELEMENT_TYPES
+        .iter()
+        .find(|(_, harness)| *harness == t)
+        .map(|&(ov, _)| ov)
+        .expect("every harness element type has an OpenVINO one")
 }
 
 pub struct OpenvinoSession {
@@ -188,13 +234,8 @@ fn to_openvino(inputs: Vec<Tensor>) -> Result<Vec<openvino::Tensor>, BackendErro
         .map(|t| {
             let dims: Vec<i64> = t.shape.iter().map(|&d| d as i64).collect();
             let shape = openvino::Shape::new(&dims).map_err(|e| input_error(e.to_string()))?;
-            let element = match t.data.element_type() {
-                ElementType::F32 => openvino::ElementType::F32,
-                ElementType::U8 => openvino::ElementType::U8,
-                ElementType::I8 => openvino::ElementType::I8,
-            };
-            let mut tensor =
-                openvino::Tensor::new(element, &shape).map_err(|e| input_error(e.to_string()))?;
+            let mut tensor = openvino::Tensor::new(openvino_type(t.data.element_type()), &shape)
+                .map_err(|e| input_error(e.to_string()))?;
             tensor
                 .get_raw_data_mut()
                 .map_err(|e| input_error(e.to_string()))?
@@ -237,17 +278,14 @@ impl EngineSession for OpenvinoSession {
                     .iter()
                     .map(|&d| d as usize)
                     .collect();
-                let data = match element_type(tensor.get_element_type().map_err(run_error)?)? {
-                    ElementType::F32 => {
-                        TensorData::F32(tensor.get_data::<f32>().map_err(run_error)?.to_vec())
-                    }
-                    ElementType::U8 => {
-                        TensorData::U8(tensor.get_data::<u8>().map_err(run_error)?.to_vec())
-                    }
-                    ElementType::I8 => {
-                        TensorData::I8(tensor.get_data::<i8>().map_err(run_error)?.to_vec())
-                    }
-                };
+                let element_type = element_type(tensor.get_element_type().map_err(run_error)?)?;
+                let bytes = tensor.get_raw_data().map_err(run_error)?;
+                let data = TensorData::from_bytes(element_type, bytes).ok_or_else(|| {
+                    BackendError::run(
+                        NAME,
+                        format!("output {i} is not a whole {element_type} tensor"),
+                    )
+                })?;
                 Ok(Tensor { shape, data })
             })
             .collect()

@@ -6,12 +6,12 @@
 
 use harness_backend_api::runtime::LazyRuntime;
 use harness_backend_api::{
-    BackendError, ElementType, Engine, EngineSession, LoadRequest, Opened, Setting, Tensor,
-    TensorData, TensorInfo,
+    f16, BackendError, Element, ElementType, Engine, EngineSession, LoadRequest, Opened, Setting,
+    Tensor, TensorData, TensorInfo,
 };
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::SessionInputValue;
-use ort::value::{DynValue, TensorElementType, ValueType};
+use ort::value::{DynValue, PrimitiveTensorElementType, TensorElementType, ValueType};
 use std::path::{Path, PathBuf};
 
 const NAME: &str = "ort";
@@ -97,11 +97,14 @@ engine.";
         let runtime = runtime().map_err(|e| request.error(e))?;
         let session = open_session(&runtime.environment, request.model, level, threads, spin)
             .map_err(|e| request.error(e))?;
-        let inputs = session
-            .inputs()
-            .iter()
-            .map(describe)
-            .collect::<Result<Vec<_>, _>>()?;
+        // ONNX Runtime takes its shapes from each run's tensors; binding here checks the scenario's shapes.
+        let inputs = request.bound_inputs(
+            &session
+                .inputs()
+                .iter()
+                .map(describe)
+                .collect::<Result<Vec<_>, _>>()?,
+        )?;
         let outputs = session
             .outputs()
             .iter()
@@ -228,14 +231,21 @@ fn describe(outlet: &ort::value::Outlet) -> Result<TensorInfo, BackendError> {
 }
 
 fn element_type(ty: TensorElementType) -> Result<ElementType, BackendError> {
-    match ty {
-        TensorElementType::Float32 => Ok(ElementType::F32),
-        TensorElementType::Uint8 => Ok(ElementType::U8),
-        TensorElementType::Int8 => Ok(ElementType::I8),
-        other => Err(unsupported(format!(
-            "tensors of type {other:?} in the harness (f32, u8 and i8 only)"
-        ))),
-    }
+    Ok(match ty {
+        TensorElementType::Float32 => ElementType::F32,
+        TensorElementType::Float16 => ElementType::F16,
+        TensorElementType::Float64 => ElementType::F64,
+        TensorElementType::Int64 => ElementType::I64,
+        TensorElementType::Int32 => ElementType::I32,
+        TensorElementType::Int8 => ElementType::I8,
+        TensorElementType::Uint8 => ElementType::U8,
+        TensorElementType::Bool => ElementType::Bool,
+        other => {
+            return Err(unsupported(format!(
+                "tensors of type {other:?}: the harness does not exchange them with engines"
+            )))
+        }
+    })
 }
 
 fn unsupported(what: String) -> BackendError {
@@ -247,38 +257,51 @@ fn to_values(inputs: Vec<Tensor>) -> Result<Vec<DynValue>, BackendError> {
 }
 
 fn to_value(tensor: Tensor) -> Result<DynValue, BackendError> {
+    fn value<T: PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static>(
+        shape: Vec<usize>,
+        values: Vec<T>,
+    ) -> ort::Result<DynValue> {
+        ort::value::Tensor::from_array((shape, values)).map(|t| t.into_dyn())
+    }
     let shape = tensor.shape;
-    let value = match tensor.data {
-        TensorData::F32(v) => ort::value::Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
-        TensorData::U8(v) => ort::value::Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
-        TensorData::I8(v) => ort::value::Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
-    };
-    value.map_err(|e| BackendError::input(NAME, e))
+    match tensor.data {
+        TensorData::F32(v) => value(shape, v),
+        TensorData::F16(v) => value(shape, v),
+        TensorData::F64(v) => value(shape, v),
+        TensorData::I64(v) => value(shape, v),
+        TensorData::I32(v) => value(shape, v),
+        TensorData::I8(v) => value(shape, v),
+        TensorData::U8(v) => value(shape, v),
+        TensorData::Bool(v) => value(shape, v),
+    }
+    .map_err(|e| BackendError::input(NAME, e))
 }
 
 fn from_value(value: &DynValue) -> Result<Tensor, BackendError> {
-    let run_error = |e: ort::Error| BackendError::run(NAME, e);
+    fn read<T: PrimitiveTensorElementType + Element>(
+        value: &DynValue,
+    ) -> Result<Tensor, BackendError> {
+        let (shape, values) = value
+            .try_extract_tensor::<T>()
+            .map_err(|e| BackendError::run(NAME, e))?;
+        Ok(Tensor {
+            shape: shape.iter().map(|&d| d as usize).collect(),
+            data: T::wrap(values.to_vec()),
+        })
+    }
     let ValueType::Tensor { ty, .. } = value.dtype() else {
         return Err(unsupported("non-tensor outputs".to_string()));
     };
-    let (shape, data) = match element_type(*ty)? {
-        ElementType::F32 => {
-            let (shape, v) = value.try_extract_tensor::<f32>().map_err(run_error)?;
-            (shape.clone(), TensorData::F32(v.to_vec()))
-        }
-        ElementType::U8 => {
-            let (shape, v) = value.try_extract_tensor::<u8>().map_err(run_error)?;
-            (shape.clone(), TensorData::U8(v.to_vec()))
-        }
-        ElementType::I8 => {
-            let (shape, v) = value.try_extract_tensor::<i8>().map_err(run_error)?;
-            (shape.clone(), TensorData::I8(v.to_vec()))
-        }
-    };
-    Ok(Tensor {
-        shape: shape.iter().map(|&d| d as usize).collect(),
-        data,
-    })
+    match element_type(*ty)? {
+        ElementType::F32 => read::<f32>(value),
+        ElementType::F16 => read::<f16>(value),
+        ElementType::F64 => read::<f64>(value),
+        ElementType::I64 => read::<i64>(value),
+        ElementType::I32 => read::<i32>(value),
+        ElementType::I8 => read::<i8>(value),
+        ElementType::U8 => read::<u8>(value),
+        ElementType::Bool => read::<bool>(value),
+    }
 }
 
 #[cfg(test)]
@@ -299,6 +322,7 @@ mod tests {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
             ),
+            inputs: Vec::new(),
         }
     }
 
@@ -397,11 +421,16 @@ mod tests {
     }
 
     #[test]
-    fn u8_and_i8_tensors_round_trip_through_values() {
+    fn tensors_of_every_element_type_round_trip_through_values() {
         for tensor in [
             Tensor::new(vec![2, 2], TensorData::U8(vec![0, 1, 254, 255])).unwrap(),
             Tensor::new(vec![1, 3], TensorData::I8(vec![-128, 0, 127])).unwrap(),
             Tensor::new(vec![1], TensorData::F32(vec![0.5])).unwrap(),
+            Tensor::new(vec![1], TensorData::F16(vec![f16::from_f32(0.5)])).unwrap(),
+            Tensor::new(vec![2], TensorData::F64(vec![1e-300, 2.0])).unwrap(),
+            Tensor::new(vec![2], TensorData::I64(vec![i64::MAX, -1])).unwrap(),
+            Tensor::new(vec![], TensorData::I32(vec![16000])).unwrap(),
+            Tensor::new(vec![1, 2], TensorData::Bool(vec![true, false])).unwrap(),
         ] {
             runtime().unwrap();
             let value = to_value(tensor.clone()).unwrap();

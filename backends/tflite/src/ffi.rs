@@ -8,6 +8,7 @@
 // The entry points keep their C names.
 #![allow(non_snake_case)]
 
+use harness_backend_api::ElementType;
 use std::ffi::{c_char, c_int, c_void};
 use std::path::Path;
 
@@ -28,9 +29,17 @@ pub const HW_ACCELERATOR_CPU: c_int = 1;
 pub const LOCK_READ: c_int = 0;
 pub const LOCK_WRITE: c_int = 1;
 
-pub const ELEMENT_FLOAT32: c_int = 1;
-pub const ELEMENT_UINT8: c_int = 3;
-pub const ELEMENT_INT8: c_int = 9;
+/// LiteRT's element type codes (the same numbers as TfLiteType) for each type the harness exchanges.
+pub const ELEMENT_TYPES: [(c_int, ElementType); 8] = [
+    (1, ElementType::F32),
+    (10, ElementType::F16),
+    (11, ElementType::F64),
+    (4, ElementType::I64),
+    (2, ElementType::I32),
+    (9, ElementType::I8),
+    (3, ElementType::U8),
+    (6, ElementType::Bool),
+];
 
 pub const MAX_RANK: usize = 8;
 

@@ -90,8 +90,9 @@ option `num_threads = N`); operators XNNPACK does not take run on LiteRT's built
         let runtime = runtime().map_err(|e| request.error(e))?;
         let session = TfliteSession::open(runtime, request.model, request.threads)
             .map_err(|e| request.error(e))?;
+        // The compiled-model API plans for the file's own shapes: the scenario's must fit them.
         Ok(Opened {
-            inputs: session.inputs.clone(),
+            inputs: request.bound_inputs(&session.inputs)?,
             outputs: session.outputs.clone(),
             session,
         })
@@ -316,16 +317,16 @@ unsafe fn describe(
     let mut ty: ffi::RankedTensorType = std::mem::zeroed();
     check((api.LiteRtGetRankedTensorType)(tensor, &mut ty))
         .map_err(|e| format!("tensor `{name}`: {e}"))?;
-    let element_type = match ty.element_type {
-        ffi::ELEMENT_FLOAT32 => ElementType::F32,
-        ffi::ELEMENT_UINT8 => ElementType::U8,
-        ffi::ELEMENT_INT8 => ElementType::I8,
-        other => {
-            return Err(format!(
-                "tensor `{name}` has LiteRT element type {other}; the harness takes f32, u8 and i8"
-            ))
-        }
-    };
+    let element_type = ffi::ELEMENT_TYPES
+        .iter()
+        .find(|(code, _)| *code == ty.element_type)
+        .map(|&(_, element_type)| element_type)
+        .ok_or_else(|| {
+            format!(
+                "tensor `{name}` has LiteRT element type {}, which the harness does not exchange",
+                ty.element_type
+            )
+        })?;
     let shape = ty.layout.dimensions[..ty.layout.rank()]
         .iter()
         .map(|&d| usize::try_from(d).ok())
@@ -369,18 +370,20 @@ impl TfliteSession {
         }
     }
 
-    /// Reads `count` elements of `T` from `buffer` under a read lock.
-    fn read<T: Copy + Default>(
+    /// Reads `count` elements of `element_type` from `buffer` under a read lock.
+    fn read(
         &self,
         buffer: ffi::TensorBuffer,
+        element_type: ElementType,
         count: usize,
-    ) -> Result<Vec<T>, String> {
+    ) -> Result<TensorData, String> {
         let api = &self.runtime.api;
         // SAFETY: as in `write`; the buffer is checked to hold `count` elements.
         unsafe {
             let mut size = 0;
             check((api.LiteRtGetTensorBufferSize)(buffer, &mut size))?;
-            if size < count * std::mem::size_of::<T>() {
+            let bytes = count * element_type.size();
+            if size < bytes {
                 return Err(format!(
                     "the output buffer holds {size} bytes, fewer than its tensor needs"
                 ));
@@ -391,10 +394,12 @@ impl TfliteSession {
                 &mut host,
                 ffi::LOCK_READ,
             ))?;
-            let mut values = vec![T::default(); count];
-            std::ptr::copy_nonoverlapping(host.cast::<T>(), values.as_mut_ptr(), count);
+            let values = TensorData::from_bytes(
+                element_type,
+                std::slice::from_raw_parts(host.cast(), bytes),
+            );
             check((api.LiteRtUnlockTensorBuffer)(buffer))?;
-            Ok(values)
+            values.ok_or_else(|| format!("the output buffer does not hold {element_type} values"))
         }
     }
 }
@@ -463,12 +468,9 @@ impl EngineSession for TfliteSession {
             .map(|(info, &buffer)| {
                 let shape: Vec<usize> = info.shape.iter().map(|d| d.unwrap_or(1)).collect();
                 let count = shape.iter().product();
-                let data = match info.element_type {
-                    ElementType::F32 => self.read::<f32>(buffer, count).map(TensorData::F32),
-                    ElementType::U8 => self.read::<u8>(buffer, count).map(TensorData::U8),
-                    ElementType::I8 => self.read::<i8>(buffer, count).map(TensorData::I8),
-                }
-                .map_err(|e| self.error(e))?;
+                let data = self
+                    .read(buffer, info.element_type, count)
+                    .map_err(|e| self.error(e))?;
                 Ok(Tensor { shape, data })
             })
             .collect()
@@ -510,7 +512,7 @@ impl Drop for TfliteSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use harness_backend_api::{Backend, EngineOptions, LoadOptions, ModelFormat};
+    use harness_backend_api::{Backend, LoadOptions, ModelFormat};
 
     fn model() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/mobilenet_v2/mobilenet_v2.tflite")
@@ -519,7 +521,7 @@ mod tests {
     fn options(threads: usize) -> LoadOptions {
         LoadOptions {
             threads,
-            engine: EngineOptions::default(),
+            ..LoadOptions::default()
         }
     }
 

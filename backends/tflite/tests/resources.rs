@@ -1,6 +1,6 @@
 //! Threads and memory, each checked in a process of its own (the counts are per process).
 
-use harness_backend_api::{Backend, EngineOptions, LoadOptions, ModelFormat, Tensor, TensorData};
+use harness_backend_api::{Backend, LoadOptions, ModelFormat, Tensor, TensorData};
 use harness_backend_tflite::TfliteBackend;
 use std::path::PathBuf;
 
@@ -27,7 +27,7 @@ fn thread_count_reaches_xnnpack_and_resident_memory_stays_flat() {
     let load = |threads| {
         let options = LoadOptions {
             threads,
-            engine: EngineOptions::default(),
+            ..LoadOptions::default()
         };
         TfliteBackend
             .load(&model(), ModelFormat::Tflite, &options)

@@ -4,12 +4,13 @@
 //! a run feeds the prepared tract tensors to a reused plan state.
 
 use harness_backend_api::{
-    BackendError, ElementType, Engine, EngineSession, LoadRequest, ModelFormat, Opened, Setting,
-    Tensor, TensorData, TensorInfo,
+    BackendError, Element, ElementType, Engine, EngineSession, LoadRequest, ModelFormat, Opened,
+    Setting, Tensor, TensorData, TensorInfo,
 };
 use tract_linalg::multithread::Executor;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::{DimLike, SimplePlan, SimpleState};
+use tract_onnx::tract_hir::infer::Factoid;
 
 const NAME: &str = "tract";
 /// The pinned version of the tract crates (checked against Cargo.lock by a test).
@@ -36,9 +37,15 @@ every other operator runs on the calling thread.";
         let load_error = |e: TractError| request.error(format!("{e:#}"));
         let model = request.model;
         let typed = match request.format {
-            ModelFormat::Onnx => tract_onnx::onnx()
-                .model_for_path(model)
-                .and_then(|m| m.into_typed()),
+            ModelFormat::Onnx => {
+                let mut inference = tract_onnx::onnx()
+                    .model_for_path(model)
+                    .map_err(load_error)?;
+                bind_inputs(request, &mut inference)?;
+                inference.into_typed()
+            }
+            // A TFLite file states every shape; tract reads them as they are, and the check below holds
+            // the scenario to them.
             ModelFormat::Tflite => tract_tflite::tflite().model_for_path(model),
         }
         .map_err(load_error)?;
@@ -52,6 +59,7 @@ every other operator runs on the calling thread.";
             optimized.input_outlets().map_err(load_error)?,
             input_names,
         )?;
+        let inputs = request.bound_inputs(&inputs)?;
         let outputs = describe(
             request,
             &optimized,
@@ -118,6 +126,41 @@ impl EngineSession for TractSession {
     }
 }
 
+/// Gives tract the scenario's shape for every input the scenario binds, before it types the model: free
+/// dimensions (`?`, `batch`) are then known to every operator's shape inference.
+fn bind_inputs(request: &LoadRequest<'_>, model: &mut InferenceModel) -> Result<(), BackendError> {
+    let load_error = |e: TractError| request.error(format!("{e:#}"));
+    let outlets = model.input_outlets().map_err(load_error)?.to_vec();
+    let (mut declared, mut datum_types) = (Vec::new(), Vec::new());
+    for (index, outlet) in outlets.iter().enumerate() {
+        let fact = model.input_fact(index).map_err(load_error)?;
+        let Some(datum_type) = fact.datum_type.concretize() else {
+            return Err(request.error(format!(
+                "input `{}` has no declared element type",
+                model.node(outlet.node).name
+            )));
+        };
+        declared.push(TensorInfo {
+            name: model.node(outlet.node).name.clone(),
+            shape: fact
+                .shape
+                .dims()
+                .map(|d| d.concretize().and_then(|d| d.to_usize().ok()))
+                .collect(),
+            element_type: element_type(datum_type)?,
+        });
+        datum_types.push(datum_type);
+    }
+    for (index, shape) in request.bound_shapes(&declared)?.into_iter().enumerate() {
+        if let Some(shape) = shape {
+            model
+                .set_input_fact(index, InferenceFact::dt_shape(datum_types[index], shape))
+                .map_err(load_error)?;
+        }
+    }
+    Ok(())
+}
+
 type TypedSimpleState = SimpleState<TypedFact, Box<dyn TypedOp>>;
 
 fn names(model: &TypedModel, outlets: &[OutletId]) -> Vec<String> {
@@ -160,15 +203,22 @@ fn describe(
 }
 
 fn element_type(datum: DatumType) -> Result<ElementType, BackendError> {
-    match datum {
-        DatumType::F32 => Ok(ElementType::F32),
-        DatumType::U8 => Ok(ElementType::U8),
-        DatumType::I8 => Ok(ElementType::I8),
-        other => Err(BackendError::unsupported(
-            NAME,
-            format!("model tensors of type {other:?} in the harness (f32, u8 and i8 only)"),
-        )),
-    }
+    Ok(match datum {
+        DatumType::F32 => ElementType::F32,
+        DatumType::F16 => ElementType::F16,
+        DatumType::F64 => ElementType::F64,
+        DatumType::I64 => ElementType::I64,
+        DatumType::I32 => ElementType::I32,
+        DatumType::I8 => ElementType::I8,
+        DatumType::U8 => ElementType::U8,
+        DatumType::Bool => ElementType::Bool,
+        other => {
+            return Err(BackendError::unsupported(
+                NAME,
+                format!("model tensors of type {other:?}: the harness does not exchange them"),
+            ))
+        }
+    })
 }
 
 fn to_values(inputs: Vec<Tensor>) -> Result<TVec<TValue>, BackendError> {
@@ -179,33 +229,47 @@ fn to_values(inputs: Vec<Tensor>) -> Result<TVec<TValue>, BackendError> {
 }
 
 fn to_tract(tensor: Tensor) -> Result<tract_onnx::prelude::Tensor, BackendError> {
+    fn array<D: Datum>(
+        shape: Vec<usize>,
+        values: Vec<D>,
+    ) -> TractResult<tract_onnx::prelude::Tensor> {
+        Ok(tract_ndarray::ArrayD::from_shape_vec(shape, values)?.into_tensor())
+    }
     let shape = tensor.shape;
-    let built = match tensor.data {
-        TensorData::F32(v) => {
-            tract_ndarray::ArrayD::from_shape_vec(shape, v).map(|a| a.into_tensor())
-        }
-        TensorData::U8(v) => {
-            tract_ndarray::ArrayD::from_shape_vec(shape, v).map(|a| a.into_tensor())
-        }
-        TensorData::I8(v) => {
-            tract_ndarray::ArrayD::from_shape_vec(shape, v).map(|a| a.into_tensor())
-        }
-    };
-    built.map_err(|e| BackendError::input(NAME, e))
+    match tensor.data {
+        TensorData::F32(v) => array(shape, v),
+        TensorData::F16(v) => array(shape, v),
+        TensorData::F64(v) => array(shape, v),
+        TensorData::I64(v) => array(shape, v),
+        TensorData::I32(v) => array(shape, v),
+        TensorData::I8(v) => array(shape, v),
+        TensorData::U8(v) => array(shape, v),
+        TensorData::Bool(v) => array(shape, v),
+    }
+    .map_err(|e| BackendError::input(NAME, format!("{e:#}")))
 }
 
 fn from_tract(value: &TValue) -> Result<Tensor, BackendError> {
-    let shape = value.shape().to_vec();
-    let run_error = |e: TractError| BackendError::run(NAME, format!("{e:#}"));
-    fn values<D: Datum + Copy>(value: &TValue) -> TractResult<Vec<D>> {
-        Ok(value.to_plain_array_view::<D>()?.iter().copied().collect())
+    fn values<D: Datum + Element>(value: &TValue) -> TractResult<TensorData> {
+        Ok(D::wrap(
+            value.to_plain_array_view::<D>()?.iter().copied().collect(),
+        ))
     }
     let data = match element_type(value.datum_type())? {
-        ElementType::F32 => TensorData::F32(values(value).map_err(run_error)?),
-        ElementType::U8 => TensorData::U8(values(value).map_err(run_error)?),
-        ElementType::I8 => TensorData::I8(values(value).map_err(run_error)?),
-    };
-    Ok(Tensor { shape, data })
+        ElementType::F32 => values::<f32>(value),
+        ElementType::F16 => values::<f16>(value),
+        ElementType::F64 => values::<f64>(value),
+        ElementType::I64 => values::<i64>(value),
+        ElementType::I32 => values::<i32>(value),
+        ElementType::I8 => values::<i8>(value),
+        ElementType::U8 => values::<u8>(value),
+        ElementType::Bool => values::<bool>(value),
+    }
+    .map_err(|e| BackendError::run(NAME, format!("{e:#}")))?;
+    Ok(Tensor {
+        shape: value.shape().to_vec(),
+        data,
+    })
 }
 
 #[cfg(test)]
