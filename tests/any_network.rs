@@ -268,4 +268,35 @@ fn a_model_file_alone_is_measured_once_its_free_dimensions_have_sizes() {
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_runs_with_parity(&rows, "ort");
     assert_runs_with_parity(&rows, "tract");
+
+    // `init` prints the same scenario; it names the engines users compare, never a test double.
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("init")
+        .arg(&model)
+        .args([
+            "--shape",
+            "input_ids=1x16",
+            "--shape",
+            "attention_mask=1x16",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for engine in ENGINES {
+        assert!(text.contains(&format!("[backends.{engine}]")), "{text}");
+    }
+    assert!(!text.contains("[backends.fault"), "{text}");
+    assert!(
+        text.contains("[models.inputs.\"input_ids\"]\nshape = [1, 16]\nelement_type = \"i64\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("range = [0, 10]"),
+        "the default range is written out: {text}"
+    );
 }

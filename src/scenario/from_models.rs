@@ -6,7 +6,9 @@
 use crate::inputs::DEFAULT_INTEGER_RANGE;
 use crate::model_info::declared_inputs;
 use anyhow::{bail, Result};
-use harness_backend_api::{BackendInfo, ElementKind, ElementType, ModelFormat, TensorInfo};
+use harness_backend_api::{
+    declared_formats, BackendInfo, ElementKind, ElementType, ModelFormat, TensorInfo,
+};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -102,9 +104,14 @@ pub fn write(request: &ModelRequest, available: &[BackendInfo]) -> Result<String
         .collect();
     writeln!(
         text,
-        "# A scenario for {}, written by harness from the file alone: edit it, then\n\
-         # `harness run` it. Every value below can be changed; README.md lists every field.",
-        files_text.join(" and ")
+        "# A scenario written by harness from the model files alone:"
+    )?;
+    for file in &files_text {
+        writeln!(text, "#   {file}")?;
+    }
+    writeln!(
+        text,
+        "# Edit it, then `harness run` it. README.md describes every field."
     )?;
     writeln!(text, "name = {}", quote(&name))?;
     let mut threads = vec![1, cores.max(1)];
@@ -137,7 +144,7 @@ pub fn write(request: &ModelRequest, available: &[BackendInfo]) -> Result<String
         } else {
             format!("[models.inputs.{}]", quote(&input.name))
         };
-        writeln!(text, "\n# `{}`: declared {}{note}", input.name, input)?;
+        writeln!(text, "\n# declared: {input}{note}")?;
         writeln!(text, "{header}\nshape = {shape:?}")?;
         writeln!(text, "element_type = \"{}\"", input.element_type)?;
         if let Some(layout) = image_layout(input.element_type, &shape) {
@@ -177,8 +184,10 @@ pub fn write(request: &ModelRequest, available: &[BackendInfo]) -> Result<String
         "\n# Seeded random values, the same for every engine.\n[inputs]\nrandom = {{ count = 3, seed = 1 }}\n"
     )?;
     let formats: Vec<ModelFormat> = files.iter().map(|(f, _)| *f).collect();
+    // The engines the harness knows (not test doubles) that read one of the files.
     let engines: Vec<&BackendInfo> = available
         .iter()
+        .filter(|b| !declared_formats(&b.name).is_empty())
         .filter(|b| b.formats.iter().any(|f| formats.contains(f)))
         .collect();
     if engines.is_empty() {
