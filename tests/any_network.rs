@@ -300,3 +300,73 @@ fn a_model_file_alone_is_measured_once_its_free_dimensions_have_sizes() {
         "the default range is written out: {text}"
     );
 }
+
+/// A speech model's interface: f32 samples over a free batch and length, an f32 recurrent state, and an
+/// int64 scalar sample rate; two outputs.
+fn speech() -> pb::ModelProto {
+    graph(
+        vec![
+            tensor("input", F32, &["batch", "samples"]),
+            tensor("state", F32, &["2", "batch", "128"]),
+            tensor("sr", I64, &[]),
+        ],
+        vec![
+            node("Cast", &["sr"], "rate", vec![int("to", 1)]),
+            node("Mul", &["rate", "per_hertz"], "gain", vec![]),
+            {
+                let mut scale = node("Mul", &["input", "gain"], "scaled", vec![]);
+                scale.name = "scale_samples".into();
+                scale
+            },
+            node("Sigmoid", &["scaled"], "output", vec![]),
+            node("Tanh", &["state"], "state_next", vec![]),
+        ],
+        vec![floats("per_hertz", &[], &[1e-4])],
+        vec![
+            tensor("output", F32, &["batch", "samples"]),
+            tensor("state_next", F32, &["2", "batch", "128"]),
+        ],
+        13,
+    )
+}
+
+/// A NumPy version 1.0 file of little-endian f32 values.
+fn npy_f32(shape: &[usize], values: &[f32]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let mut header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    out
+}
+
+#[test]
+fn a_speech_model_takes_real_samples_from_npy_files_a_zero_state_and_a_constant_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("samples");
+    std::fs::create_dir(&samples).unwrap();
+    for (i, name) in ["a.npy", "b.npy"].iter().enumerate() {
+        let wave: Vec<f32> = (0..512)
+            .map(|t| ((t * (i + 1)) as f32 * 0.05).sin())
+            .collect();
+        std::fs::write(samples.join(name), npy_f32(&[1, 512], &wave)).unwrap();
+    }
+    let inputs = "[models.inputs.input]\nshape = [1, 512]\nnpy = \"samples\"\n\n\
+                  [models.inputs.state]\nshape = [2, 1, 128]\nvalue = 0\n\n\
+                  [models.inputs.sr]\nshape = []\nelement_type = \"i64\"\nvalue = 16000\n";
+    let rows = measure(dir.path(), "speech", &speech(), inputs);
+    for engine in ["ort", "tract", "openvino"] {
+        assert_runs_with_parity(&rows, engine);
+    }
+    for engine in ["candle", "ncnn", "opencv"] {
+        assert_refuses(&rows, engine, "`sr` of type i64");
+    }
+}

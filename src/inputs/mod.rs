@@ -1,12 +1,13 @@
 //! The inputs every backend is fed: described once per model, made once, identical for all engines.
 
 mod images;
+mod npy;
 mod random;
 
 pub use images::{ChannelOrder, Crop, Preprocess, Resize};
 pub use random::RandomInputs;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use harness_backend_api::{ElementKind, ElementType, InputShape, Layout, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -40,6 +41,10 @@ pub struct InputDescription {
     /// Every element this value (a sample rate, a zero state, a mask of ones).
     #[serde(default)]
     pub value: Option<f64>,
+    /// Real data: a `.npy` file for every set of inputs, or a folder of them, one per set in file-name order
+    /// (relative to the scenario).
+    #[serde(default)]
+    pub npy: Option<PathBuf>,
 }
 
 /// Where one input's values come from.
@@ -175,8 +180,13 @@ impl InputDescription {
         Ok(())
     }
 
-    /// What fills this input when the scenario's `[inputs]` (images, random) does not: its own `uniform`,
-    /// `range` or `value`.
+    /// Whether the input has values of its own (`uniform`, `range`, `value` or `npy`), rather than the
+    /// scenario's `[inputs]`.
+    pub fn has_own_values(&self) -> bool {
+        self.fill().is_some() || self.npy.is_some()
+    }
+
+    /// The generated values this input asks for: its own `uniform`, `range` or `value`.
     pub fn fill(&self) -> Option<Fill> {
         self.uniform
             .map(|[low, high]| Fill::Uniform(low, high))
@@ -283,46 +293,61 @@ impl InputSource {
         descriptions: &[InputDescription],
         preprocess: Option<&Preprocess>,
     ) -> Result<ModelInputs> {
-        let inputs = match (&self.random, &self.images) {
-            (Some(random), _) => ModelInputs {
-                names: (0..random.count).map(|i| format!("random-{i}")).collect(),
-                sets: (0..random.count)
-                    .map(|set| random.generate_set(descriptions, set, None))
-                    .collect(),
-                images: None,
-            },
+        // Each set's name, the image input's tensors and recipe (with images), and the seed of the rest.
+        let (names, images, generator) = match (&self.random, &self.images) {
+            (Some(random), _) => (
+                (0..random.count).map(|i| format!("random-{i}")).collect(),
+                None,
+                *random,
+            ),
             (None, Some(folder)) => {
                 let Some(preprocess) = preprocess else {
                     bail!("image inputs need a `preprocess` table for the model");
                 };
-                let Some(input) = descriptions.iter().position(|d| d.fill().is_none()) else {
-                    bail!("every input has its own `uniform`, `range` or `value`: none takes the images");
+                let Some(input) = descriptions.iter().position(|d| !d.has_own_values()) else {
+                    bail!("every input has values of its own: none takes the images");
                 };
-                let images = images::load_folder(folder, &descriptions[input], preprocess)?;
+                let loaded = images::load_folder(folder, &descriptions[input], preprocess)?;
+                let recipe = ImageRecipe {
+                    files: loaded.files,
+                    preprocess: preprocess.clone(),
+                    input,
+                };
                 // Inputs beside the image one are generated with the images' set numbers as seeds.
                 let generator = RandomInputs {
-                    count: images.tensors.len(),
+                    count: loaded.tensors.len(),
                     seed: 0,
                 };
-                let sets = images
-                    .tensors
-                    .into_iter()
-                    .enumerate()
-                    .map(|(set, image)| {
-                        generator.generate_set(descriptions, set, Some((input, image)))
-                    })
-                    .collect();
-                ModelInputs {
-                    names: images.names,
-                    sets,
-                    images: Some(ImageRecipe {
-                        files: images.files,
-                        preprocess: preprocess.clone(),
-                        input,
-                    }),
-                }
+                (loaded.names, Some((loaded.tensors, recipe)), generator)
             }
             (None, None) => bail!("no input source"),
+        };
+        let count = names.len();
+        let mut given: Vec<(usize, Vec<Tensor>)> = Vec::new();
+        for (position, description) in descriptions.iter().enumerate() {
+            if let Some(path) = &description.npy {
+                let tensors = npy::load_sets(path, description, count)
+                    .with_context(|| format!("{}: `npy`", description.label()))?;
+                given.push((position, tensors));
+            }
+        }
+        let recipe = images.map(|(tensors, recipe)| {
+            given.push((recipe.input, tensors));
+            recipe
+        });
+        let sets = (0..count)
+            .map(|set| {
+                let fixed = given
+                    .iter()
+                    .map(|(position, tensors)| (*position, tensors[set].clone()))
+                    .collect();
+                generator.generate_set(descriptions, set, fixed)
+            })
+            .collect();
+        let inputs = ModelInputs {
+            names,
+            sets,
+            images: recipe,
         };
         if let Err((_, message)) = check_pin(self.pin, inputs.sets.len()) {
             bail!("inputs.pin: {message}");

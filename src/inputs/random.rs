@@ -13,29 +13,27 @@ pub struct RandomInputs {
 }
 
 impl RandomInputs {
-    /// Set `set`: one tensor per description, each from its own fill or the default for its type; `image`
-    /// (an input's position and its tensor) stands in for that input.
+    /// Set `set`: one tensor per description, each from its own fill or the default for its type; `given`
+    /// (an input's position and its tensor: an image, a file's array) stands in for that input.
     pub fn generate_set(
         &self,
         descriptions: &[InputDescription],
         set: usize,
-        image: Option<(usize, Tensor)>,
+        mut given: Vec<(usize, Tensor)>,
     ) -> Vec<Tensor> {
-        let mut image = image;
         let seed = self.seed.wrapping_add(set as u64);
-        descriptions
-            .iter()
-            .enumerate()
-            .map(
-                |(position, description)| match image.take_if(|(at, _)| *at == position) {
-                    Some((_, tensor)) => tensor,
-                    None => {
-                        let mixed = seed ^ (position as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                        random_tensor(description, mixed)
-                    }
-                },
-            )
-            .collect()
+        let mut tensors = Vec::with_capacity(descriptions.len());
+        for (position, description) in descriptions.iter().enumerate() {
+            let tensor = match given.iter().position(|(at, _)| *at == position) {
+                Some(index) => given.swap_remove(index).1,
+                None => {
+                    let mixed = seed ^ (position as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                    random_tensor(description, mixed)
+                }
+            };
+            tensors.push(tensor);
+        }
+        tensors
     }
 }
 
@@ -123,7 +121,9 @@ mod tests {
     }
 
     fn one(random: RandomInputs, description: InputDescription, set: usize) -> Tensor {
-        random.generate_set(&[description], set, None).remove(0)
+        random
+            .generate_set(&[description], set, Vec::new())
+            .remove(0)
     }
 
     #[test]
@@ -144,7 +144,7 @@ mod tests {
             element_type: ElementType::I64,
             ..InputDescription::default()
         };
-        let set = random.generate_set(&[description(ElementType::F32), ids], 0, None);
+        let set = random.generate_set(&[description(ElementType::F32), ids], 0, Vec::new());
         assert_eq!(set[0], one(random, description(ElementType::F32), 0));
         assert_eq!(set[1].element_type(), ElementType::I64);
     }

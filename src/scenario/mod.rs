@@ -400,7 +400,13 @@ impl Checker<'_> {
                     files,
                     inputs: inputs
                         .into_iter()
-                        .map(|(_, input)| input.into_inner())
+                        .map(|(_, input)| {
+                            let input = input.into_inner();
+                            InputDescription {
+                                npy: input.npy.as_ref().map(|path| base.join(path)),
+                                ..input
+                            }
+                        })
                         .collect(),
                     preprocess: model.preprocess.clone(),
                     classifier: model.classifier.unwrap_or(labels.is_some()),

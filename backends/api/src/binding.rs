@@ -18,6 +18,17 @@ pub struct InputShape {
     pub layout: Option<Layout>,
 }
 
+impl InputShape {
+    /// The shape `shapes` give the input `name` of a model with `inputs` inputs: by name, or the unnamed one
+    /// for a model's only input.
+    pub fn find<'a>(shapes: &'a [InputShape], name: &str, inputs: usize) -> Option<&'a InputShape> {
+        shapes.iter().find(|s| match &s.name {
+            Some(given) => given == name,
+            None => inputs == 1,
+        })
+    }
+}
+
 /// The shape each of `declared` (a model's inputs, as its file declares them) is bound to, in the file's
 /// dimension order: an image input whose file wants the other layout gets the transposed shape. `None` where
 /// the scenario does not give the input (it must then be fully declared). An error says which input does not
@@ -29,11 +40,7 @@ pub fn bind_shapes(
     declared
         .iter()
         .map(|input| {
-            let given = shapes.iter().find(|s| match &s.name {
-                Some(name) => *name == input.name,
-                None => declared.len() == 1,
-            });
-            let Some(given) = given else {
+            let Some(given) = InputShape::find(shapes, &input.name, declared.len()) else {
                 return Ok(None);
             };
             if input.accepts_shape(&given.shape) {

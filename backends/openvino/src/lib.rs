@@ -93,11 +93,13 @@ impl Engine for OpenvinoBackend {
         let declared = (0..network.get_inputs_len().map_err(ov)?)
             .map(|i| describe(network.get_input_by_index(i).map_err(ov)?))
             .collect::<Result<Vec<_>, _>>()?;
-        // Reshaped before compiling, so that the CPU plugin compiles for the measured shapes.
+        // Inputs with free dimensions are reshaped before compiling, so that the CPU plugin compiles for the
+        // measured shapes; fixed ones (scalars among them) are left as the file has them.
         let bound: Vec<(usize, openvino::PartialShape)> = request
             .bound_shapes(&declared)?
             .into_iter()
             .enumerate()
+            .filter(|(index, _)| declared[*index].shape.contains(&None))
             .filter_map(|(index, shape)| Some((index, shape?)))
             .map(|(index, shape)| {
                 let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
@@ -144,6 +146,7 @@ impl Engine for OpenvinoBackend {
                 request,
                 _compiled: compiled,
                 _core: core,
+                input_names: inputs.iter().map(|i| i.name.clone()).collect(),
                 output_count: outputs.len(),
                 settings,
             },
@@ -219,6 +222,8 @@ pub struct OpenvinoSession {
     // The request needs its compiled model and core alive; dropped after it, in field order.
     _compiled: openvino::CompiledModel,
     _core: Core,
+    /// The model's input names, in order: scalars are written into the request's tensor of that name.
+    input_names: Vec<String>,
     output_count: usize,
     settings: Vec<Setting>,
 }
@@ -227,11 +232,21 @@ fn input_error(reason: String) -> BackendError {
     BackendError::input(NAME, reason)
 }
 
+/// One input, ready for a run: an OpenVINO tensor the request reads in place, or a scalar's bytes (OpenVINO's
+/// C API cannot make a tensor of rank 0), copied into the request's own tensor at each run.
+pub enum InputValue {
+    Tensor(openvino::Tensor),
+    Scalar(Vec<u8>),
+}
+
 /// Copies harness tensors into OpenVINO tensors of the same type and shape.
-fn to_openvino(inputs: Vec<Tensor>) -> Result<Vec<openvino::Tensor>, BackendError> {
+fn to_openvino(inputs: Vec<Tensor>) -> Result<Vec<InputValue>, BackendError> {
     inputs
         .into_iter()
         .map(|t| {
+            if t.shape.is_empty() {
+                return Ok(InputValue::Scalar(t.data.as_bytes().to_vec()));
+            }
             let dims: Vec<i64> = t.shape.iter().map(|&d| d as i64).collect();
             let shape = openvino::Shape::new(&dims).map_err(|e| input_error(e.to_string()))?;
             let mut tensor = openvino::Tensor::new(openvino_type(t.data.element_type()), &shape)
@@ -240,25 +255,36 @@ fn to_openvino(inputs: Vec<Tensor>) -> Result<Vec<openvino::Tensor>, BackendErro
                 .get_raw_data_mut()
                 .map_err(|e| input_error(e.to_string()))?
                 .copy_from_slice(t.data.as_bytes());
-            Ok(tensor)
+            Ok(InputValue::Tensor(tensor))
         })
         .collect()
 }
 
 impl EngineSession for OpenvinoSession {
-    type Inputs = Vec<openvino::Tensor>;
+    type Inputs = Vec<InputValue>;
 
-    fn convert(&mut self, inputs: Vec<Tensor>) -> Result<Vec<openvino::Tensor>, BackendError> {
+    fn convert(&mut self, inputs: Vec<Tensor>) -> Result<Vec<InputValue>, BackendError> {
         to_openvino(inputs)
     }
 
-    fn run(&mut self, inputs: &mut Vec<openvino::Tensor>) -> Result<(), BackendError> {
+    fn run(&mut self, inputs: &mut Vec<InputValue>) -> Result<(), BackendError> {
         let run_error = |e: openvino::InferenceError| BackendError::run(NAME, e);
-        // Setting a tensor hands OpenVINO a reference to memory the session keeps: no copy.
-        for (index, tensor) in inputs.iter().enumerate() {
-            self.request
-                .set_input_tensor_by_index(index, tensor)
-                .map_err(run_error)?;
+        for (index, input) in inputs.iter().enumerate() {
+            match input {
+                // Setting a tensor hands OpenVINO a reference to memory the session keeps: no copy.
+                InputValue::Tensor(tensor) => self
+                    .request
+                    .set_input_tensor_by_index(index, tensor)
+                    .map_err(run_error)?,
+                InputValue::Scalar(bytes) => self
+                    .request
+                    .get_tensor(&self.input_names[index])
+                    .and_then(|mut own| {
+                        own.get_raw_data_mut()?.copy_from_slice(bytes);
+                        Ok(())
+                    })
+                    .map_err(run_error)?,
+            }
         }
         self.request.infer().map_err(run_error)
     }
