@@ -400,27 +400,36 @@ fn inspect(model: &Path) -> Result<ExitCode> {
         Err(e) => println!("{}: no analysis: {e:#}", model.display()),
     }
     if let Ok(declared) = harness::model_info::declared_inputs(model, format) {
-        println!("  inputs as the file declares them (? = a free dimension):");
+        println!("  inputs as the file declares them (a name or ? marks a free dimension):");
         for input in &declared {
-            println!("    {input}");
+            let info = &input.info;
+            println!(
+                "    {} {} {}",
+                info.name,
+                info.element_type,
+                input.shape_text()
+            );
         }
         let free: Vec<_> = declared
             .iter()
+            .map(|i| &i.info)
             .filter(|i| i.shape.iter().any(Option::is_none))
             .collect();
         if !free.is_empty() {
-            println!("  the scenario binds free dimensions by its shapes, e.g.");
+            println!("  a scenario binds the free dimensions by its shapes, e.g. (each N a size):");
             for input in free {
-                let example: Vec<usize> = input.shape.iter().map(|d| d.unwrap_or(1)).collect();
+                let dims: Vec<String> = input
+                    .shape
+                    .iter()
+                    .map(|d| d.map_or_else(|| "N".to_string(), |d| d.to_string()))
+                    .collect();
                 println!(
-                    "    [models.inputs.{}] shape = {example:?}    (harness run: --shape {}={})",
+                    "    [models.inputs.{}] shape = [{}]    or    harness run {} --shape {}={}",
                     input.name,
+                    dims.join(", "),
+                    model.display(),
                     input.name,
-                    example
-                        .iter()
-                        .map(usize::to_string)
-                        .collect::<Vec<_>>()
-                        .join("x")
+                    dims.join("x")
                 );
             }
         }

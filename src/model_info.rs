@@ -37,16 +37,60 @@ impl ModelInfo {
     }
 }
 
-/// The model's inputs as its file declares them (free dimensions as `None`), without any engine: what a
-/// scenario written for the file alone must describe.
-pub fn declared_inputs(path: &Path, format: ModelFormat) -> Result<Vec<TensorInfo>> {
+/// A model input as its file declares it: free dimensions as `None`, with the names the file gives them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeclaredInput {
+    pub info: TensorInfo,
+    /// Per dimension: the file's name for a free one (`batch`, `sequence`), if it has one.
+    pub dimension_names: Vec<Option<String>>,
+}
+
+impl DeclaredInput {
+    /// The shape with free dimensions by name, or `?`: `[1, sequence]`.
+    pub fn shape_text(&self) -> String {
+        let dims: Vec<String> = self
+            .info
+            .shape
+            .iter()
+            .enumerate()
+            .map(|(axis, dim)| match (dim, self.dimension_names.get(axis)) {
+                (Some(size), _) => size.to_string(),
+                (None, Some(Some(name))) => name.clone(),
+                (None, _) => "?".to_string(),
+            })
+            .collect();
+        format!("[{}]", dims.join(", "))
+    }
+}
+
+/// The model's inputs as its file declares them, without any engine: what a scenario written for the file
+/// alone must describe.
+pub fn declared_inputs(path: &Path, format: ModelFormat) -> Result<Vec<DeclaredInput>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let inputs = match format {
         ModelFormat::Onnx => harness_onnx_graph::decode(&bytes)
-            .and_then(|model| harness_onnx_graph::inputs_and_outputs(&model))
-            .map(|(inputs, _)| inputs)
+            .and_then(|model| {
+                let (inputs, _) = harness_onnx_graph::inputs_and_outputs(&model)?;
+                let names = harness_onnx_graph::input_dimension_names(&model);
+                Ok(inputs
+                    .into_iter()
+                    .zip(names)
+                    .map(|(info, dimension_names)| DeclaredInput {
+                        info,
+                        dimension_names,
+                    })
+                    .collect())
+            })
             .map_err(anyhow::Error::msg),
-        ModelFormat::Tflite => tflite_inputs(&bytes),
+        ModelFormat::Tflite => tflite_inputs(&bytes).map(|inputs| {
+            inputs
+                .into_iter()
+                .map(|info| DeclaredInput {
+                    info,
+                    dimension_names: Vec::new(),
+                })
+                .collect()
+        }),
     };
     inputs.with_context(|| format!("cannot read the inputs of {}", path.display()))
 }

@@ -236,11 +236,22 @@ fn a_model_file_alone_is_measured_once_its_free_dimensions_have_sizes() {
     std::fs::write(&model, harness_onnx_graph::encode(&transformer())).unwrap();
     let quick = ["--backends", "ort,tract", "--threads", "1", "--quick"];
 
+    // `inspect` names the free dimensions and says how to bind them.
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("inspect")
+        .arg(&model)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("input_ids i64 [1, sequence]"), "{shown}");
+    assert!(shown.contains("--shape input_ids=1xN"), "{shown}");
+
     let (ok, _, stderr) = run_model(dir.path(), &model, &quick);
     assert!(!ok);
     assert!(
-        stderr.contains("`input_ids` is declared [1, ?], `attention_mask` is declared [1, ?]")
-            && stderr.contains("--shape input_ids=1xN --shape attention_mask=1xN"),
+        stderr.contains(
+            "`input_ids` is declared [1, sequence], `attention_mask` is declared [1, sequence]"
+        ) && stderr.contains("--shape input_ids=1xN --shape attention_mask=1xN"),
         "{stderr}"
     );
 

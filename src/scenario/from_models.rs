@@ -4,7 +4,7 @@
 //! compiled-in engine that reads one of the files measures it at 1 thread and at every core.
 
 use crate::inputs::DEFAULT_INTEGER_RANGE;
-use crate::model_info::declared_inputs;
+use crate::model_info::{declared_inputs, DeclaredInput};
 use anyhow::{bail, Result};
 use harness_backend_api::{
     declared_formats, BackendInfo, ElementKind, ElementType, ModelFormat, TensorInfo,
@@ -86,7 +86,7 @@ pub fn write(request: &ModelRequest, available: &[BackendInfo]) -> Result<String
     let unknown_fill = request.fills.iter().map(|(n, _)| ("--input", n));
     if let Some((option, name)) = unknown_shape
         .chain(unknown_fill)
-        .find(|(_, name)| !declared.iter().any(|d| d.name == **name))
+        .find(|(_, name)| !declared.iter().any(|d| d.info.name == **name))
     {
         bail!(
             "{option} {name}: {} has no input `{name}` (its inputs: {})",
@@ -129,14 +129,15 @@ pub fn write(request: &ModelRequest, available: &[BackendInfo]) -> Result<String
         )?;
     }
     let mut unbound = Vec::new();
-    for input in &declared {
+    for declared_input in &declared {
+        let input = &declared_input.info;
         let given = request
             .shapes
             .iter()
             .find(|(n, _)| *n == input.name)
             .map(|(_, s)| s.clone());
         let Some((shape, note)) = bind(input, given) else {
-            unbound.push(input);
+            unbound.push(declared_input);
             continue;
         };
         let header = if declared.len() == 1 {
@@ -144,7 +145,13 @@ pub fn write(request: &ModelRequest, available: &[BackendInfo]) -> Result<String
         } else {
             format!("[models.inputs.{}]", quote(&input.name))
         };
-        writeln!(text, "\n# declared: {input}{note}")?;
+        writeln!(
+            text,
+            "\n# declared: {} {} {}{note}",
+            input.name,
+            input.element_type,
+            declared_input.shape_text()
+        )?;
         writeln!(text, "{header}\nshape = {shape:?}")?;
         writeln!(text, "element_type = \"{}\"", input.element_type)?;
         if let Some(layout) = image_layout(input.element_type, &shape) {
@@ -160,17 +167,18 @@ pub fn write(request: &ModelRequest, available: &[BackendInfo]) -> Result<String
     if !unbound.is_empty() {
         let described: Vec<String> = unbound
             .iter()
-            .map(|i| format!("`{}` is declared {}", i.name, i.shape_text()))
+            .map(|i| format!("`{}` is declared {}", i.info.name, i.shape_text()))
             .collect();
         let example: Vec<String> = unbound
             .iter()
             .map(|i| {
                 let dims: Vec<String> = i
+                    .info
                     .shape
                     .iter()
                     .map(|d| d.map_or_else(|| "N".to_string(), |d| d.to_string()))
                     .collect();
-                format!("--shape {}={}", i.name, dims.join("x"))
+                format!("--shape {}={}", i.info.name, dims.join("x"))
             })
             .collect();
         bail!(
@@ -288,10 +296,10 @@ fn write_fill(text: &mut String, element_type: ElementType, fill: Option<InputFi
     Ok(())
 }
 
-fn names(inputs: &[TensorInfo]) -> String {
+fn names(inputs: &[DeclaredInput]) -> String {
     inputs
         .iter()
-        .map(|i| format!("`{}`", i.name))
+        .map(|i| format!("`{}`", i.info.name))
         .collect::<Vec<_>>()
         .join(", ")
 }

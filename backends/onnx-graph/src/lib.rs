@@ -125,6 +125,38 @@ pub fn inputs_and_outputs(
     Ok((inputs, outputs))
 }
 
+/// The names the file gives each free dimension of each real input (`batch`, `sequence`), in input order;
+/// `None` for a fixed or unnamed dimension.
+pub fn input_dimension_names(model: &ModelProto) -> Vec<Vec<Option<String>>> {
+    let Some(graph) = model.graph.as_ref() else {
+        return Vec::new();
+    };
+    let initializers: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    graph
+        .input
+        .iter()
+        .filter(|v| !initializers.contains(&v.name.as_str()))
+        .map(
+            |value| match value.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+                Some(pb::type_proto::Value::TensorType(tensor)) => tensor
+                    .shape
+                    .iter()
+                    .flat_map(|s| &s.dim)
+                    .map(|d| match &d.value {
+                        Some(pb::tensor_shape_proto::dimension::Value::DimParam(name))
+                            if !name.is_empty() =>
+                        {
+                            Some(name.clone())
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+        )
+        .collect()
+}
+
 fn describe(value: &pb::ValueInfoProto) -> Result<TensorInfo, String> {
     let Some(pb::type_proto::Value::TensorType(tensor)) =
         value.r#type.as_ref().and_then(|t| t.value.as_ref())
