@@ -76,6 +76,9 @@ pub struct MeasurementRecord {
     pub samples_ns: Vec<u64>,
     /// The outputs for each prepared input, taken after timing, for checking answers.
     pub outputs: Vec<Vec<Tensor>>,
+    /// The outputs' names, as the engine reports them, in the order of each set of `outputs`.
+    #[serde(default)]
+    pub output_names: Vec<String>,
     /// How the outputs compare with the reference engine's; None until checked.
     pub parity: Option<Parity>,
     /// Peak resident memory of the worker process that ran the measurement (isolated runs only).
@@ -112,6 +115,7 @@ impl MeasurementRecord {
             validity: None,
             samples_ns: Vec::new(),
             outputs: Vec::new(),
+            output_names: Vec::new(),
             parity: None,
             peak_rss_kb: None,
             observed_threads: None,

@@ -167,11 +167,13 @@ pub struct ReferenceOutputs {
     pub label: String,
     /// The outputs per input, or why the reference could not run.
     pub outputs: Result<Vec<Vec<Tensor>>, String>,
+    /// The outputs' names, in the order of each input's outputs.
+    pub names: Vec<String>,
 }
 
 /// The parity of one measurement: compared with the reference, judged, with the figures kept.
 pub fn check(
-    outputs: &[Vec<Tensor>],
+    (outputs, names): (&[Vec<Tensor>], &[String]),
     reference: &ReferenceOutputs,
     is_reference: bool,
     reduced_precision: bool,
@@ -193,19 +195,21 @@ pub fn check(
             ))
         }
     };
+    let (paired, note) = pair_by_name((outputs, names), &reference.names);
     let tolerance = rules.tolerance(reduced_precision);
-    let agreement = match compare(outputs, expected, classifier, tolerance) {
+    let agreement = match compare(&paired, expected, classifier, tolerance) {
         Ok(agreement) => agreement,
         Err(why) => {
             return Parity {
                 reference: reference.label.clone(),
                 verdict: ParityVerdict::Fail,
                 agreement: None,
-                reasons: vec![why],
+                reasons: vec![why].into_iter().chain(note).collect(),
             }
         }
     };
-    let (verdict, reasons) = judge(&agreement, rules, reduced_precision);
+    let (verdict, mut reasons) = judge(&agreement, rules, reduced_precision);
+    reasons.extend(note);
     Parity {
         reference: reference.label.clone(),
         // The reference's own measurement is still compared: a run that differs from the reference pass
@@ -217,6 +221,44 @@ pub fn check(
         },
         agreement: Some(agreement),
         reasons,
+    }
+}
+
+/// `outputs` in the order of the reference's outputs: by name when both name the same outputs, otherwise (two
+/// files of one network whose outputs are named differently, as ONNX and TFLite files often are) by declared
+/// position, with a note that says so.
+fn pair_by_name(
+    (outputs, names): (&[Vec<Tensor>], &[String]),
+    reference_names: &[String],
+) -> (Vec<Vec<Tensor>>, Option<String>) {
+    if names == reference_names || names.is_empty() || reference_names.is_empty() {
+        return (outputs.to_vec(), None);
+    }
+    let positions: Option<Vec<usize>> = reference_names
+        .iter()
+        .map(|wanted| names.iter().position(|name| name == wanted))
+        .collect();
+    match positions {
+        Some(positions) if names.len() == reference_names.len() => {
+            let reordered = outputs
+                .iter()
+                .map(|set| {
+                    positions
+                        .iter()
+                        .filter_map(|&p| set.get(p).cloned())
+                        .collect()
+                })
+                .collect();
+            (reordered, None)
+        }
+        _ => (
+            outputs.to_vec(),
+            Some(format!(
+                "outputs paired by declared position: named {} here, {} in the reference",
+                names.join(", "),
+                reference_names.join(", ")
+            )),
+        ),
     }
 }
 
@@ -558,6 +600,48 @@ mod tests {
         assert_eq!(
             reasons,
             ["1 of 3 elements of integer outputs differ from the reference (compared exactly)"]
+        );
+    }
+
+    #[test]
+    fn outputs_are_paired_by_name_or_else_by_position_with_a_note() {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let reference = ReferenceOutputs {
+            label: "ort onnx 1 thread".into(),
+            outputs: Ok(vec![vec![tensor(&[1.0, 2.0]), tensor(&[5.0, -3.0, 0.5])]]),
+            names: names(&["boxes", "scores"]),
+        };
+        let swapped = vec![vec![tensor(&[5.0, -3.0, 0.5]), tensor(&[1.0, 2.0])]];
+        let rules = ParityRules::default();
+        let by_name = check(
+            (&swapped, &names(&["scores", "boxes"])),
+            &reference,
+            false,
+            false,
+            false,
+            &rules,
+        );
+        assert_eq!(
+            by_name.verdict,
+            ParityVerdict::Pass,
+            "{:?}",
+            by_name.reasons
+        );
+        assert!(by_name.reasons.is_empty(), "{:?}", by_name.reasons);
+        let in_order = vec![vec![tensor(&[1.0, 2.0]), tensor(&[5.0, -3.0, 0.5])]];
+        let renamed = check(
+            (&in_order, &names(&["Identity", "Identity_1"])),
+            &reference,
+            false,
+            false,
+            false,
+            &rules,
+        );
+        assert_eq!(renamed.verdict, ParityVerdict::Pass);
+        assert_eq!(
+            renamed.reasons,
+            ["outputs paired by declared position: named Identity, Identity_1 here, boxes, scores in the \
+              reference"]
         );
     }
 }

@@ -104,6 +104,7 @@ pub fn execute(
         validity,
         samples_ns: timings.samples_ns,
         outputs,
+        output_names: session.outputs().iter().map(|o| o.name.clone()).collect(),
         observed_threads,
         ..MeasurementRecord::empty(plan, device, &version())
     }

@@ -167,7 +167,7 @@ fn complete(
     if record.error.is_none() && model.compare_answers {
         let is_reference = references.is_reference(index, &record.plan, &record.device);
         record.parity = Some(parity::check(
-            &record.outputs,
+            (&record.outputs, &record.output_names),
             references.outputs(index),
             is_reference,
             record.reduced_precision(),

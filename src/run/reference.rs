@@ -66,6 +66,7 @@ impl References {
                     let outputs = ReferenceOutputs {
                         label: format!("{baseline} · {}", outputs.label),
                         outputs: outputs.outputs.clone(),
+                        names: outputs.names.clone(),
                     };
                     (outputs, None)
                 }
@@ -136,6 +137,7 @@ impl Pass<'_> {
             let outputs = ReferenceOutputs {
                 label,
                 outputs: Ok(record.outputs),
+                names: record.output_names,
             };
             return Ok((outputs, Some(reference.clone())));
         }
@@ -154,6 +156,7 @@ impl Pass<'_> {
             ReferenceOutputs {
                 label,
                 outputs: Err(why),
+                names: Vec::new(),
             },
             None,
         ))
