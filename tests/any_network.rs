@@ -173,7 +173,7 @@ fn detector() -> pb::ModelProto {
 #[test]
 fn a_detector_with_free_dimensions_is_bound_to_the_scenarios_shape_on_every_engine() {
     let dir = tempfile::tempdir().unwrap();
-    let inputs = "[models.input]\nshape = [1, 3, 64, 48]\nlayout = \"NCHW\"\n";
+    let inputs = "[models.input]\nshape = [1, 3, 640, 640]\nlayout = \"NCHW\"\n";
     let rows = measure(dir.path(), "detector", &detector(), inputs);
     for engine in ENGINES {
         assert_runs_with_parity(&rows, engine);
