@@ -35,6 +35,9 @@ enum Command {
         /// Short warm-up and measurement, for a first look.
         #[arg(long)]
         quick: bool,
+        /// Every round's row, parity line and drift in the terminal, before the short answer.
+        #[arg(long)]
+        verbose: bool,
         /// Parent folder for the results, instead of the scenario's `output`.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -152,6 +155,7 @@ fn main() -> ExitCode {
             backends,
             threads,
             quick,
+            verbose,
             out,
             in_process,
             device,
@@ -165,6 +169,7 @@ fn main() -> ExitCode {
                 backends,
                 threads,
                 quick,
+                verbose,
                 out,
                 device,
                 target: target_kind,

@@ -1,6 +1,7 @@
 //! Everything written for people and other tools, one module per file format: the CSV tables, the
-//! environment, run.json, the results folder's name, and the terminal table.
+//! environment, run.json, the results folder's name, the terminal's short answer and its detailed table.
 
+pub mod answer;
 pub mod csv;
 pub mod environment;
 pub mod folder;

@@ -107,7 +107,11 @@ pub fn run(
         .chain(std::iter::once(folder.path.clone()))
         .collect();
     let report = crate::report::report(&reported, &folder.path);
-    progress.finish(&records, report.as_ref().map(|w| w.html.as_path()))?;
+    progress.finish(
+        &records,
+        report.as_ref().map(|w| w.html.as_path()),
+        scenario.verbose,
+    )?;
     Ok(RunOutcome {
         folder: folder.path,
         records,

@@ -1,5 +1,5 @@
 //! What a run says while it runs: a line when it starts, one per measurement, notes from the reference pass
-//! and the model analysis, and at the end the table and where the report is.
+//! and the model analysis, and at the end the short answer and where the report is.
 
 use crate::plan::{MeasurementPlan, Timing};
 use crate::record::MeasurementRecord;
@@ -80,13 +80,18 @@ impl<'a> Progress<'a> {
         )
     }
 
-    /// The run's table, then where its report is (or why there is none).
+    /// The short answer (after every round's row and parity line when `verbose`), then where the report is
+    /// (or why there is none).
     pub fn finish(
         &mut self,
         records: &[MeasurementRecord],
         report: Result<&Path, &anyhow::Error>,
+        verbose: bool,
     ) -> std::io::Result<()> {
-        writeln!(self.out, "\n{}", crate::export::table::render(records))?;
+        if verbose {
+            writeln!(self.out, "\n{}", crate::export::table::render(records))?;
+        }
+        writeln!(self.out, "\n{}", crate::export::answer::render(records))?;
         match report {
             Ok(html) => writeln!(self.out, "report: {}", html.display()),
             Err(e) => writeln!(self.out, "warning: no report: {e:#}"),

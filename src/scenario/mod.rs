@@ -37,6 +37,8 @@ pub struct Scenario {
     pub target: Access,
     /// An earlier results folder whose measurements this run does not repeat (`run --resume`).
     pub resume_from: Option<PathBuf>,
+    /// The terminal gets every round's row and parity line, not only the short answer (`run --verbose`).
+    pub verbose: bool,
     /// Targets defined in the scenario (`[targets.NAME]`), found before those of targets files.
     pub targets: IndexMap<String, RemoteConfig>,
     pub models: Vec<Model>,
@@ -223,6 +225,7 @@ pub fn parse(
         device: None,
         target: Access::Local,
         resume_from: None,
+        verbose: false,
         targets: checker.targets(&raw.targets)?,
         models: checker.models(&raw.models, base)?,
         inputs: InputSource {

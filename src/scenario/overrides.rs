@@ -19,6 +19,8 @@ pub struct Overrides {
     pub resume: Option<PathBuf>,
     /// Pin the workers: a list of cores (`0,1`) or `big` (the fastest cluster of the machine that measures).
     pub cpus: Option<String>,
+    /// Every round's row and parity line in the terminal, as well as the short answer.
+    pub verbose: bool,
 }
 
 impl Overrides {
@@ -35,6 +37,9 @@ impl Overrides {
         if self.quick {
             arguments.push("--quick".to_string());
         }
+        if self.verbose {
+            arguments.push("--verbose".to_string());
+        }
         if let Some(cpus) = &self.cpus {
             arguments.extend(["--cpus".to_string(), cpus.clone()]);
         }
@@ -42,6 +47,7 @@ impl Overrides {
     }
 
     pub fn apply(&self, scenario: &mut Scenario) -> Result<()> {
+        scenario.verbose = self.verbose;
         if let Some(names) = &self.backends {
             if let Some(unknown) = names
                 .iter()
