@@ -235,7 +235,8 @@ fn run(
     };
     harness::interrupt::install();
     let outcome = harness::run::run(&scenario, &compiled, &isolation, &mut std::io::stderr())?;
-    println!("results: {}", outcome.folder.display());
+    // The folder alone on stdout, so that `dir=$(harness run …)` works; everything else went to stderr.
+    println!("{}", outcome.folder.display());
     if outcome.interrupted {
         return Ok(ExitCode::from(INTERRUPTED));
     }
@@ -256,7 +257,7 @@ fn run_on_target(
     harness::interrupt::install();
     let outcome = harness::remote::run(scenario, overrides, name, targets)?;
     for folder in &outcome.folders {
-        println!("results: {}", folder.display());
+        println!("{}", folder.display());
     }
     // The remote harness's own verdict: 0, 1 (nothing measured), 2 (bad scenario), 130 (interrupted).
     Ok(match outcome.status.code() {

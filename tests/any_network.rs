@@ -53,7 +53,7 @@ fn measure(
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let folder = PathBuf::from(stdout.trim().strip_prefix("results: ").unwrap());
+    let folder = PathBuf::from(stdout.trim());
     summary_rows(&folder)
         .into_iter()
         .map(|row| (row["backend"].clone(), row))
@@ -268,7 +268,7 @@ fn a_model_file_alone_is_measured_once_its_free_dimensions_have_sizes() {
     args.extend(quick);
     let (ok, stdout, stderr) = run_model(dir.path(), &model, &args);
     assert!(ok, "{stderr}");
-    let folder = PathBuf::from(stdout.trim().strip_prefix("results: ").unwrap());
+    let folder = PathBuf::from(stdout.trim());
     assert!(folder.starts_with(dir.path().join("results")), "{folder:?}");
     let written = std::fs::read_to_string(folder.join("scenario.toml")).unwrap();
     assert!(written.contains("range = [0, 1000]"), "{written}");

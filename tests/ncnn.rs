@@ -20,7 +20,7 @@ fn run_harness(scenario: &Path, cache: &Path) -> (Output, PathBuf) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let folder = PathBuf::from(stdout.trim().strip_prefix("results: ").unwrap());
+    let folder = PathBuf::from(stdout.trim());
     (out, folder)
 }
 

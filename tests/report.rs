@@ -30,7 +30,7 @@ fn run(scenario: &Path, device: &str, threads: &str) -> PathBuf {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    PathBuf::from(stdout.trim().strip_prefix("results: ").unwrap())
+    PathBuf::from(stdout.trim())
 }
 
 /// Parses an SVG document and returns the text of all its `<text>` elements.

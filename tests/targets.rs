@@ -88,7 +88,6 @@ fn harness(args: &[&str], dir: &Path) -> Output {
 fn results_folders(out: &Output) -> Vec<PathBuf> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter_map(|l| l.strip_prefix("results: "))
         .map(PathBuf::from)
         .collect()
 }

@@ -152,7 +152,7 @@ impl Remote for Ssh {
     }
 
     fn run_streaming(&self, command: &str) -> Result<ExitStatus> {
-        // The remote harness's standard output (its `results:` line) is progress here: this harness prints
+        // The remote harness's standard output (its results folder's path) is progress here: this harness prints
         // where the results landed on this machine.
         self.ssh()
             .arg(self.in_work_dir(command))
