@@ -202,6 +202,35 @@ fn the_cli_runs_a_scenario_and_a_rejected_model_is_reported_not_fatal() {
     let status = header.iter().position(|h| h == "status").unwrap();
     let statuses: Vec<&str> = rows.iter().map(|r| r[status].as_str()).collect();
     assert_eq!(statuses, ["ok", "ok", "load_failed"]);
+
+    // results.json: the same rows, typed, read back by the type that wrote it and by Python.
+    let document = harness::export::results_json::ResultsDocument::read(&folder).unwrap();
+    let typed: Vec<&str> = document.rows.iter().map(|r| r.status.as_str()).collect();
+    assert_eq!(typed, statuses);
+    assert_eq!(document.run.measurements_done, 3);
+    assert!(
+        document
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("! load_failed: broken tract · onnx")),
+        "{:?}",
+        document.warnings
+    );
+    let python = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys; d = json.load(open(sys.argv[1])); \
+             print(len(d['rows']), d['rows'][0]['median_ms'] > 0, d['environment']['device'] != '')",
+        ])
+        .arg(folder.join("results.json"))
+        .output()
+        .expect("python3 (set-up installs it)");
+    assert_eq!(
+        String::from_utf8_lossy(&python.stdout).trim(),
+        "3 True True",
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
 }
 
 #[test]

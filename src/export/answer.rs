@@ -281,7 +281,7 @@ impl Warning {
 
 /// Each warning once: a measurement that failed, a parity failure, a model run adapted (each a line per row,
 /// for all its thread counts and rounds), and timing validity (a line per verdict, listing its rows).
-fn warnings(records: &[MeasurementRecord]) -> Vec<String> {
+pub fn warnings(records: &[MeasurementRecord]) -> Vec<String> {
     let mut found: Vec<Warning> = Vec::new();
     let mut add = |order: u8, head: &str, subject: String, detail: &str, threads: usize| {
         let same = |w: &&mut Warning| w.head == head && w.subject == subject && w.detail == detail;

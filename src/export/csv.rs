@@ -130,9 +130,7 @@ keyed_row! {
         pub baseline_model: String,
         pub parity: String,
         pub parity_reference: String,
-        #[serde(serialize_with = "scientific")]
         pub max_abs_diff: Option<f64>,
-        #[serde(serialize_with = "scientific")]
         pub max_rel_diff: Option<f64>,
         #[serde(serialize_with = "fixed8")]
         pub min_cosine: Option<f64>,
@@ -309,27 +307,27 @@ impl PredictionRow {
     }
 }
 
+/// Rounded to `decimals` places: the files carry what was resolved, not float noise. A number, so that the
+/// same row serialises as a CSV cell and as a JSON number (results.json).
+fn rounded(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
 fn fixed6<S: Serializer>(value: &Option<f64>, out: S) -> Result<S::Ok, S::Error> {
     match value {
-        Some(v) => out.serialize_str(&format!("{v:.6}")),
+        Some(v) => out.serialize_f64(rounded(*v, 6)),
         None => out.serialize_none(),
     }
 }
 
 fn fixed6_value<S: Serializer>(value: &f64, out: S) -> Result<S::Ok, S::Error> {
-    out.serialize_str(&format!("{value:.6}"))
+    out.serialize_f64(rounded(*value, 6))
 }
 
 fn fixed8<S: Serializer>(value: &Option<f64>, out: S) -> Result<S::Ok, S::Error> {
     match value {
-        Some(v) => out.serialize_str(&format!("{v:.8}")),
-        None => out.serialize_none(),
-    }
-}
-
-fn scientific<S: Serializer>(value: &Option<f64>, out: S) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(v) => out.serialize_str(&format!("{v:e}")),
+        Some(v) => out.serialize_f64(rounded(*v, 8)),
         None => out.serialize_none(),
     }
 }
@@ -480,8 +478,9 @@ mod tests {
         let mut writer = RowWriter::<SummaryRow>::create(&path).unwrap();
         writer.add(std::slice::from_ref(&row)).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(",1.500000,"), "{text}");
-        assert!(text.contains(",3.1e-5,"), "{text}");
+        assert!(text.contains(",1.5,"), "{text}");
+        assert!(text.contains(",0.000031,"), "{text}");
+        assert!(text.contains(",0.99999999,"), "{text}");
         assert_eq!(read_rows::<SummaryRow>(&path).unwrap(), [row]);
         assert!(
             RowWriter::<SummaryRow>::create(&path).is_err(),

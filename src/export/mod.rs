@@ -1,9 +1,10 @@
 //! Everything written for people and other tools, one module per file format: the CSV tables, the
-//! environment, run.json, the results folder's name, the terminal's short answer and its detailed table.
+//! environment, run.json, results.json, the results folder's name, the terminal's short answer and its detailed table.
 
 pub mod answer;
 pub mod csv;
 pub mod environment;
 pub mod folder;
+pub mod results_json;
 pub mod run_status;
 pub mod table;

@@ -1,9 +1,10 @@
 //! The results folder of one run, written as the run goes: created new with the scenario and the environment,
-//! a measurement's rows added as soon as it ends, `run.json` written at the end.
+//! a measurement's rows added as soon as it ends, `run.json` and `results.json` written at the end.
 
 use crate::export::csv::{PredictionRow, RowWriter, SampleRow, SummaryRow};
 use crate::export::environment::Environment;
 use crate::export::folder::create_run_folder;
+use crate::export::results_json::ResultsDocument;
 use crate::export::run_status::RunStatus;
 use crate::machine::{Access, WORKER_LAUNCHER_VARIABLE};
 use crate::record::MeasurementRecord;
@@ -71,12 +72,14 @@ impl RunFolder {
         Ok(())
     }
 
-    pub fn finish(&self, status: &RunStatus) -> Result<()> {
+    /// Writes run.json, then results.json: the whole run, with the `warnings` its answer ends with.
+    pub fn finish(&self, status: &RunStatus, warnings: Vec<String>) -> Result<()> {
         std::fs::write(
             self.path.join("run.json"),
             serde_json::to_string_pretty(status)?,
         )
-        .context("cannot write run.json")
+        .context("cannot write run.json")?;
+        ResultsDocument::assemble(&self.path, status.clone(), warnings)?.write(&self.path)
     }
 }
 

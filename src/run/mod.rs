@@ -89,16 +89,19 @@ pub fn run(
         }
     }
     let interrupted = crate::interrupt::requested();
-    folder.finish(&RunStatus {
-        status: if interrupted {
-            RunState::Interrupted
-        } else {
-            RunState::Complete
+    folder.finish(
+        &RunStatus {
+            status: if interrupted {
+                RunState::Interrupted
+            } else {
+                RunState::Complete
+            },
+            measurements_planned: plans.len(),
+            measurements_done: records.len(),
+            resumes: earlier.as_ref().map(|e| e.path.display().to_string()),
         },
-        measurements_planned: plans.len(),
-        measurements_done: records.len(),
-        resumes: earlier.as_ref().map(|e| e.path.display().to_string()),
-    })?;
+        crate::export::answer::warnings(&records),
+    )?;
     // The measurements are on disk already: a report that cannot be drawn costs only the report. A resumed
     // run's report covers the earlier folder's rows too.
     let reported: Vec<PathBuf> = earlier
