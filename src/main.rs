@@ -1,5 +1,5 @@
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use harness::backends;
 use harness::record::Status;
 use harness::run::isolation::{Isolation, Workers};
@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 /// Which inference engine runs my network fastest on this machine, and does it still compute the same answer?
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -103,10 +103,22 @@ enum Command {
     Backends,
     /// Show a model's inputs and outputs as each capable backend sees them.
     Inspect { model: PathBuf },
+    /// Print a shell's completion script: `harness completions bash > /etc/bash_completion.d/harness`.
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff): `harness man > harness.1 && man ./harness.1`.
+    Man,
     /// Run one measurement job from standard input and print its record (used by `run`).
     #[command(hide = true)]
     Worker,
 }
+
+/// The release and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("HARNESS_GIT_COMMIT"),
+    ")"
+);
 
 /// How model files given without a scenario are measured.
 #[derive(clap::Args)]
@@ -200,6 +212,19 @@ fn main() -> ExitCode {
         Command::Check { scenario } => check(&scenario),
         Command::Backends => list_backends(),
         Command::Inspect { model } => inspect(&model),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "harness",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(anyhow::Error::from),
         Command::Worker => worker(),
     };
     match result {
