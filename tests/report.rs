@@ -102,6 +102,17 @@ fn a_run_writes_its_charts_and_both_reports() {
     );
     assert!(markdown.contains("## Do the engines compute the same answer?"));
     assert!(markdown.contains("## Environment"));
+    // tract's TFLite answers differ at both thread counts: one warning says so, once.
+    let differ: Vec<&str> = markdown
+        .lines()
+        .filter(|l| l.contains("answers differ from"))
+        .collect();
+    assert_eq!(differ.len(), 1, "{differ:?}");
+    assert!(
+        differ[0]
+            .contains("pc · mobilenet_v2 · tract · tflite · 1 thread, 2 threads: answers differ"),
+        "{differ:?}"
+    );
     // Achieved multiply-accumulates per second and their share of the measured peak.
     assert!(markdown.contains("| GMAC/s (of peak) |"), "{markdown}");
     assert!(markdown.contains("| FMA peak per core |"), "{markdown}");

@@ -251,9 +251,12 @@ fn study_table(report: &Report, baseline: &str) -> Table {
     }
 }
 
-/// What a reader must not miss: unfinished runs, failed rows, untrustworthy timings, wrong answers.
+/// What a reader must not miss: unfinished runs, failed rows, untrustworthy timings, wrong answers. Each once:
+/// the same warning for several rounds or thread counts is one line that lists the thread counts.
 fn warnings(report: &Report) -> Vec<String> {
     let mut out = Vec::new();
+    // (who, what happened) → the thread counts it happened at.
+    let mut rows: Vec<((String, String), Vec<usize>)> = Vec::new();
     for folder in &report.folders {
         if folder.run_state() != "complete" {
             out.push(format!(
@@ -263,38 +266,35 @@ fn warnings(report: &Report) -> Vec<String> {
             ));
         }
         for r in &folder.rows {
-            let what = format!(
-                "{} · {} · {} · {}",
-                r.device,
-                r.model,
-                r.series().engine_label(),
-                threads_of(r)
-            );
+            let who = format!("{} · {} · {}", r.device, r.model, r.series().engine_label());
+            let mut found = Vec::new();
             if r.status != "ok" {
-                out.push(format!(
-                    "{what}: {}: {}",
-                    r.status.replace('_', " "),
-                    r.error
-                ));
+                found.push(format!("{}: {}", r.status.replace('_', " "), r.error));
             } else if r.validity != "valid" {
-                out.push(format!(
-                    "{what}: timing {}: {}",
-                    r.validity, r.validity_reasons
-                ));
+                found.push(format!("timing {}: {}", r.validity, r.validity_reasons));
             }
             if r.parity == "fail" && r.timing == "inference" {
-                out.push(format!(
-                    "{what}: answers differ from {}: {}",
+                found.push(format!(
+                    "answers differ from {}: {}",
                     r.parity_reference, r.parity_reasons
                 ));
             }
+            for what in found {
+                let key = (who.clone(), what);
+                match rows.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, threads)) if !threads.contains(&r.threads) => threads.push(r.threads),
+                    Some(_) => {}
+                    None => rows.push((key, vec![r.threads])),
+                }
+            }
         }
     }
+    for ((who, what), mut threads) in rows {
+        threads.sort_unstable();
+        let threads: Vec<String> = threads.into_iter().map(super::threads_label).collect();
+        out.push(format!("{who} · {}: {what}", threads.join(", ")));
+    }
     out
-}
-
-fn threads_of(r: &SummaryRow) -> String {
-    super::threads_label(r.threads)
 }
 
 fn environment_table(report: &Report) -> Table {
