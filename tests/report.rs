@@ -87,6 +87,12 @@ fn a_run_writes_its_charts_and_both_reports() {
         .filter(|t| t.ends_with(" ms") || t.contains(" ms ("))
         .count();
     assert_eq!(values, 4, "{speed:?}");
+    // tract's TFLite answers differ from the reference: its bars say so, as the tables do.
+    let differ = speed
+        .iter()
+        .filter(|t| t.contains(" ms (answers differ"))
+        .count();
+    assert_eq!(differ, 2, "{speed:?}");
 
     let scaling = svg_texts(&read(&folder.join("charts/scaling-mobilenet_v2.svg")));
     assert!(scaling.iter().any(|t| t == "ideal (linear)"), "{scaling:?}");

@@ -250,12 +250,17 @@ fn series_label(key: &SeriesKey, several_devices: bool) -> String {
     }
 }
 
-/// Bars of measurements that failed their validity checks say so.
-fn validity_note(validity: &str) -> Option<&'static str> {
-    match validity {
-        "valid" => None,
-        "noisy" => Some("noisy"),
-        _ => Some("invalid"),
+/// Bars of measurements whose answers differ from the reference, or that failed their validity checks, say so:
+/// the chart says what the terminal's answer and the tables say.
+fn bar_note(measurement: &Measurement) -> Option<&'static str> {
+    let differ = measurement.parity == "fail";
+    match (differ, measurement.validity.as_str()) {
+        (false, "valid") => None,
+        (false, "noisy") => Some("noisy"),
+        (false, _) => Some("invalid"),
+        (true, "valid") => Some("answers differ"),
+        (true, "noisy") => Some("answers differ, noisy"),
+        (true, _) => Some("answers differ, invalid"),
     }
 }
 
@@ -282,7 +287,7 @@ fn speed_chart(model: &str, rows: &[&Measurement]) -> GroupedBars {
                             .map(|m| Bar {
                                 value: m.median_ms,
                                 interval: Some((m.low_ms, m.high_ms)),
-                                note: validity_note(&m.validity),
+                                note: bar_note(m),
                             })
                     })
                     .collect(),
