@@ -98,9 +98,18 @@ enum Command {
         options: ModelOptions,
     },
     /// Check a scenario without running it.
-    Check { scenario: PathBuf },
+    Check {
+        scenario: PathBuf,
+        /// Print the verdict as JSON: `valid`, `measurements`, or where the scenario is wrong.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the compiled-in backends, their engine versions, runtimes and formats.
-    Backends,
+    Backends {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show a model's inputs and outputs as each capable backend sees them.
     Inspect { model: PathBuf },
     /// Print a shell's completion script: `harness completions bash > /etc/bash_completion.d/harness`.
@@ -209,8 +218,8 @@ fn main() -> ExitCode {
             Ok(ExitCode::from(COMPARE_ERROR))
         }),
         Command::Init { models, options } => init(&models, options.request()),
-        Command::Check { scenario } => check(&scenario),
-        Command::Backends => list_backends(),
+        Command::Check { scenario, json } => check(&scenario, json),
+        Command::Backends { json } => list_backends(json),
         Command::Inspect { model } => inspect(&model),
         Command::Completions { shell } => {
             clap_complete::generate(
@@ -369,26 +378,62 @@ fn init(models: &[PathBuf], request: from_models::ModelRequest) -> Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-fn check(path: &Path) -> Result<ExitCode> {
+fn check(path: &Path, json: bool) -> Result<ExitCode> {
     let compiled = backends::compiled_in();
-    let scenario = scenario::load(path, &backends::infos(&compiled))?;
-    harness::run::prepare_models(&scenario)?;
-    let plans = harness::plan::expand(&scenario);
-    let count = plans.len();
-    let noun = if count == 1 {
-        "measurement"
-    } else {
-        "measurements"
+    let loaded = scenario::load(path, &backends::infos(&compiled));
+    let scenario = match (loaded, json) {
+        (Ok(scenario), _) => scenario,
+        (Err(e), true) => {
+            let (line, column) = e.position.unzip();
+            let verdict = serde_json::json!({
+                "scenario": path, "valid": false, "file": e.file, "line": line, "column": column,
+                "field": e.field, "message": e.message,
+            });
+            println!("{verdict}");
+            return Ok(ExitCode::from(INVALID_SCENARIO));
+        }
+        (Err(e), false) => return Err(e.into()),
     };
-    println!("{}: valid, {count} {noun}", path.display());
+    harness::run::prepare_models(&scenario)?;
+    let count = harness::plan::expand(&scenario).len();
+    if json {
+        let verdict = serde_json::json!({ "scenario": path, "valid": true, "measurements": count });
+        println!("{verdict}");
+    } else {
+        let noun = if count == 1 {
+            "measurement"
+        } else {
+            "measurements"
+        };
+        println!("{}: valid, {count} {noun}", path.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn list_backends() -> Result<ExitCode> {
-    for backend in backends::compiled_in() {
-        // Whether it loads shows in `info().runtime`.
-        let _ = backend.load_runtime();
-        let info = backend.info();
+fn list_backends(json: bool) -> Result<ExitCode> {
+    let infos: Vec<_> = backends::compiled_in()
+        .iter()
+        .map(|backend| {
+            // Whether it loads shows in `info().runtime`.
+            let _ = backend.load_runtime();
+            backend.info()
+        })
+        .collect();
+    if json {
+        let list: Vec<serde_json::Value> = infos
+            .iter()
+            .map(|info| {
+                serde_json::json!({
+                    "name": info.name, "engine_version": info.engine_version, "formats": info.formats,
+                    "runtime": info.runtime.as_ref().ok(), "runtime_error": info.runtime.as_ref().err(),
+                    "threads": info.threads_note,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for info in infos {
         let formats: Vec<&str> = info.formats.iter().map(|f| f.as_str()).collect();
         println!("{} {}", info.name, info.engine_version);
         println!("  formats: {}", formats.join(", "));

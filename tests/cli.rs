@@ -40,3 +40,51 @@ fn completions_and_the_manual_cover_every_command() {
         );
     }
 }
+
+#[test]
+fn backends_and_check_answer_in_json_for_scripts() {
+    let backends: serde_json::Value =
+        serde_json::from_str(&harness(&["backends", "--json"])).unwrap();
+    let names: Vec<&str> = backends
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"tract"), "{names:?}");
+    let tract = backends
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "tract")
+        .unwrap();
+    assert_eq!(tract["formats"], serde_json::json!(["onnx", "tflite"]));
+    assert!(
+        tract["runtime"].is_string() && tract["runtime_error"].is_null(),
+        "{tract}"
+    );
+
+    let root = env!("CARGO_MANIFEST_DIR");
+    let valid: serde_json::Value = serde_json::from_str(&harness(&[
+        "check",
+        "--json",
+        &format!("{root}/scenarios/mobilenet.toml"),
+    ]))
+    .unwrap();
+    assert_eq!(valid["valid"], true);
+    assert!(valid["measurements"].as_u64().unwrap() > 0, "{valid}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "name = \"b\"\nthreads = [0\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["check", "--json"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdict["valid"], false);
+    assert_eq!(verdict["line"], 2, "{verdict}");
+    assert!(verdict["message"].as_str().unwrap().len() > 5, "{verdict}");
+}
