@@ -12,6 +12,7 @@ pub mod export;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod inputs;
+pub mod inspect;
 pub mod interrupt;
 pub mod key;
 pub mod machine;

@@ -5,7 +5,6 @@ use harness::record::Status;
 use harness::run::isolation::{Isolation, Workers};
 use harness::scenario::Overrides;
 use harness::scenario::{self, from_models, ScenarioError};
-use harness_backend_api::{LoadOptions, ModelFormat};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -111,7 +110,12 @@ enum Command {
         json: bool,
     },
     /// Show a model's inputs and outputs as each capable backend sees them.
-    Inspect { model: PathBuf },
+    Inspect {
+        model: PathBuf,
+        /// Print the inspection as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell's completion script: `harness completions bash > /etc/bash_completion.d/harness`.
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff): `harness man > harness.1 && man ./harness.1`.
@@ -220,7 +224,7 @@ fn main() -> ExitCode {
         Command::Init { models, options } => init(&models, options.request()),
         Command::Check { scenario, json } => check(&scenario, json),
         Command::Backends { json } => list_backends(json),
-        Command::Inspect { model } => inspect(&model),
+        Command::Inspect { model, json } => inspect(&model, json),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -446,91 +450,14 @@ fn list_backends(json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn inspect(model: &Path) -> Result<ExitCode> {
-    let format = match model.extension().and_then(|e| e.to_str()) {
-        Some("onnx") => ModelFormat::Onnx,
-        Some("tflite") => ModelFormat::Tflite,
-        _ => bail!(
-            "{}: unknown model format (expected .onnx or .tflite)",
-            model.display()
-        ),
-    };
-    std::fs::File::open(model).with_context(|| format!("cannot read {}", model.display()))?;
-    match harness::model_info::ModelInfo::read(model, format) {
-        Ok(info) => {
-            println!("{} ({format}):", model.display());
-            println!(
-                "  parameters {:.2} M ({})",
-                info.params as f64 / 1e6,
-                info.params
-            );
-            println!(
-                "  multiply-accumulates {:.1} M per inference ({})",
-                info.macs as f64 / 1e6,
-                info.macs
-            );
-            let total: usize = info.ops.iter().map(|(_, n)| n).sum();
-            let ops: Vec<String> = info.ops.iter().map(|(op, n)| format!("{op} {n}")).collect();
-            println!("  operators ({total}): {}", ops.join(", "));
-        }
-        Err(e) => println!("{}: no analysis: {e:#}", model.display()),
+fn inspect(model: &Path, json: bool) -> Result<ExitCode> {
+    let inspection = harness::inspect::Inspection::of(model, &backends::compiled_in())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&inspection)?);
+    } else {
+        print!("{}", inspection.text());
     }
-    if let Ok(declared) = harness::model_info::declared_inputs(model, format) {
-        println!("  inputs as the file declares them (a name or ? marks a free dimension):");
-        for input in &declared {
-            let info = &input.info;
-            println!(
-                "    {} {} {}",
-                info.name,
-                info.element_type,
-                input.shape_text()
-            );
-        }
-        let free: Vec<_> = declared
-            .iter()
-            .map(|i| &i.info)
-            .filter(|i| i.shape.iter().any(Option::is_none))
-            .collect();
-        if !free.is_empty() {
-            println!("  a scenario binds the free dimensions by its shapes, e.g. (each N a size):");
-            for input in free {
-                let dims: Vec<String> = input
-                    .shape
-                    .iter()
-                    .map(|d| d.map_or_else(|| "N".to_string(), |d| d.to_string()))
-                    .collect();
-                println!(
-                    "    [models.inputs.{}] shape = [{}]    or    harness run {} --shape {}={}",
-                    input.name,
-                    dims.join(", "),
-                    model.display(),
-                    input.name,
-                    dims.join("x")
-                );
-            }
-        }
-    }
-    let options = LoadOptions {
-        threads: 1,
-        ..LoadOptions::default()
-    };
-    let mut any = false;
-    for backend in backends::compiled_in().iter().filter(|b| b.reads(format)) {
-        println!("{} ({format}):", backend.name());
-        match backend.load(model, format, &options) {
-            Ok(session) => {
-                any = true;
-                for input in session.inputs() {
-                    println!("  input  {input}");
-                }
-                for output in session.outputs() {
-                    println!("  output {output}");
-                }
-            }
-            Err(e) => println!("  {e}"),
-        }
-    }
-    Ok(if any {
+    Ok(if inspection.loaded_anywhere() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

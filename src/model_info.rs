@@ -9,12 +9,13 @@
 
 use anyhow::{bail, Context, Result};
 use harness_backend_api::{ElementType, ModelFormat, TensorInfo};
+use serde::Serialize;
 use std::path::Path;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::DimLike;
 use tract_onnx::tract_core::ops::Cost;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ModelInfo {
     pub format: ModelFormat,
     /// Elements of every constant tensor in the file (weights, biases, and small constants alike).
@@ -38,7 +39,7 @@ impl ModelInfo {
 }
 
 /// A model input as its file declares it: free dimensions as `None`, with the names the file gives them.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DeclaredInput {
     pub info: TensorInfo,
     /// Per dimension: the file's name for a free one (`batch`, `sequence`), if it has one.

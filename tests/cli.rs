@@ -88,3 +88,28 @@ fn backends_and_check_answer_in_json_for_scripts() {
     assert_eq!(verdict["line"], 2, "{verdict}");
     assert!(verdict["message"].as_str().unwrap().len() > 5, "{verdict}");
 }
+
+#[test]
+fn inspect_answers_in_json_too() {
+    let model = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/mobilenet_v2/mobilenet_v2.onnx"
+    );
+    let text = harness(&["inspect", model]);
+    assert!(text.contains("input f32 [1, 3, 224, 224]"), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&harness(&["inspect", "--json", model])).unwrap();
+    assert_eq!(json["format"], "onnx");
+    assert!(
+        json["analysis"]["Ok"]["macs"].as_u64().unwrap() > 300_000_000,
+        "{json}"
+    );
+    assert_eq!(json["inputs"][0]["info"]["name"], "input");
+    let tract = json["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["engine"] == "tract")
+        .unwrap();
+    assert_eq!(tract["view"]["Ok"][1][0]["name"], "logits", "{tract}");
+}
