@@ -1,9 +1,11 @@
 //! What a run says while it runs: a line when it starts, one per measurement, notes from the reference pass
-//! and the model analysis, and at the end the short answer and where the report is.
+//! and the model analysis, and at the end the short answer and where the report is. On a terminal a progress
+//! bar below those lines shows the measurement under way, how many are done, and an estimate of the time left.
 
 use crate::plan::{MeasurementPlan, Timing};
 use crate::record::MeasurementRecord;
-use std::io::Write;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -11,34 +13,54 @@ pub struct Progress<'a> {
     out: &'a mut dyn Write,
     /// How many measurements the run plans.
     planned: usize,
+    /// Only when standard error is a terminal: lines are then printed above it, on standard error.
+    bar: Option<ProgressBar>,
 }
 
 impl<'a> Progress<'a> {
     pub fn new(out: &'a mut dyn Write, planned: usize) -> Progress<'a> {
-        Progress { out, planned }
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(planned as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} · {elapsed} · about {eta} left · {msg}",
+                )
+                .expect("a valid template"),
+            );
+            bar
+        });
+        Progress { out, planned, bar }
+    }
+
+    /// A whole line: above the bar when there is one.
+    fn line(&mut self, text: &str) -> std::io::Result<()> {
+        match &self.bar {
+            Some(bar) => {
+                bar.println(text);
+                Ok(())
+            }
+            None => writeln!(self.out, "{text}"),
+        }
     }
 
     pub fn start(&mut self, scenario: &str, folder: &Path) -> std::io::Result<()> {
-        writeln!(
-            self.out,
+        let text = format!(
             "{scenario}: {} measurements → {}",
             self.planned,
             folder.display()
-        )
+        );
+        self.line(&text)
     }
 
     /// A line of its own.
     pub fn note(&mut self, text: &str) -> std::io::Result<()> {
-        writeln!(self.out, "{text}")
+        self.line(text)
     }
 
     /// The measurement at `index` begins: its line stays open for its result.
     pub fn begin(&mut self, index: usize, plan: &MeasurementPlan) -> std::io::Result<()> {
-        write!(
-            self.out,
-            "[{}/{}] {} · {} · {} · {} thread{}{} … ",
-            index + 1,
-            self.planned,
+        let what = format!(
+            "{} · {} · {} · {} thread{}{}",
             plan.model,
             plan.backend,
             plan.format,
@@ -49,15 +71,23 @@ impl<'a> Progress<'a> {
             } else {
                 ""
             }
-        )?;
-        self.out.flush()
+        );
+        match &self.bar {
+            Some(bar) => {
+                bar.set_message(what);
+                Ok(())
+            }
+            None => {
+                write!(self.out, "[{}/{}] {what} … ", index + 1, self.planned)?;
+                self.out.flush()
+            }
+        }
     }
 
     /// The measurement ended, after `took` in all.
     pub fn end(&mut self, record: &MeasurementRecord, took: Duration) -> std::io::Result<()> {
-        match (&record.summary, &record.error) {
-            (Some(s), _) => writeln!(
-                self.out,
+        let result = match (&record.summary, &record.error) {
+            (Some(s), _) => format!(
                 "{:.3} ms median over {} runs ({:.1} s){}",
                 s.median_ms,
                 s.runs,
@@ -67,17 +97,33 @@ impl<'a> Progress<'a> {
                     p.verdict.as_str()
                 ))
             ),
-            (None, Some(e)) => writeln!(self.out, "{}: {e}", record.status.as_str()),
-            (None, None) => writeln!(self.out, "{}", record.status.as_str()),
+            (None, Some(e)) => format!("{}: {e}", record.status.as_str()),
+            (None, None) => record.status.as_str().to_string(),
+        };
+        match &self.bar {
+            Some(bar) => {
+                let plan = &record.plan;
+                bar.println(format!(
+                    "{} · {} · {} · {} thread{}: {result}",
+                    plan.model,
+                    plan.backend,
+                    plan.format,
+                    plan.threads,
+                    if plan.threads == 1 { "" } else { "s" }
+                ));
+                bar.inc(1);
+                Ok(())
+            }
+            None => writeln!(self.out, "{result}"),
         }
     }
 
     pub fn interrupted(&mut self, done: usize) -> std::io::Result<()> {
-        writeln!(
-            self.out,
+        let text = format!(
             "interrupted: {done} of {} measurements done; their rows are kept",
             self.planned
-        )
+        );
+        self.line(&text)
     }
 
     /// The short answer (after every round's row and parity line when `verbose`), then where the report is
@@ -88,6 +134,9 @@ impl<'a> Progress<'a> {
         report: Result<&Path, &anyhow::Error>,
         verbose: bool,
     ) -> std::io::Result<()> {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
         if verbose {
             writeln!(self.out, "\n{}", crate::export::table::render(records))?;
         }
