@@ -306,7 +306,7 @@ fn the_aarch64_bundle_runs_the_default_scenario_under_qemu_and_every_row_says_em
     )
     .unwrap();
     // The default scenario at one thread, two timed runs per row, and a minute per worker: ONNX Runtime and
-    // LiteRT crash under qemu-user (see README), which their rows must say; the reference falls back to the
+    // LiteRT crash under qemu-user (see docs/boards.md), which their rows must say; the reference falls back to the
     // next engine that runs.
     let scenario = quick_default_scenario(dir.path(), None, "", "time_limit_seconds = 60\n");
     let out = harness(
