@@ -7,6 +7,7 @@ use crate::key::SeriesKey;
 use crate::report::charts::{self, Bar, BarSeries, GroupedBars, Rendered};
 use crate::results::{measurements, round_medians, Measurement, ResultFolder};
 use anyhow::Context;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -60,6 +61,49 @@ pub struct Comparison {
     pub interval: (f64, f64),
     pub method: Method,
     pub verdict: Change,
+}
+
+/// One row of comparison.csv, and one element of `compare --json`'s `comparisons`: written and read by this type.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComparisonRow {
+    pub device: String,
+    pub model: String,
+    pub backend: String,
+    pub format: String,
+    pub threads: usize,
+    pub timing: String,
+    pub baseline_ms: f64,
+    pub new_ms: f64,
+    /// new / baseline − 1: 0.2 is 20% slower.
+    pub change: f64,
+    /// The 95% interval of `change`.
+    pub change_low: f64,
+    pub change_high: f64,
+    /// `rounds`, `samples` or `intervals` (see [`Method`]).
+    pub method: String,
+    /// `faster`, `slower` or `no change`.
+    pub verdict: String,
+}
+
+impl ComparisonRow {
+    pub fn of(comparison: &Comparison) -> ComparisonRow {
+        let key = &comparison.key;
+        ComparisonRow {
+            device: key.device.clone(),
+            model: key.model.clone(),
+            backend: key.backend.clone(),
+            format: key.format.clone(),
+            threads: key.threads,
+            timing: key.timing.clone(),
+            baseline_ms: comparison.baseline.median_ms,
+            new_ms: comparison.new.median_ms,
+            change: comparison.change,
+            change_low: comparison.interval.0,
+            change_high: comparison.interval.1,
+            method: comparison.method.as_str().to_string(),
+            verdict: comparison.verdict.as_str().to_string(),
+        }
+    }
 }
 
 pub struct CompareOutcome {
@@ -250,8 +294,8 @@ pub fn chart(outcome: &CompareOutcome) -> anyhow::Result<Rendered> {
     )
 }
 
-/// Writes `comparison.md` and the chart (`comparison.svg`, `comparison.png`) into `out`; returns the Markdown
-/// file's path.
+/// Writes `comparison.md`, `comparison.csv` and the chart (`comparison.svg`, `comparison.png`) into `out`;
+/// returns the Markdown file's path.
 pub fn write(
     outcome: &CompareOutcome,
     table: &str,
@@ -275,5 +319,13 @@ pub fn write(
     );
     std::fs::write(&markdown, text)
         .with_context(|| format!("cannot write {}", markdown.display()))?;
+    let table_path = out.join("comparison.csv");
+    let mut rows = csv::Writer::from_path(&table_path)
+        .with_context(|| format!("cannot write {}", table_path.display()))?;
+    for comparison in &outcome.comparisons {
+        rows.serialize(ComparisonRow::of(comparison))?;
+    }
+    rows.flush()
+        .with_context(|| format!("cannot write {}", table_path.display()))?;
     Ok(markdown)
 }

@@ -16,6 +16,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: boxing the large `Run` variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run a scenario and write its results folder. Given model files (.onnx, .tflite: one network) instead
@@ -37,6 +39,9 @@ enum Command {
         /// Every round's row, parity line and drift in the terminal, before the short answer.
         #[arg(long)]
         verbose: bool,
+        /// Also write the short answer as a Markdown table to FILE (for a README or a pull request).
+        #[arg(long, value_name = "FILE")]
+        export_markdown: Option<PathBuf>,
         /// Parent folder for the results, instead of the scenario's `output`.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -85,9 +90,13 @@ enum Command {
         /// Changes of the median smaller than this many percent are never reported.
         #[arg(long, default_value_t = 5.0)]
         threshold: f64,
-        /// Where to write comparison.md and its chart; by default `compare-<baseline>` inside the new folder.
+        /// Where to write comparison.md, comparison.csv and the chart; by default `compare-<baseline>` inside
+        /// the new folder.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Print the comparison as JSON instead of the table.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a commented scenario for one network's model files (.onnx, .tflite), to edit and run.
     Init {
@@ -181,6 +190,7 @@ fn main() -> ExitCode {
             threads,
             quick,
             verbose,
+            export_markdown,
             out,
             in_process,
             device,
@@ -202,13 +212,22 @@ fn main() -> ExitCode {
                 cpus,
             };
             match (target, scenario.as_slice()) {
+                (Some(_), _) if export_markdown.is_some() => Err(anyhow::anyhow!(
+                    "--export-markdown writes the answer of a run on this machine; with --target, \
+                     `harness report` the folder it copies back"
+                )),
                 (Some(name), [file]) if from_models::model_format(file).is_none() => {
                     run_on_target(file, &overrides, &name, targets.as_deref())
                 }
                 (Some(_), _) => Err(anyhow::anyhow!(
                     "--target runs a scenario file: `harness init MODEL... > my.toml` writes one"
                 )),
-                (None, paths) => run(paths, models.request(), overrides, in_process),
+                (None, paths) => run(
+                    paths,
+                    models.request(),
+                    (overrides, in_process),
+                    export_markdown.as_deref(),
+                ),
             }
         }
         Command::Report { folders, out } => report(&folders, out),
@@ -217,7 +236,8 @@ fn main() -> ExitCode {
             new,
             threshold,
             out,
-        } => compare(&baseline, &new, threshold, out).or_else(|e| {
+            json,
+        } => compare((&baseline, &new), threshold, out, json).or_else(|e| {
             eprintln!("error: {e:#}");
             Ok(ExitCode::from(COMPARE_ERROR))
         }),
@@ -255,8 +275,8 @@ fn main() -> ExitCode {
 fn run(
     paths: &[PathBuf],
     request: from_models::ModelRequest,
-    overrides: Overrides,
-    in_process: bool,
+    (overrides, in_process): (Overrides, bool),
+    export_markdown: Option<&Path>,
 ) -> Result<ExitCode> {
     let compiled = backends::compiled_in();
     let mut scenario = scenario::load_or_write(paths, request, &backends::infos(&compiled))?;
@@ -273,6 +293,10 @@ fn run(
     };
     harness::interrupt::install();
     let outcome = harness::run::run(&scenario, &compiled, &isolation, &mut std::io::stderr())?;
+    if let Some(file) = export_markdown {
+        std::fs::write(file, harness::export::answer::markdown(&outcome.records))
+            .with_context(|| format!("cannot write {}", file.display()))?;
+    }
     // The folder alone on stdout, so that `dir=$(harness run …)` works; everything else went to stderr.
     println!("{}", outcome.folder.display());
     if outcome.interrupted {
@@ -329,7 +353,12 @@ fn report(folders: &[PathBuf], out: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn compare(baseline: &Path, new: &Path, threshold: f64, out: Option<PathBuf>) -> Result<ExitCode> {
+fn compare(
+    (baseline, new): (&Path, &Path),
+    threshold: f64,
+    out: Option<PathBuf>,
+    json: bool,
+) -> Result<ExitCode> {
     if !(threshold >= 0.0 && threshold.is_finite()) {
         bail!("--threshold must be a percentage of zero or more, not {threshold}");
     }
@@ -348,7 +377,6 @@ fn compare(baseline: &Path, new: &Path, threshold: f64, out: Option<PathBuf>) ->
         );
     }
     let table = harness::compare::table(&outcome, &rules);
-    print!("{table}");
     let out = out.unwrap_or_else(|| {
         let name = baseline
             .file_name()
@@ -356,7 +384,21 @@ fn compare(baseline: &Path, new: &Path, threshold: f64, out: Option<PathBuf>) ->
         new.join(format!("compare-{name}"))
     });
     let written = harness::compare::write(&outcome, &table, baseline, new, &out)?;
-    println!("{}", written.display());
+    if json {
+        let rows: Vec<_> = outcome
+            .comparisons
+            .iter()
+            .map(harness::compare::ComparisonRow::of)
+            .collect();
+        let document = serde_json::json!({
+            "comparisons": rows, "only_in_baseline": outcome.only_in_baseline,
+            "only_in_new": outcome.only_in_new, "written": written,
+        });
+        println!("{}", serde_json::to_string_pretty(&document)?);
+    } else {
+        print!("{table}");
+        println!("{}", written.display());
+    }
     Ok(if outcome.any_slower() {
         ExitCode::from(COMPARE_SLOWER)
     } else {

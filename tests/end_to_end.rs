@@ -178,13 +178,29 @@ fn the_cli_runs_a_scenario_and_a_rejected_model_is_reported_not_fatal() {
         "[[models]]\nname = \"broken\"\nonnx = \"broken.onnx\"\n\n[models.input]\nshape = [1, 3, 224, 224]\nlayout = \"NCHW\"\n\n[inputs]",
     );
     std::fs::write(&path, text).unwrap();
+    let markdown = dir.path().join("answer.md");
     let out = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(["run", "--threads", "1", "--backends", "tract"])
+        .args([
+            "run",
+            "--threads",
+            "1",
+            "--backends",
+            "tract",
+            "--export-markdown",
+        ])
+        .arg(&markdown)
         .arg(&path)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
+    let answer = std::fs::read_to_string(&markdown).unwrap();
+    assert!(
+        answer.contains("| engine · format | 1 thread | parity |")
+            && answer.contains(" | **")
+            && answer.contains("| tract · onnx | load_failed |"),
+        "{answer}"
+    );
     assert!(
         stderr.contains("load_failed: tract could not load"),
         "{stderr}"

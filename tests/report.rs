@@ -292,13 +292,35 @@ fn compare_flags_a_twenty_percent_slowdown_and_nothing_for_the_same_data() {
     assert_eq!(code, Some(1), "a slowdown fails the command: {table}");
     assert_eq!(table.matches("| slower |").count(), 2, "{table}");
     assert!(table.contains("+20.0%"), "{table}");
-    assert!(slower
-        .join(format!(
-            "compare-{}",
-            baseline.file_name().unwrap().to_string_lossy()
-        ))
-        .join("comparison.svg")
-        .is_file());
+    let written = slower.join(format!(
+        "compare-{}",
+        baseline.file_name().unwrap().to_string_lossy()
+    ));
+    assert!(written.join("comparison.svg").is_file());
+    // comparison.csv and `--json`: the same rows, read back by the type that writes them.
+    let rows: Vec<harness::compare::ComparisonRow> =
+        csv::Reader::from_path(written.join("comparison.csv"))
+            .unwrap()
+            .deserialize()
+            .map(Result::unwrap)
+            .collect();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .all(|r| r.verdict == "slower" && (r.change - 0.2).abs() < 0.01),
+        "{rows:?}"
+    );
+    let json = harness(&[
+        "compare",
+        "--json",
+        baseline.to_str().unwrap(),
+        slower.to_str().unwrap(),
+    ]);
+    assert_eq!(json.status.code(), Some(1));
+    let document: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let from_json: Vec<harness::compare::ComparisonRow> =
+        serde_json::from_value(document["comparisons"].clone()).unwrap();
+    assert_eq!(from_json, rows);
 
     let (code, table) = compare(&baseline, &faster);
     assert_eq!(code, Some(0), "{table}");

@@ -72,22 +72,7 @@ fn label(record: &MeasurementRecord) -> String {
 /// The answer for `records` (one run, or several merged).
 pub fn render(records: &[MeasurementRecord]) -> String {
     let mut out = String::new();
-    let mut models: Vec<(&str, &str)> = Vec::new();
-    for r in records {
-        let model = (r.device.as_str(), r.plan.model.as_str());
-        if !models.contains(&model) {
-            models.push(model);
-        }
-    }
-    for &(device, model) in &models {
-        let of_model: Vec<&MeasurementRecord> = records
-            .iter()
-            .filter(|r| r.device == device && r.plan.model == model)
-            .collect();
-        let mut threads: Vec<usize> = of_model.iter().map(|r| r.plan.threads).collect();
-        threads.sort_unstable();
-        threads.dedup();
-        let rows = rows(&of_model, &threads);
+    for (device, model, threads, rows) in models(records) {
         let _ = writeln!(
             out,
             "{model} on {device}: ms per inference, median (* the fastest of its column)"
@@ -104,6 +89,97 @@ pub fn render(records: &[MeasurementRecord]) -> String {
         let _ = writeln!(out, "{line}");
     }
     out
+}
+
+/// The same answer as Markdown, for a README or a pull request (`run --export-markdown FILE`).
+pub fn markdown(records: &[MeasurementRecord]) -> String {
+    let mut out = String::new();
+    for (device, model, threads, rows) in models(records) {
+        let _ = writeln!(
+            out,
+            "**{model}** on {device}: ms per inference, median (**bold**: the fastest of its column)\n"
+        );
+        let columns: Vec<String> = threads.iter().map(|&n| threads_label(n)).collect();
+        let _ = writeln!(
+            out,
+            "| engine · format | {} | parity |",
+            columns.join(" | ")
+        );
+        let _ = writeln!(out, "|---|{}---|", "---:|".repeat(threads.len()));
+        let fastest = fastest_per_column(&rows, threads.len());
+        for row in &rows {
+            let cells: Vec<String> = row
+                .cells
+                .iter()
+                .enumerate()
+                .map(|(column, cell)| {
+                    let text = cell.text(false);
+                    if cell.median().is_some() && cell.median() == fastest[column] {
+                        format!("**{text}**")
+                    } else {
+                        text
+                    }
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                row.label,
+                cells.join(" | "),
+                row.parity
+            );
+        }
+        out.push('\n');
+        for (column, &count) in threads.iter().enumerate() {
+            if let Some(line) = ranking(&rows, column, count) {
+                let _ = writeln!(out, "- {line}");
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Per device and model, in first-seen order: its thread counts and its rows.
+fn models(records: &[MeasurementRecord]) -> Vec<(&str, &str, Vec<usize>, Vec<Row>)> {
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    for r in records {
+        let key = (r.device.as_str(), r.plan.model.as_str());
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys.into_iter()
+        .map(|(device, model)| {
+            let of_model: Vec<&MeasurementRecord> = records
+                .iter()
+                .filter(|r| r.device == device && r.plan.model == model)
+                .collect();
+            let mut threads: Vec<usize> = of_model.iter().map(|r| r.plan.threads).collect();
+            threads.sort_unstable();
+            threads.dedup();
+            let rows = rows(&of_model, &threads);
+            (device, model, threads, rows)
+        })
+        .collect()
+}
+
+fn threads_label(threads: usize) -> String {
+    if threads == 1 {
+        "1 thread".to_string()
+    } else {
+        format!("{threads} threads")
+    }
+}
+
+fn fastest_per_column(rows: &[Row], columns: usize) -> Vec<Option<f64>> {
+    (0..columns)
+        .map(|column| {
+            rows.iter()
+                .filter_map(|row| row.cells[column].median())
+                .min_by(f64::total_cmp)
+        })
+        .collect()
 }
 
 fn rows(records: &[&MeasurementRecord], threads: &[usize]) -> Vec<Row> {
@@ -168,21 +244,9 @@ fn parity_word(records: &[&&MeasurementRecord]) -> String {
 }
 
 fn table(rows: &[Row], threads: &[usize]) -> String {
-    let fastest: Vec<Option<f64>> = (0..threads.len())
-        .map(|column| {
-            rows.iter()
-                .filter_map(|row| row.cells[column].median())
-                .min_by(f64::total_cmp)
-        })
-        .collect();
+    let fastest = fastest_per_column(rows, threads.len());
     let mut header = vec!["engine · format".to_string()];
-    header.extend(threads.iter().map(|&n| {
-        if n == 1 {
-            "1 thread".to_string()
-        } else {
-            format!("{n} threads")
-        }
-    }));
+    header.extend(threads.iter().map(|&n| threads_label(n)));
     header.push("parity".to_string());
     let lines: Vec<Vec<String>> = rows
         .iter()

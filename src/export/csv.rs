@@ -134,9 +134,11 @@ keyed_row! {
         pub max_rel_diff: Option<f64>,
         #[serde(serialize_with = "fixed8")]
         pub min_cosine: Option<f64>,
-        /// `agreed/inputs`.
-        pub top1_agreement: String,
-        pub top5_agreement: String,
+        /// Inputs whose top-1 class (top-5 set) equals the reference's, of `parity_inputs`; classifiers only.
+        pub top1_agreed: Option<usize>,
+        pub top5_agreed: Option<usize>,
+        /// The inputs the parity check compared.
+        pub parity_inputs: Option<usize>,
         pub parity_reasons: String,
         pub error: String,
     }
@@ -168,6 +170,19 @@ keyed_row! {
 }
 
 impl SummaryRow {
+    /// `agreed/inputs` for the top-1 (or, with `top5`, top-5) agreement; empty for non-classifiers.
+    pub fn agreement_text(&self, top5: bool) -> String {
+        let agreed = if top5 {
+            self.top5_agreed
+        } else {
+            self.top1_agreed
+        };
+        match (agreed, self.parity_inputs) {
+            (Some(agreed), Some(inputs)) => format!("{agreed}/{inputs}"),
+            _ => String::new(),
+        }
+    }
+
     pub fn series(&self) -> SeriesKey {
         self.key().series
     }
@@ -181,10 +196,6 @@ impl SummaryRow {
         let s = r.summary.as_ref();
         let parity = r.parity.as_ref();
         let agreement = parity.and_then(|p| p.agreement.as_ref());
-        let share = |count: Option<usize>| match (count, agreement) {
-            (Some(n), Some(a)) => format!("{n}/{}", a.inputs),
-            _ => String::new(),
-        };
         let settings: Vec<String> = r
             .settings
             .iter()
@@ -242,8 +253,9 @@ impl SummaryRow {
             max_abs_diff: agreement.map(|a| a.max_abs_diff),
             max_rel_diff: agreement.map(|a| a.max_rel_diff),
             min_cosine: agreement.map(|a| a.min_cosine),
-            top1_agreement: share(agreement.and_then(|a| a.top1_agree)),
-            top5_agreement: share(agreement.and_then(|a| a.top5_agree)),
+            top1_agreed: agreement.and_then(|a| a.top1_agree),
+            top5_agreed: agreement.and_then(|a| a.top5_agree),
+            parity_inputs: agreement.map(|a| a.inputs),
             parity_reasons: parity.map_or(String::new(), |p| p.reasons.join("; ")),
             error: r.error.clone().unwrap_or_default(),
             ..SummaryRow::keyed(scenario, r)
@@ -444,7 +456,7 @@ mod tests {
             median_low_ms median_high_ms min_ms max_ms std_ms p90_ms p99_ms outliers throughput_per_s load_ms \
             conversion_ms first_run_ms handover_ms warmup_runs peak_rss_mb model_file_mb model_macs gmac_per_s \
             observed_threads pinned_cpus inputs input_adaptation model_adaptation settings baseline_model parity \
-            parity_reference max_abs_diff max_rel_diff min_cosine top1_agreement top5_agreement parity_reasons \
+            parity_reference max_abs_diff max_rel_diff min_cosine top1_agreed top5_agreed parity_inputs parity_reasons \
             error";
         let words =
             |text: &str| -> Vec<String> { text.split_whitespace().map(str::to_string).collect() };

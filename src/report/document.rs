@@ -189,8 +189,8 @@ fn parity_table(report: &Report) -> Option<Table> {
                     r.min_cosine.map_or_else(String::new, |c| format!("{c:.6}")),
                     r.max_abs_diff
                         .map_or_else(String::new, |d| format!("{d:.2e}")),
-                    r.top1_agreement.clone(),
-                    r.top5_agreement.clone(),
+                    r.agreement_text(false),
+                    r.agreement_text(true),
                     r.parity_reasons.clone(),
                 ]
             })

@@ -86,8 +86,8 @@ fn studies(folders: &[ResultFolder], measurements: &[Measurement]) -> Vec<StudyR
                 baseline_ms,
                 variant_ms,
                 verdict,
-                top1: r.top1_agreement.clone(),
-                top5: r.top5_agreement.clone(),
+                top1: r.agreement_text(false),
+                top5: r.agreement_text(true),
                 min_cosine: r.min_cosine,
                 status: r.status.clone(),
                 error: r.error.clone(),
@@ -483,8 +483,9 @@ mod tests {
             }
             .into(),
             min_cosine: Some(if baseline.is_empty() { 1.0 } else { 0.98 }),
-            top1_agreement: "6/6".into(),
-            top5_agreement: "5/6".into(),
+            top1_agreed: Some(6),
+            top5_agreed: Some(5),
+            parity_inputs: Some(6),
             ..SummaryRow::default()
         }
     }
