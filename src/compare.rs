@@ -3,6 +3,7 @@
 //! machine move by a few percent from run to run, and a large sample makes even those "significant".
 
 use crate::analysis::change::{bootstrap_change, judge, welch_change, Change, NOISE_THRESHOLD};
+use crate::export::csv::rounded;
 use crate::key::SeriesKey;
 use crate::report::charts::{self, Bar, BarSeries, GroupedBars, Rendered};
 use crate::results::{measurements, round_medians, Measurement, ResultFolder};
@@ -86,8 +87,10 @@ pub struct ComparisonRow {
 }
 
 impl ComparisonRow {
+    /// The figures rounded to 6 decimals, as summary.csv's: the last bits of a float sum are not a result.
     pub fn of(comparison: &Comparison) -> ComparisonRow {
         let key = &comparison.key;
+        let six = |value: f64| rounded(value, 6);
         ComparisonRow {
             device: key.device.clone(),
             model: key.model.clone(),
@@ -95,11 +98,11 @@ impl ComparisonRow {
             format: key.format.clone(),
             threads: key.threads,
             timing: key.timing.clone(),
-            baseline_ms: comparison.baseline.median_ms,
-            new_ms: comparison.new.median_ms,
-            change: comparison.change,
-            change_low: comparison.interval.0,
-            change_high: comparison.interval.1,
+            baseline_ms: six(comparison.baseline.median_ms),
+            new_ms: six(comparison.new.median_ms),
+            change: six(comparison.change),
+            change_low: six(comparison.interval.0),
+            change_high: six(comparison.interval.1),
             method: comparison.method.as_str().to_string(),
             verdict: comparison.verdict.as_str().to_string(),
         }

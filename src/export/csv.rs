@@ -321,7 +321,7 @@ impl PredictionRow {
 
 /// Rounded to `decimals` places: the files carry what was resolved, not float noise. A number, so that the
 /// same row serialises as a CSV cell and as a JSON number (results.json).
-fn rounded(value: f64, decimals: i32) -> f64 {
+pub fn rounded(value: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (value * scale).round() / scale
 }
