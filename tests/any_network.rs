@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::summary_rows;
+use common::{run_harness, summary_rows};
 use harness_backend_api::ElementType::{F32, I64};
 use harness_onnx_graph::build::{floats, graph, int, ints, node, tensor};
 use harness_onnx_graph::pb;
@@ -44,16 +44,7 @@ fn measure(
     );
     let scenario = dir.join(format!("{name}.toml"));
     std::fs::write(&scenario, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .arg("run")
-        .arg(&scenario)
-        .env("HARNESS_CACHE", dir.join("cache"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let folder = PathBuf::from(stdout.trim());
+    let (_, folder) = run_harness(&[], &scenario, &dir.join("cache"));
     summary_rows(&folder)
         .into_iter()
         .map(|row| (row["backend"].clone(), row))

@@ -8,20 +8,10 @@ mod common;
 use common::{quick_default_scenario, root, summary_rows};
 use harness_onnx_graph::build::{model, node};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn run_harness(scenario: &Path, cache: &Path) -> (Output, PathBuf) {
-    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(["run", "--threads", "1"])
-        .arg(scenario)
-        .env("HARNESS_CACHE", cache)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let folder = PathBuf::from(stdout.trim());
-    (out, folder)
+    common::run_harness(&["--threads", "1"], scenario, cache)
 }
 
 /// The conversions in the cache: one folder per converted model.

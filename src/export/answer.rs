@@ -3,6 +3,7 @@
 //! answers agree with the reference; then which ran fastest and by how much; then each warning once. The
 //! per-round detail is `table.rs` (`run --verbose`), `report.md` and the CSV files.
 
+use crate::export::table::aligned;
 use crate::plan::Timing;
 use crate::record::{MeasurementRecord, Status};
 use std::fmt::Write;
@@ -164,12 +165,9 @@ fn models(records: &[MeasurementRecord]) -> Vec<(&str, &str, Vec<usize>, Vec<Row
         .collect()
 }
 
-fn threads_label(threads: usize) -> String {
-    if threads == 1 {
-        "1 thread".to_string()
-    } else {
-        format!("{threads} threads")
-    }
+/// "1 thread", "2 threads": how columns, series and warnings name a thread count.
+pub fn threads_label(threads: usize) -> String {
+    format!("{threads} thread{}", if threads == 1 { "" } else { "s" })
 }
 
 fn fastest_per_column(rows: &[Row], columns: usize) -> Vec<Option<f64>> {
@@ -259,36 +257,9 @@ fn table(rows: &[Row], threads: &[usize]) -> String {
             cells
         })
         .collect();
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            lines
-                .iter()
-                .map(|l| l[i].chars().count())
-                .chain([header[i].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
     let last = header.len() - 1;
-    for cells in std::iter::once(&header).chain(&lines) {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, (cell, width))| {
-                let pad = " ".repeat(width - cell.chars().count());
-                // Numbers right-aligned, names and words left-aligned.
-                if i == 0 || i == last {
-                    format!("{cell}{pad}")
-                } else {
-                    format!("{pad}{cell}")
-                }
-            })
-            .collect();
-        let _ = writeln!(out, "  {}", padded.join("   ").trim_end());
-    }
-    out
+    // Numbers right-aligned, names and words left-aligned.
+    aligned(&header, &lines, ("  ", "   "), |i| i != 0 && i != last)
 }
 
 /// "1 thread: ort · onnx ran 1.07× faster than tract · onnx, 1.52× than candle · onnx"; rows whose answers

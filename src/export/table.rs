@@ -67,6 +67,21 @@ pub fn render(records: &[MeasurementRecord]) -> String {
         full.extend(row);
         rows.push(full);
     }
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    // Text left-aligned, numbers right-aligned.
+    let mut out = aligned(&header, &rows, ("", "  "), |i| (3..10).contains(&i));
+    out.push_str(&notes(records));
+    out
+}
+
+/// `header` and `rows` in columns as wide as their widest cell, each line starting with `indent` and its cells
+/// separated by `gap`; the columns `right_aligned` says are padded on the left.
+pub fn aligned(
+    header: &[String],
+    rows: &[Vec<String>],
+    (indent, gap): (&str, &str),
+    right_aligned: impl Fn(usize) -> bool,
+) -> String {
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()
@@ -77,28 +92,22 @@ pub fn render(records: &[MeasurementRecord]) -> String {
         })
         .collect();
     let mut out = String::new();
-    let line = |out: &mut String, cells: Vec<&str>| {
+    for cells in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
         let padded: Vec<String> = cells
             .iter()
             .zip(&widths)
             .enumerate()
-            .map(|(i, (c, w))| {
-                let pad = w - c.chars().count();
-                // Text left-aligned, numbers right-aligned.
-                if !(3..10).contains(&i) {
-                    format!("{c}{}", " ".repeat(pad))
+            .map(|(i, (cell, width))| {
+                let pad = " ".repeat(width - cell.chars().count());
+                if right_aligned(i) {
+                    format!("{pad}{cell}")
                 } else {
-                    format!("{}{c}", " ".repeat(pad))
+                    format!("{cell}{pad}")
                 }
             })
             .collect();
-        let _ = writeln!(out, "{}", padded.join("  ").trim_end());
-    };
-    line(&mut out, header.to_vec());
-    for row in &rows {
-        line(&mut out, row.iter().map(String::as_str).collect());
+        let _ = writeln!(out, "{indent}{}", padded.join(gap).trim_end());
     }
-    out.push_str(&notes(records));
     out
 }
 

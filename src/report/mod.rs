@@ -6,6 +6,7 @@ pub mod charts;
 mod document;
 
 use crate::analysis::change::{judge, welch_change, Change, NOISE_THRESHOLD};
+use crate::export::answer::threads_label;
 use crate::key::SeriesKey;
 use crate::results::{measurements, round_medians, Measurement, ResultFolder};
 use anyhow::{Context, Result};
@@ -235,10 +236,6 @@ pub(crate) fn distinct<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
         }
     }
     seen
-}
-
-fn threads_label(threads: usize) -> String {
-    format!("{threads} thread{}", if threads == 1 { "" } else { "s" })
 }
 
 /// How a series of (device, threads) is named: the device only when several devices are shown.

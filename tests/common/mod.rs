@@ -6,6 +6,7 @@ use harness::run::RunOutcome;
 use harness::scenario;
 use harness_backend_api::Backend;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// Each measurement in a worker process, as `harness run` does.
 pub fn worker_processes() -> Isolation {
@@ -21,6 +22,22 @@ pub fn run_scenario(
     let infos: Vec<_> = backends.iter().map(|b| b.info()).collect();
     let scenario = scenario::load(path, &infos).unwrap();
     harness::run::run(&scenario, backends, isolation, &mut std::io::sink()).unwrap()
+}
+
+/// `harness run ARGS SCENARIO` with a conversion cache of its own (`HARNESS_CACHE`), which must succeed;
+/// returns its output and the results folder it printed.
+pub fn run_harness(args: &[&str], scenario: &Path, cache: &Path) -> (Output, PathBuf) {
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("run")
+        .args(args)
+        .arg(scenario)
+        .env("HARNESS_CACHE", cache)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let folder = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    (out, folder)
 }
 
 pub fn root() -> &'static Path {
