@@ -102,23 +102,18 @@ impl Inspection {
                 input.shape_text()
             );
         }
-        let free: Vec<&TensorInfo> = self
+        let free: Vec<&DeclaredInput> = self
             .inputs
             .iter()
-            .map(|i| &i.info)
-            .filter(|i| i.shape.contains(&None))
+            .filter(|i| i.info.shape.contains(&None))
             .collect();
         if !free.is_empty() {
             out.push_str(
                 "  a scenario binds the free dimensions by its shapes, e.g. (each N a size):\n",
             );
         }
-        for input in free {
-            let dims: Vec<String> = input
-                .shape
-                .iter()
-                .map(|d| d.map_or_else(|| "N".to_string(), |d| d.to_string()))
-                .collect();
+        for declared in free {
+            let (input, dims) = (&declared.info, declared.dimensions_to_size());
             let _ = writeln!(
                 out,
                 "    [models.inputs.{}] shape = [{}]    or    harness run {path} --shape {}={}",

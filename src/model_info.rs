@@ -47,6 +47,15 @@ pub struct DeclaredInput {
 }
 
 impl DeclaredInput {
+    /// The shape with `N` for each free dimension, for an example the user completes: `["1", "N"]`.
+    pub fn dimensions_to_size(&self) -> Vec<String> {
+        self.info
+            .shape
+            .iter()
+            .map(|d| d.map_or_else(|| "N".to_string(), |d| d.to_string()))
+            .collect()
+    }
+
     /// The shape with free dimensions by name, or `?`: `[1, sequence]`.
     pub fn shape_text(&self) -> String {
         let dims: Vec<String> = self

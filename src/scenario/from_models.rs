@@ -172,13 +172,11 @@ pub fn write(request: &ModelRequest, available: &[BackendInfo]) -> Result<String
         let example: Vec<String> = unbound
             .iter()
             .map(|i| {
-                let dims: Vec<String> = i
-                    .info
-                    .shape
-                    .iter()
-                    .map(|d| d.map_or_else(|| "N".to_string(), |d| d.to_string()))
-                    .collect();
-                format!("--shape {}={}", i.info.name, dims.join("x"))
+                format!(
+                    "--shape {}={}",
+                    i.info.name,
+                    i.dimensions_to_size().join("x")
+                )
             })
             .collect();
         bail!(
