@@ -396,8 +396,8 @@ fn blocks(report: &Report) -> Vec<Block> {
             "Do the engines compute the same answer?".into(),
         ));
         blocks.push(Block::Paragraph(
-            "Each engine's outputs on the same inputs against the reference engine's (see the README's parity \
-             section for the thresholds)."
+            "Each engine's outputs on the same inputs against the reference engine's (see docs/parity-and-studies.md \
+             for the thresholds)."
                 .into(),
         ));
         blocks.push(Block::Table(parity));

@@ -111,7 +111,7 @@ pub fn write(request: &ModelRequest, available: &[BackendInfo]) -> Result<String
     }
     writeln!(
         text,
-        "# Edit it, then `harness run` it. README.md describes every field."
+        "# Edit it, then `harness run` it. docs/scenarios.md describes every field."
     )?;
     writeln!(text, "name = {}", quote(&name))?;
     let mut threads = vec![1, cores.max(1)];
