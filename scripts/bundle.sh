@@ -40,7 +40,7 @@ mkdir -p "$bundle/results"
 {
   echo "harness $(git describe --always --dirty 2>/dev/null || echo unknown) for $target"
   echo "built in: ${features//,/, }"
-  echo "not built in: ncnn (built by the set-up for the host only)"
+  echo "not built in: ncnn (built by the set-up for the host only), mnn (its converter is a Python module for the host only)"
   echo "the board provides: glibc 2.35 or newer (OpenVINO's libraries), OpenCV 4.6 (libopencv_dnn.so.406, libopencv_imgproc.so.406, libopencv_core.so.406)"
   echo "runtime libraries in lib/:"
   (cd "$bundle/lib" && sha256sum -- *)

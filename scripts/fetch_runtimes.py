@@ -33,7 +33,10 @@ def sha256(path: Path) -> str:
 
 def fetch(library: dict) -> None:
     dest = ROOT / ".runtimes" / library["target"] / library["engine"]
-    wanted = {member: (dest / Path(member).name, digest) for member, digest in library["files"].items()}
+    # A library that finds its neighbours by relative paths (an RPATH such as $ORIGIN/mnn.libs) keeps the
+    # wheel's folders; others are unpacked flat.
+    place = (lambda member: dest / member) if library.get("keep_paths") else (lambda member: dest / Path(member).name)
+    wanted = {member: (place(member), digest) for member, digest in library["files"].items()}
     if all(path.is_file() and sha256(path) == digest for path, digest in wanted.values()):
         return
     print(f"setup: fetching {library['package']} ({library['platform']}) from PyPI", file=sys.stderr)
@@ -51,6 +54,7 @@ def fetch(library: dict) -> None:
         dest.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(wheels[0]) as wheel:
             for member, (path, digest) in wanted.items():
+                path.parent.mkdir(parents=True, exist_ok=True)
                 partial = path.with_suffix(path.suffix + ".partial")
                 partial.write_bytes(wheel.read(member))
                 got = sha256(partial)

@@ -43,10 +43,11 @@ if ! command -v python3 >/dev/null 2>&1; then
 fi
 
 # System packages from Debian's archive: OpenCV and what the `opencv` crate's build needs (libclang, pkg-config);
+# cmake, with which `mnn-sys` builds MNN;
 # the ssh client the ssh targets use (and the server their test starts, with --tests); for a foreign target its C and C++ cross compilers
 # (the linker, tract's assembly kernels, OpenCV's glue), qemu-user, and the target's OpenCV through Debian
 # multiarch (only the modules the backend links: `libopencv-dev:arm64` conflicts with the host's).
-system_packages=(libopencv-dev clang libclang-dev pkg-config openssh-client)
+system_packages=(libopencv-dev clang libclang-dev pkg-config cmake openssh-client)
 if $tests; then
   system_packages+=(openssh-server)
 fi

@@ -13,6 +13,8 @@ pub fn compiled_in() -> Vec<Box<dyn Backend>> {
     let mut backends: Vec<Box<dyn Backend>> = vec![
         #[cfg(feature = "candle")]
         Box::new(harness_backend_candle::CandleBackend),
+        #[cfg(feature = "mnn")]
+        Box::new(harness_backend_mnn::MnnBackend),
         #[cfg(feature = "ncnn")]
         Box::new(harness_backend_ncnn::NcnnBackend),
         #[cfg(feature = "opencv")]

@@ -1,5 +1,6 @@
 #![cfg(all(
     feature = "candle",
+    feature = "mnn",
     feature = "ncnn",
     feature = "opencv",
     feature = "openvino",
@@ -21,7 +22,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const ENGINES: [&str; 6] = ["candle", "ncnn", "opencv", "openvino", "ort", "tract"];
+const ENGINES: [&str; 7] = [
+    "candle", "mnn", "ncnn", "opencv", "openvino", "ort", "tract",
+];
 
 /// Writes `model` and a scenario measuring it on every ONNX engine at 1 thread, with `inputs` (the scenario's
 /// input tables); runs the harness and returns the rows by engine.
@@ -124,7 +127,7 @@ fn a_transformer_with_int64_token_ids_and_a_free_sequence_runs_where_engines_tak
                   range = [0, 100]\n\n[models.inputs.attention_mask]\nshape = [1, 128]\n\
                   element_type = \"i64\"\nvalue = 1\n";
     let rows = measure(dir.path(), "transformer", &transformer(), inputs);
-    for engine in ["ort", "tract", "openvino"] {
+    for engine in ["mnn", "ort", "tract", "openvino"] {
         assert_runs_with_parity(&rows, engine);
     }
     for engine in ["candle", "ncnn", "opencv"] {
@@ -365,7 +368,7 @@ fn a_speech_model_takes_real_samples_from_npy_files_a_zero_state_and_a_constant_
                   [models.inputs.state]\nshape = [2, 1, 128]\nvalue = 0\n\n\
                   [models.inputs.sr]\nshape = []\nelement_type = \"i64\"\nvalue = 16000\n";
     let rows = measure(dir.path(), "speech", &speech(), inputs);
-    for engine in ["ort", "tract", "openvino"] {
+    for engine in ["mnn", "ort", "tract", "openvino"] {
         assert_runs_with_parity(&rows, engine);
     }
     for engine in ["candle", "ncnn", "opencv"] {

@@ -160,6 +160,15 @@ fn onnx_runtime_is_the_reference_the_others_agree_and_tract_tflite_is_flagged() 
     assert_eq!(ncnn.setting("precision"), Some("fp32"));
     assert_eq!(ncnn.setting("use_fp16_storage"), Some("0"));
 
+    // MNN, on mnnconvert's conversion of the ONNX file, agrees in fp32.
+    let mnn = find(&records, "mnn", ModelFormat::Onnx);
+    assert_reference_top1(mnn);
+    let parity = mnn.parity.as_ref().unwrap();
+    assert_eq!(parity.verdict, ParityVerdict::Pass, "{:?}", parity.reasons);
+    assert!(parity.agreement.as_ref().unwrap().min_cosine >= 0.999);
+    assert_eq!(mnn.setting("precision"), Some("fp32"));
+    assert_eq!(mnn.setting("thread_number"), Some("1"));
+
     // candle, running the ONNX graph as its own plan of candle operations, agrees as closely.
     let candle = find(&records, "candle", ModelFormat::Onnx);
     assert_reference_top1(candle);

@@ -18,6 +18,7 @@ use std::time::Duration;
 /// crates ([`Engine::formats`]) and by builds that leave an engine out (their stand-ins still check scenarios).
 pub const KNOWN_ENGINES: &[(&str, &[ModelFormat])] = &[
     ("candle", &[ModelFormat::Onnx]),
+    ("mnn", &[ModelFormat::Onnx, ModelFormat::Tflite]),
     ("ncnn", &[ModelFormat::Onnx]),
     ("opencv", &[ModelFormat::Onnx]),
     ("openvino", &[ModelFormat::Onnx, ModelFormat::Tflite]),

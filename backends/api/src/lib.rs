@@ -7,6 +7,7 @@
 
 mod binding;
 pub mod cache;
+pub mod conversion;
 mod engine;
 mod error;
 mod layout;
