@@ -1,5 +1,6 @@
 //! Test doubles that fail the way native engines do: a segmentation fault, an abort, a hang, memory without
-//! bound. Built only with the `fault-injection` feature, for the isolation tests; never in a release.
+//! bound; and two that behave, for the memory figures: one that holds 200 MB while loaded, one that does
+//! nothing. Built only with the `fault-injection` feature, for the isolation tests; never in a release.
 
 use harness_backend_api::{
     Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
@@ -13,16 +14,30 @@ pub enum Fault {
     Abort,
     Hang,
     Allocate,
+    /// Loads by filling 200 MB, which it holds until dropped; runs do nothing.
+    Hold,
+    /// Loads and runs without doing anything.
+    Nothing,
 }
+
+/// What `Fault::Hold` holds.
+pub const HELD_BYTES: usize = 200 << 20;
 
 pub struct FaultBackend(pub Fault);
 
 /// One backend per fault, named `fault-<kind>`.
 pub fn all() -> Vec<FaultBackend> {
-    [Fault::Segfault, Fault::Abort, Fault::Hang, Fault::Allocate]
-        .into_iter()
-        .map(FaultBackend)
-        .collect()
+    [
+        Fault::Segfault,
+        Fault::Abort,
+        Fault::Hang,
+        Fault::Allocate,
+        Fault::Hold,
+        Fault::Nothing,
+    ]
+    .into_iter()
+    .map(FaultBackend)
+    .collect()
 }
 
 impl Backend for FaultBackend {
@@ -32,6 +47,8 @@ impl Backend for FaultBackend {
             Fault::Abort => "fault-abort",
             Fault::Hang => "fault-hang",
             Fault::Allocate => "fault-allocate",
+            Fault::Hold => "fault-hold-200mb",
+            Fault::Nothing => "fault-none",
         }
     }
 
@@ -53,6 +70,11 @@ impl Backend for FaultBackend {
     ) -> Result<Box<dyn Session>, BackendError> {
         Ok(Box::new(FaultSession {
             fault: self.0,
+            // Filled, not just reserved: pages count as resident only once written.
+            held: match self.0 {
+                Fault::Hold => vec![1u8; HELD_BYTES],
+                _ => Vec::new(),
+            },
             inputs: vec![TensorInfo {
                 name: "input".into(),
                 shape: vec![None; 4],
@@ -64,6 +86,7 @@ impl Backend for FaultBackend {
 
 struct FaultSession {
     fault: Fault,
+    held: Vec<u8>,
     inputs: Vec<TensorInfo>,
 }
 
@@ -85,6 +108,10 @@ impl Session for FaultSession {
     }
 
     fn run(&mut self, _: PreparedInput) -> Result<(), BackendError> {
+        if matches!(self.fault, Fault::Hold | Fault::Nothing) {
+            std::hint::black_box(&self.held);
+            return Ok(());
+        }
         eprintln!("fault injection: about to {}", self.describe());
         match self.fault {
             // SAFETY: none; writing through a null pointer is the point, the OS delivers SIGSEGV.
@@ -101,6 +128,7 @@ impl Session for FaultSession {
                     hoard.push(vec![0u8; 64 << 20]);
                 }
             }
+            Fault::Hold | Fault::Nothing => unreachable!("returned above"),
         }
         Ok(())
     }
@@ -121,6 +149,7 @@ impl FaultSession {
             Fault::Abort => "abort",
             Fault::Hang => "hang",
             Fault::Allocate => "allocate without bound",
+            Fault::Hold | Fault::Nothing => "do nothing",
         }
     }
 }

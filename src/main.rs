@@ -131,7 +131,12 @@ enum Command {
     Man,
     /// Run one measurement job from standard input and print its record (used by `run`).
     #[command(hide = true)]
-    Worker,
+    Worker {
+        /// Load nothing and print this process's peak resident memory in kB: the harness's own share of
+        /// every worker's figure.
+        #[arg(long)]
+        baseline: bool,
+    },
 }
 
 /// The release and the commit it was built from.
@@ -173,7 +178,7 @@ const INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Run { .. } | Command::Worker) {
+    if !matches!(cli.command, Command::Run { .. } | Command::Worker { .. }) {
         // Commands that only print end quietly when their reader goes away (`harness compare a b | head`), as
         // Unix tools do. `run` keeps Rust's default: it writes jobs to worker processes that may have died, and
         // must see that as an error, not be killed by it.
@@ -258,7 +263,7 @@ fn main() -> ExitCode {
             .render(&mut std::io::stdout())
             .map(|()| ExitCode::SUCCESS)
             .map_err(anyhow::Error::from),
-        Command::Worker => worker(),
+        Command::Worker { baseline } => worker(baseline),
     };
     match result {
         Ok(code) => code,
@@ -406,7 +411,14 @@ fn compare(
     })
 }
 
-fn worker() -> Result<ExitCode> {
+fn worker(baseline: bool) -> Result<ExitCode> {
+    if baseline {
+        let peak = harness::measure::ProcessStatus::read()
+            .and_then(|s| s.peak_resident_kb())
+            .context("cannot read this process's memory from /proc/self/status")?;
+        println!("{peak}");
+        return Ok(ExitCode::SUCCESS);
+    }
     harness::run::isolation::work(&mut std::io::stdin().lock(), &mut std::io::stdout().lock())?;
     Ok(ExitCode::SUCCESS)
 }

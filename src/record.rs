@@ -81,8 +81,16 @@ pub struct MeasurementRecord {
     pub output_names: Vec<String>,
     /// How the outputs compare with the reference engine's; None until checked.
     pub parity: Option<Parity>,
-    /// Peak resident memory of the worker process that ran the measurement (isolated runs only).
+    /// Peak resident memory of the worker process that ran the measurement: its own address space's
+    /// high-water mark (`VmHWM`), read by the worker at the end; for a worker that died, the OS's `ru_maxrss`,
+    /// which can include the harness's own size. None in process.
     pub peak_rss_kb: Option<u64>,
+    /// Resident memory of the worker right after the engine loaded the model, and after the timed runs (growth
+    /// between them shows memory the loop keeps). None in process.
+    #[serde(default)]
+    pub rss_after_load_kb: Option<u64>,
+    #[serde(default)]
+    pub rss_after_runs_kb: Option<u64>,
     /// OS threads of the process right after the timed runs, while the engine's pools are still alive: shows
     /// whether an engine honoured its thread budget (includes the harness's main thread).
     pub observed_threads: Option<u64>,
@@ -118,6 +126,8 @@ impl MeasurementRecord {
             output_names: Vec::new(),
             parity: None,
             peak_rss_kb: None,
+            rss_after_load_kb: None,
+            rss_after_runs_kb: None,
             observed_threads: None,
             pinned_cpus: None,
             model_file_bytes: std::fs::metadata(&plan.model_path).ok().map(|m| m.len()),

@@ -207,3 +207,72 @@ fn a_worker_computes_the_same_outputs_as_the_harness_itself_and_states_its_hando
         .iter()
         .all(|r| r["handover_ms"].parse::<f64>().unwrap() > 0.0));
 }
+
+/// Each row's memory is its worker's own: a double that holds 200 MB reports at least that, one that does
+/// nothing reports far less than the harness process that started it, even when that process holds 500 MB
+/// (the OS's `ru_maxrss` for a child carries its parent's size over).
+#[test]
+fn each_row_reports_its_own_workers_memory_not_the_harnesss() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/mobilenet_v2/mobilenet_v2.onnx");
+    let text = format!(
+        "name = \"memory\"\nthreads = [1]\noutput = \"results\"\n\n[[models]]\nname = \"mobilenet_v2\"\n\
+         onnx = \"{}\"\n[models.input]\nshape = [1, 3, 224, 224]\nlayout = \"NCHW\"\n\n\
+         [inputs]\nrandom = {{ count = 1, seed = 3 }}\n\n[backends.fault-hold-200mb]\n[backends.fault-none]\n\n\
+         [measure]\nwarmup_runs = 0\nwarmup_seconds = 0\nmin_runs = 2\nmin_seconds = 0\n",
+        model.display()
+    );
+    let path = dir.path().join("memory.toml");
+    std::fs::write(&path, text).unwrap();
+    // Written, so that every page is resident in this process when the workers start.
+    let parent_holds = std::hint::black_box(vec![1u8; 500 << 20]);
+    let outcome = run_scenario(
+        &path,
+        &harness::backends::compiled_in(),
+        &worker_processes(),
+    );
+    let parent_mb = harness::measure::ProcessStatus::read()
+        .and_then(|s| s.resident_kb())
+        .unwrap()
+        / 1024;
+    assert!(parent_mb >= 500, "the test process holds {parent_mb} MB");
+    drop(parent_holds);
+    let memory = |backend: &str| {
+        let r = outcome
+            .records
+            .iter()
+            .find(|r| r.plan.backend == backend)
+            .unwrap();
+        assert_eq!(r.status, Status::Ok, "{backend}: {:?}", r.error);
+        let mb = |kb: Option<u64>| kb.unwrap() / 1024;
+        (
+            mb(r.peak_rss_kb),
+            mb(r.rss_after_load_kb),
+            mb(r.rss_after_runs_kb),
+        )
+    };
+    let held_mb = (harness::fault::HELD_BYTES >> 20) as u64;
+    let (peak, after_load, after_runs) = memory("fault-hold-200mb");
+    assert!(peak >= held_mb, "peak {peak} MB");
+    assert!(after_load >= held_mb, "after load {after_load} MB");
+    assert!(after_runs >= held_mb, "after runs {after_runs} MB");
+    let (nothing, ..) = memory("fault-none");
+    assert!(
+        nothing < held_mb && nothing * 4 < parent_mb,
+        "a worker that loads nothing: {nothing} MB, its parent {parent_mb} MB"
+    );
+    assert!(
+        peak - nothing >= held_mb - 10,
+        "{peak} MB against {nothing} MB"
+    );
+    // The harness's own share, measured once: a worker that loads nothing at all.
+    let environment: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(outcome.folder.join("environment.json")).unwrap(),
+    )
+    .unwrap();
+    let baseline = environment["worker_baseline_mb"].as_f64().unwrap();
+    assert!(
+        baseline > 0.0 && baseline <= (nothing + 1) as f64,
+        "baseline {baseline} MB, fault-none {nothing} MB"
+    );
+}

@@ -111,6 +111,11 @@ keyed_row! {
         pub warmup_runs: u64,
         #[serde(serialize_with = "fixed6")]
         pub peak_rss_mb: Option<f64>,
+        /// The worker's resident memory after the load and after the timed runs.
+        #[serde(serialize_with = "fixed6")]
+        pub rss_after_load_mb: Option<f64>,
+        #[serde(serialize_with = "fixed6")]
+        pub rss_after_runs_mb: Option<f64>,
         #[serde(serialize_with = "fixed6")]
         pub model_file_mb: Option<f64>,
         pub model_macs: Option<u64>,
@@ -231,7 +236,9 @@ impl SummaryRow {
             first_run_ms: r.first_run_ms,
             handover_ms: r.handover_ms,
             warmup_runs: r.warmup_runs,
-            peak_rss_mb: r.peak_rss_kb.map(|kb| kb as f64 / 1024.0),
+            peak_rss_mb: r.peak_rss_kb.map(megabytes),
+            rss_after_load_mb: r.rss_after_load_kb.map(megabytes),
+            rss_after_runs_mb: r.rss_after_runs_kb.map(megabytes),
             model_file_mb: r.model_file_bytes.map(|b| b as f64 / (1024.0 * 1024.0)),
             model_macs: r.model_macs,
             gmac_per_s: r
@@ -444,6 +451,10 @@ impl<T: Serialize + Default> RowWriter<T> {
     }
 }
 
+fn megabytes(kb: u64) -> f64 {
+    kb as f64 / 1024.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,7 +465,7 @@ mod tests {
         let key = "scenario device model backend format threads timing round";
         let summary = "target engine_version status validity validity_reasons runs mean_ms median_ms \
             median_low_ms median_high_ms min_ms max_ms std_ms p90_ms p99_ms outliers throughput_per_s load_ms \
-            conversion_ms first_run_ms handover_ms warmup_runs peak_rss_mb model_file_mb model_macs gmac_per_s \
+            conversion_ms first_run_ms handover_ms warmup_runs peak_rss_mb rss_after_load_mb rss_after_runs_mb model_file_mb model_macs gmac_per_s \
             observed_threads pinned_cpus inputs input_adaptation model_adaptation settings baseline_model parity \
             parity_reference max_abs_diff max_rel_diff min_cosine top1_agreed top5_agreed parity_inputs parity_reasons \
             error";

@@ -32,6 +32,9 @@ pub struct Environment {
     pub engines: Vec<BackendInfo>,
     /// One core's measured multiply-accumulate peak (see `peak`), the yardstick for each row's GMAC/s.
     pub fma_peak: Option<harness_peak::Peak>,
+    /// The peak resident memory of a worker process that loads no engine, in MB: the harness's own share of
+    /// every row's `peak_rss_mb`. None in process.
+    pub worker_baseline_mb: Option<f64>,
 }
 
 impl Environment {
@@ -58,6 +61,7 @@ impl Environment {
             git_commit: env!("HARNESS_GIT_COMMIT"),
             engines,
             fma_peak: None,
+            worker_baseline_mb: None,
         }
     }
 }

@@ -2,9 +2,11 @@
 //! minimum count and the minimum time are met, capped by the maximum time. Every latency is kept.
 
 mod clock;
+mod process;
 mod rules;
 
 pub use clock::{Clock, MonotonicClock};
+pub use process::ProcessStatus;
 pub use rules::{MeasureRules, Order};
 
 use harness_backend_api::{BackendError, PreparedInput, Session};

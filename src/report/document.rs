@@ -354,6 +354,15 @@ fn environment_table(report: &Report) -> Table {
                 format!("{peak:.1} GMAC/s ({method})"),
             ]);
         }
+        if let Some(baseline) = env["worker_baseline_mb"].as_f64() {
+            rows.push(vec![
+                device.clone(),
+                "worker baseline".into(),
+                format!(
+                    "{baseline:.1} MB: the peak memory of a worker that loads no engine, part of every row's peak"
+                ),
+            ]);
+        }
         rows.push(vec![
             device,
             "results folder".into(),

@@ -4,7 +4,7 @@
 
 use crate::analysis;
 use crate::inputs::{InputDescription, ModelInputs};
-use crate::measure::{time_runs, time_session, Clock, Rotation, Timings};
+use crate::measure::{time_runs, time_session, Clock, ProcessStatus, Rotation, Timings};
 use crate::plan::{MeasurementPlan, Timing};
 use crate::record::{MeasurementRecord, Status};
 use harness_backend_api::{
@@ -52,6 +52,7 @@ pub fn execute(
     };
     let load = clock.now().saturating_sub(before);
     let conversion = session.conversion_time();
+    let rss_after_load_kb = ProcessStatus::read().and_then(|s| s.resident_kb());
 
     let order = match match_inputs(backend.name(), session.inputs(), &plan.inputs) {
         Ok(order) => order,
@@ -80,7 +81,7 @@ pub fn execute(
         Ok(timings) => timings,
         Err(e) => return failed(Status::RunFailed, e),
     };
-    let observed_threads = process_threads();
+    let after_runs = ProcessStatus::read();
     let outputs = match collect_outputs(session.as_mut(), &prepared) {
         Ok(outputs) => outputs,
         Err(e) => return failed(Status::RunFailed, e),
@@ -105,7 +106,9 @@ pub fn execute(
         samples_ns: timings.samples_ns,
         outputs,
         output_names: session.outputs().iter().map(|o| o.name.clone()).collect(),
-        observed_threads,
+        observed_threads: after_runs.as_ref().and_then(ProcessStatus::threads),
+        rss_after_load_kb,
+        rss_after_runs_kb: after_runs.as_ref().and_then(ProcessStatus::resident_kb),
         ..MeasurementRecord::empty(plan, device, &version())
     }
 }
@@ -258,14 +261,6 @@ fn collect_outputs(
 }
 
 /// The number of OS threads of this process, where the system reports it.
-fn process_threads() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,8 @@
 //! One engine's crash is not the run's crash: each measurement can run in a child process (the harness
 //! re-executing itself as `harness worker`), under a time limit and optionally a memory limit. A crash, an
 //! abort, a hang or an out-of-memory death becomes a row with its status and the child's last words; the parent
-//! alone writes results. The child's peak resident memory comes from the OS after it ends (`wait4`), so no
-//! sampler disturbs the timing.
+//! alone writes results. The child reads its own peak resident memory (`VmHWM`) when it is done, so no sampler
+//! disturbs the timing; for a child that died, the OS's figure from `wait4` stands in.
 //!
 //! Tensors travel as raw bytes (`handover`): a model's inputs are encoded once and follow each worker's job on
 //! its standard input; the worker's outputs follow its record on its standard output. The time both sides
@@ -11,7 +11,7 @@
 use super::execute::execute;
 use super::handover;
 use crate::inputs::{ImageRecipe, ModelInputs};
-use crate::measure::MonotonicClock;
+use crate::measure::{MonotonicClock, ProcessStatus};
 use crate::plan::MeasurementPlan;
 use crate::record::{MeasurementRecord, Status};
 use anyhow::{Context, Result};
@@ -49,6 +49,21 @@ impl Workers {
             launcher,
             encoded: RefCell::new(Vec::new()),
         }
+    }
+
+    /// The peak resident memory of a worker that loads nothing, in kB: the harness's own share of every
+    /// row's `peak_rss_mb`, measured once per run.
+    pub fn baseline_kb(&self) -> Option<u64> {
+        let mut command = match &self.launcher {
+            Some(launcher) => {
+                let mut command = Command::new(launcher);
+                command.arg(&self.program);
+                command
+            }
+            None => Command::new(&self.program),
+        };
+        let output = command.args(["worker", "--baseline"]).output().ok()?;
+        String::from_utf8_lossy(&output.stdout).trim().parse().ok()
     }
 
     /// `model`'s prepared inputs, encoded the first time they are asked for.
@@ -109,7 +124,12 @@ pub fn measure(
     isolation: &Isolation,
 ) -> MeasurementRecord {
     match isolation {
-        Isolation::InProcess => execute(plan, backend, inputs, device, &MonotonicClock::new()),
+        Isolation::InProcess => {
+            let mut record = execute(plan, backend, inputs, device, &MonotonicClock::new());
+            // The harness's own process holds every earlier measurement and its inputs: not the engine's.
+            (record.rss_after_load_kb, record.rss_after_runs_kb) = (None, None);
+            record
+        }
         Isolation::Subprocess(workers) => workers.measure(plan, backend, inputs, device),
     }
 }
@@ -147,6 +167,7 @@ pub fn work(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
         &job.device,
         &MonotonicClock::new(),
     );
+    record.peak_rss_kb = ProcessStatus::read().and_then(|s| s.peak_resident_kb());
     let sending = Instant::now();
     let outputs = std::mem::take(&mut record.outputs);
     let sets: Vec<&[Tensor]> = outputs.iter().map(Vec::as_slice).collect();
@@ -410,7 +431,7 @@ impl Outcome {
         }
         match received(&self.stdout) {
             Ok(mut record) => {
-                record.peak_rss_kb = Some(self.peak_rss_kb);
+                record.peak_rss_kb = record.peak_rss_kb.or(Some(self.peak_rss_kb));
                 record
             }
             Err(e) => failed(

@@ -56,7 +56,11 @@ pub fn run(
         .unwrap_or_else(crate::export::environment::device_name);
     let plans = pending(scenario, earlier.as_ref(), &device)?;
     let prepared = prepare_models(scenario)?;
-    let mut folder = RunFolder::create(scenario, &folder::environment(scenario, backends))?;
+    let mut environment = folder::environment(scenario, backends);
+    if let Isolation::Subprocess(workers) = isolation {
+        environment.worker_baseline_mb = workers.baseline_kb().map(|kb| kb as f64 / 1024.0);
+    }
+    let mut folder = RunFolder::create(scenario, &environment)?;
     let mut progress = Progress::new(out, plans.len());
     progress.start(&scenario.name, &folder.path)?;
     let context = (device.as_str(), isolation);
