@@ -2,12 +2,13 @@
 //! written stay, and the run says it was interrupted. Worker processes live in their own process group, so
 //! the terminal's Ctrl-C reaches the harness alone, which then stops them.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 
-static REQUESTED: AtomicBool = AtomicBool::new(false);
+/// The signal that asked for the stop; 0 while none has.
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn on_signal(_: libc::c_int) {
-    REQUESTED.store(true, Ordering::SeqCst);
+extern "C" fn on_signal(signal: libc::c_int) {
+    RECEIVED.store(signal, Ordering::SeqCst);
 }
 
 /// Replaces the default (die at once) with a request to stop.
@@ -25,5 +26,18 @@ pub fn install() {
 
 /// Whether a stop was asked for.
 pub fn requested() -> bool {
-    REQUESTED.load(Ordering::SeqCst)
+    RECEIVED.load(Ordering::SeqCst) != 0
+}
+
+/// What asked for the stop, for messages: `Ctrl-C (SIGINT)` or `SIGTERM`.
+pub fn cause() -> &'static str {
+    match RECEIVED.load(Ordering::SeqCst) {
+        libc::SIGTERM => "SIGTERM",
+        _ => "Ctrl-C (SIGINT)",
+    }
+}
+
+/// The exit status a shell reports for a death by the signal received: 128 + its number (130, 143).
+pub fn exit_status() -> u8 {
+    128 + RECEIVED.load(Ordering::SeqCst).clamp(0, 127) as u8
 }

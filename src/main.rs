@@ -173,8 +173,6 @@ const INVALID_SCENARIO: u8 = 2;
 /// Exit status of `compare` when something got slower, and when it could not compare (as `diff`).
 const COMPARE_SLOWER: u8 = 1;
 const COMPARE_ERROR: u8 = 2;
-/// Exit status after Ctrl-C, as shells report a SIGINT death (128 + 2).
-const INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -305,7 +303,8 @@ fn run(
     // The folder alone on stdout, so that `dir=$(harness run …)` works; everything else went to stderr.
     println!("{}", outcome.folder.display());
     if outcome.interrupted {
-        return Ok(ExitCode::from(INTERRUPTED));
+        // As shells report a death by the signal: 130 after Ctrl-C, 143 after SIGTERM.
+        return Ok(ExitCode::from(harness::interrupt::exit_status()));
     }
     if outcome.records.iter().any(|r| r.status == Status::Ok) {
         Ok(ExitCode::SUCCESS)
@@ -326,7 +325,7 @@ fn run_on_target(
     for folder in &outcome.folders {
         println!("{}", folder.display());
     }
-    // The remote harness's own verdict: 0, 1 (nothing measured), 2 (bad scenario), 130 (interrupted).
+    // The remote harness's own verdict: 0, 1 (nothing measured), 2 (bad scenario), 130 or 143 (interrupted).
     Ok(match outcome.status.code() {
         Some(0) => ExitCode::SUCCESS,
         Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
@@ -335,12 +334,27 @@ fn run_on_target(
 }
 
 fn report(folders: &[PathBuf], out: Option<PathBuf>) -> Result<ExitCode> {
+    for (i, folder) in folders.iter().enumerate() {
+        let same = |other: &PathBuf| same_folder(folder, other);
+        if folders[..i].iter().any(same) {
+            bail!(
+                "{} is given twice: its rows would be counted twice",
+                folder.display()
+            );
+        }
+    }
     let out = match (out, folders) {
         (Some(out), _) => {
             std::fs::create_dir_all(&out)
                 .with_context(|| format!("cannot create {}", out.display()))?;
             out
         }
+        // A report is written into the folder only when the harness made that folder.
+        (None, [only]) if !only.join("run.json").is_file() => bail!(
+            "{} is not a results folder written by `harness run` (it has no run.json): give --out for the \
+             report's folder",
+            only.display()
+        ),
         (None, [only]) => only.clone(),
         (None, [first, ..]) => {
             let parent = first.parent().unwrap_or(Path::new("."));
@@ -371,6 +385,12 @@ fn compare(
         noise_threshold: threshold / 100.0,
         ..Default::default()
     };
+    if same_folder(baseline, new) {
+        eprintln!(
+            "note: both sides are the same folder ({}): every difference below is noise between its own rounds",
+            baseline.display()
+        );
+    }
     let before = harness::results::ResultFolder::load(baseline)?;
     let after = harness::results::ResultFolder::load(new)?;
     let outcome = harness::compare::compare(&before, &after, &rules);
@@ -409,6 +429,14 @@ fn compare(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Whether two paths name one folder (compared once resolved, so `x` and `./x/` are the same).
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 fn worker(baseline: bool) -> Result<ExitCode> {

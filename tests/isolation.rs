@@ -105,7 +105,16 @@ cpus = [0]
 }
 
 #[test]
-fn ctrl_c_stops_the_run_keeps_finished_rows_and_says_so() {
+fn ctrl_c_and_sigterm_stop_the_run_keep_finished_rows_and_say_so() {
+    for (signal, cause, status) in [
+        (libc::SIGINT, "Ctrl-C (SIGINT)", 130),
+        (libc::SIGTERM, "SIGTERM", 143),
+    ] {
+        stop_a_run_with(signal, cause, status);
+    }
+}
+
+fn stop_a_run_with(signal: libc::c_int, cause: &str, exit_status: i32) {
     use std::process::{Command, Stdio};
 
     let dir = tempfile::tempdir().unwrap();
@@ -127,7 +136,7 @@ fn ctrl_c_stops_the_run_keeps_finished_rows_and_says_so() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the hanging measurement has started (its progress line has no newline yet), then Ctrl-C.
+    // Wait until the hanging measurement has started (its progress line has no newline yet), then stop.
     let mut stderr = child.stderr.take().unwrap();
     let mut seen = String::new();
     while !seen.contains("fault-hang") {
@@ -138,15 +147,14 @@ fn ctrl_c_stops_the_run_keeps_finished_rows_and_says_so() {
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{seen}{rest}");
-    assert!(
-        rest.contains("interrupted: 2 of 3 measurements done"),
-        "{rest}"
-    );
+    assert_eq!(status.code(), Some(exit_status), "{seen}{rest}");
+    // tract finished; the hanging measurement was cut short, so it is a row but not a measurement done.
+    let expected = format!("interrupted by {cause}: 1 of 3 measurements done");
+    assert!(rest.contains(&expected), "{rest}");
 
     let results = dir.path().join("results");
     let folder = std::fs::read_dir(&results)
@@ -158,6 +166,7 @@ fn ctrl_c_stops_the_run_keeps_finished_rows_and_says_so() {
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(folder.join("run.json")).unwrap()).unwrap();
     assert_eq!(run["status"], "interrupted");
+    assert_eq!(run["measurements_done"], 1);
     let summary = std::fs::read_to_string(folder.join("summary.csv")).unwrap();
     assert!(
         summary.contains(",tract,onnx,1,inference,0,local,0.23.9,ok,"),
@@ -165,6 +174,10 @@ fn ctrl_c_stops_the_run_keeps_finished_rows_and_says_so() {
     );
     assert!(
         summary.contains(",fault-hang,onnx,1,inference,0,local,test double,interrupted,"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("stopped by {cause} during this measurement")),
         "{summary}"
     );
     assert!(

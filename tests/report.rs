@@ -195,6 +195,34 @@ fn a_report_of_two_devices_has_one_grouped_chart_with_both() {
         own.contains("device: pc ") && !own.contains("board"),
         "{own}"
     );
+
+    // One folder given twice would count its rows twice.
+    let twice = harness(&[
+        "report",
+        pc.to_str().unwrap(),
+        &format!("{}/", pc.display()),
+    ]);
+    assert!(!twice.status.success());
+    let stderr = String::from_utf8_lossy(&twice.stderr);
+    assert!(stderr.contains("is given twice"), "{stderr}");
+    // A folder the harness did not write (a summary.csv copied elsewhere) gets no report files without --out.
+    let stray = dir.path().join("stray");
+    std::fs::create_dir(&stray).unwrap();
+    std::fs::copy(pc.join("summary.csv"), stray.join("summary.csv")).unwrap();
+    let refused = harness(&["report", stray.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("is not a results folder written by `harness run`")
+            && stderr.contains("--out"),
+        "{stderr}"
+    );
+    let written: Vec<_> = std::fs::read_dir(&stray).unwrap().collect();
+    assert_eq!(
+        written.len(),
+        1,
+        "nothing written beside the stray summary.csv"
+    );
 }
 
 /// `harness compare` on two folders: its exit status and its table.
@@ -275,9 +303,19 @@ fn compare_flags_a_twenty_percent_slowdown_and_nothing_for_the_same_data() {
         .replace("[measure]\n", "[measure]\nrounds = 2\n");
     std::fs::write(&path, text).unwrap();
     let measured = run(&path, "pc", "1");
-    // The same folder twice: nothing changed.
+    // The same folder twice: nothing changed, and the command says what was compared.
     let (code, table) = compare(&measured, &measured);
     assert_eq!(code, Some(0), "{table}");
+    let same = harness(&[
+        "compare",
+        measured.to_str().unwrap(),
+        &format!("{}/", measured.display()),
+    ]);
+    let stderr = String::from_utf8_lossy(&same.stderr);
+    assert!(
+        stderr.contains("note: both sides are the same folder"),
+        "{stderr}"
+    );
     assert_eq!(
         table.matches("| rounds | no change |").count(),
         2,

@@ -145,6 +145,54 @@ fn empty_thread_list() {
 }
 
 #[test]
+fn a_thread_count_listed_twice() {
+    let text = VALID.replace("threads = [1]", "threads = [1, 2, 1]");
+    assert_refused(&text, "2:11", "threads", "1 is listed more than once");
+}
+
+/// `harness run ARGS` on the valid scenario (beside an empty model file); returns its standard error.
+fn run_refused(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.onnx"), b"").unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, VALID).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("run")
+        .args(args)
+        .arg(&path)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        !dir.path().join("results").exists(),
+        "refused before any folder is made"
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_thread_count_given_twice_on_the_command_line() {
+    let stderr = run_refused(&["--threads", "1,1"]);
+    assert!(
+        stderr.contains("--threads must list each thread count once (1 is listed more than once)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_thread_count_far_above_the_machines_cores() {
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let stderr = run_refused(&["--threads", &format!("1,{}", 4 * cores + 1)]);
+    let expected = format!(
+        "{} threads is more than 4 times this machine's {cores} logical cores; measure at most {}",
+        4 * cores + 1,
+        4 * cores
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+}
+
+#[test]
 fn an_unreadable_scenario_names_its_path() {
     let out = Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(["check", "/nonexistent/scenario.toml"])

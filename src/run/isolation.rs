@@ -375,7 +375,10 @@ impl Outcome {
         if self.interrupted {
             return failed(
                 Status::Interrupted,
-                "stopped by the user (Ctrl-C) during this measurement".into(),
+                format!(
+                    "stopped by {} during this measurement",
+                    crate::interrupt::cause()
+                ),
             );
         }
         if self.timed_out {

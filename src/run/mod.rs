@@ -54,6 +54,7 @@ pub fn run(
         .device
         .clone()
         .unwrap_or_else(crate::export::environment::device_name);
+    check_thread_counts(&scenario.threads, out)?;
     let plans = pending(scenario, earlier.as_ref(), &device)?;
     let prepared = prepare_models(scenario)?;
     let mut environment = folder::environment(scenario, backends);
@@ -88,11 +89,18 @@ pub fn run(
         folder.add(&record, classes)?;
         records.push(record);
         if crate::interrupt::requested() {
-            progress.interrupted(i + 1)?;
             break;
         }
     }
     let interrupted = crate::interrupt::requested();
+    // The measurement the stop cut short is a row, but not a measurement done.
+    let done = records
+        .iter()
+        .filter(|r| r.status != Status::Interrupted)
+        .count();
+    if interrupted {
+        progress.interrupted(crate::interrupt::cause(), done)?;
+    }
     folder.finish(
         &RunStatus {
             status: if interrupted {
@@ -101,7 +109,7 @@ pub fn run(
                 RunState::Complete
             },
             measurements_planned: plans.len(),
-            measurements_done: records.len(),
+            measurements_done: done,
             resumes: earlier.as_ref().map(|e| e.path.display().to_string()),
         },
         crate::export::answer::warnings(&records),
@@ -186,4 +194,33 @@ fn complete(
             &scenario.parity,
         ));
     }
+}
+
+/// Thread counts above this machine's logical cores measure oversubscription, which is said; past four times
+/// the cores they are refused (a typo such as 1000 would otherwise run for minutes). Checked where the
+/// measurements run, so a board's own cores count.
+fn check_thread_counts(threads: &[usize], out: &mut dyn Write) -> Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let above: Vec<String> = threads
+        .iter()
+        .filter(|&&t| t > cores)
+        .map(usize::to_string)
+        .collect();
+    let most = threads.iter().copied().max().unwrap_or(1);
+    if most > 4 * cores {
+        bail!(
+            "{most} threads is more than 4 times this machine's {cores} logical cores; measure at most {} \
+             threads here",
+            4 * cores
+        );
+    }
+    if !above.is_empty() {
+        writeln!(
+            out,
+            "note: threads {} exceed this machine's {cores} logical cores: those rows measure engines sharing \
+             cores between their own threads",
+            above.join(", ")
+        )?;
+    }
+    Ok(())
 }

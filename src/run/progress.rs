@@ -118,9 +118,9 @@ impl<'a> Progress<'a> {
         }
     }
 
-    pub fn interrupted(&mut self, done: usize) -> std::io::Result<()> {
+    pub fn interrupted(&mut self, cause: &str, done: usize) -> std::io::Result<()> {
         let text = format!(
-            "interrupted: {done} of {} measurements done; their rows are kept",
+            "interrupted by {cause}: {done} of {} measurements done; their rows are kept",
             self.planned
         );
         self.line(&text)

@@ -543,12 +543,8 @@ impl Checker<'_> {
 
     fn threads(&self, raw: &Spanned<Vec<usize>>) -> Result<Vec<usize>, ScenarioError> {
         let threads = raw.get_ref();
-        if threads.is_empty() || threads.contains(&0) {
-            return Err(self.error(
-                Some(raw.span()),
-                "threads",
-                "must list one or more thread counts, each at least 1".into(),
-            ));
+        if let Some(problem) = thread_counts_problem(threads) {
+            return Err(self.error(Some(raw.span()), "threads", format!("must {problem}")));
         }
         Ok(threads.clone())
     }
@@ -725,6 +721,22 @@ fn line_column(source: &str, offset: usize) -> (usize, usize) {
         .map_or(before.len(), |nl| before.len() - nl - 1)
         + 1;
     (line, column)
+}
+
+/// What is wrong with a list of thread counts, said as what it must do; None when nothing is. A count listed
+/// twice would measure the same rows twice, which `compare` would then pool.
+pub fn thread_counts_problem(threads: &[usize]) -> Option<String> {
+    if threads.is_empty() || threads.contains(&0) {
+        return Some("list one or more thread counts, each at least 1".to_string());
+    }
+    let twice = threads
+        .iter()
+        .enumerate()
+        .find(|(i, t)| threads[..*i].contains(t))?;
+    Some(format!(
+        "list each thread count once ({} is listed more than once)",
+        twice.1
+    ))
 }
 
 #[cfg(test)]

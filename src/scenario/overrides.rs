@@ -63,8 +63,8 @@ impl Overrides {
             scenario.backends.retain(|b| names.contains(&b.name));
         }
         if let Some(threads) = &self.threads {
-            if threads.is_empty() || threads.contains(&0) {
-                bail!("--threads needs one or more thread counts, each at least 1");
+            if let Some(problem) = super::thread_counts_problem(threads) {
+                bail!("--threads must {problem}");
             }
             scenario.threads = threads.clone();
         }
