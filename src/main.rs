@@ -132,8 +132,8 @@ enum Command {
     /// Run one measurement job from standard input and print its record (used by `run`).
     #[command(hide = true)]
     Worker {
-        /// Load nothing and print this process's peak resident memory in kB: the harness's own share of
-        /// every worker's figure.
+        /// Load nothing and print this process's peak resident memory and peak address space in kB: the
+        /// harness's own share of every worker's figures.
         #[arg(long)]
         baseline: bool,
     },
@@ -441,10 +441,11 @@ fn same_folder(a: &Path, b: &Path) -> bool {
 
 fn worker(baseline: bool) -> Result<ExitCode> {
     if baseline {
-        let peak = harness::measure::ProcessStatus::read()
-            .and_then(|s| s.peak_resident_kb())
-            .context("cannot read this process's memory from /proc/self/status")?;
-        println!("{peak}");
+        let status = harness::measure::ProcessStatus::read();
+        let peaks = status.and_then(|s| Some((s.peak_resident_kb()?, s.peak_address_space_kb()?)));
+        let (resident, address_space) =
+            peaks.context("cannot read this process's memory from /proc/self/status")?;
+        println!("{resident} {address_space}");
         return Ok(ExitCode::SUCCESS);
     }
     harness::run::isolation::work(&mut std::io::stdin().lock(), &mut std::io::stdout().lock())?;

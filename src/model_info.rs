@@ -105,7 +105,29 @@ pub fn declared_inputs(path: &Path, format: ModelFormat) -> Result<Vec<DeclaredI
     inputs.with_context(|| format!("cannot read the inputs of {}", path.display()))
 }
 
+/// The model's outputs as its file declares them, in order.
+pub fn declared_outputs(path: &Path, format: ModelFormat) -> Result<Vec<TensorInfo>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let outputs = match format {
+        ModelFormat::Onnx => harness_onnx_graph::decode(&bytes)
+            .and_then(|model| Ok(harness_onnx_graph::inputs_and_outputs(&model)?.1))
+            .map_err(anyhow::Error::msg),
+        ModelFormat::Tflite => tflite_tensors(&bytes, Side::Outputs),
+    };
+    outputs.with_context(|| format!("cannot read the outputs of {}", path.display()))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Inputs,
+    Outputs,
+}
+
 fn tflite_inputs(bytes: &[u8]) -> Result<Vec<TensorInfo>> {
+    tflite_tensors(bytes, Side::Inputs)
+}
+
+fn tflite_tensors(bytes: &[u8], side: Side) -> Result<Vec<TensorInfo>> {
     use tract_tflite::tflite::{root_as_model, TensorType};
     let types = [
         (TensorType::FLOAT32, ElementType::F32),
@@ -123,22 +145,25 @@ fn tflite_inputs(bytes: &[u8]) -> Result<Vec<TensorInfo>> {
         .and_then(|s| s.iter().next())
         .context("no subgraph")?;
     let tensors = subgraph.tensors().context("no tensors")?;
-    let inputs = subgraph.inputs().context("no inputs")?;
-    inputs
+    let (indices, what) = match side {
+        Side::Inputs => (subgraph.inputs().context("no inputs")?, "input"),
+        Side::Outputs => (subgraph.outputs().context("no outputs")?, "output"),
+    };
+    indices
         .iter()
         .map(|index| {
             let tensor = usize::try_from(index)
                 .ok()
                 .filter(|&i| i < tensors.len())
                 .map(|i| tensors.get(i))
-                .with_context(|| format!("input tensor {index} does not exist"))?;
+                .with_context(|| format!("{what} tensor {index} does not exist"))?;
             let name = tensor.name().unwrap_or_default().to_string();
             let element_type = types
                 .iter()
                 .find(|(t, _)| *t == tensor.type_())
                 .map(|&(_, e)| e)
                 .with_context(|| {
-                    format!("input `{name}` has a type the harness does not exchange")
+                    format!("{what} `{name}` has a type the harness does not exchange")
                 })?;
             // The signature marks free dimensions with -1; the shape holds 1 for them.
             let dims = tensor.shape_signature().or(tensor.shape());

@@ -162,6 +162,17 @@ impl MeasurementRecord {
             .map(|s| s.value.as_str())
     }
 
+    /// The error as the terminal shows it: its first line, cut at 200 characters. Engines' messages can be
+    /// long (some print a whole operator with its weights); the `error` column keeps them whole.
+    pub fn error_line(&self) -> Option<String> {
+        const LONGEST: usize = 200;
+        let first = self.error.as_deref()?.lines().next().unwrap_or_default();
+        Some(match first.char_indices().nth(LONGEST) {
+            Some((cut, _)) => format!("{}… (in full in summary.csv)", &first[..cut]),
+            None => first.to_string(),
+        })
+    }
+
     /// Whether the engine computed in reduced precision (a model marked `quantized`, quantised input, or a
     /// `precision` setting such as fp16 or bf16), which the parity check judges with its looser thresholds.
     pub fn reduced_precision(&self) -> bool {

@@ -529,7 +529,15 @@ fn a_resumed_run_measures_only_what_the_earlier_folder_lacks_and_reports_both() 
     let summary = std::fs::read_to_string(complete.join("summary.csv")).unwrap();
     let lines: Vec<&str> = summary.lines().collect();
     assert_eq!(lines.len(), 3, "header and two rows");
-    std::fs::write(unfinished.join("summary.csv"), lines[..2].join("\n") + "\n").unwrap();
+    // Its last measurement was cut short by Ctrl-C: a row, but not one to keep.
+    let cut_short = lines[2].replacen(",ok,", ",interrupted,", 1);
+    let earlier_summary = [lines[0], lines[1], &cut_short].join("\n") + "\n";
+    std::fs::write(unfinished.join("summary.csv"), &earlier_summary).unwrap();
+    std::fs::write(
+        unfinished.join("run.json"),
+        r#"{"status": "interrupted", "measurements_planned": 2, "measurements_done": 1, "resumes": null}"#,
+    )
+    .unwrap();
 
     let resumed = run(&["--resume", unfinished.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&resumed.stderr);
@@ -542,18 +550,43 @@ fn a_resumed_run_measures_only_what_the_earlier_folder_lacks_and_reports_both() 
     let run_json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(folder.join("run.json")).unwrap()).unwrap();
     assert_eq!(run_json["resumes"], unfinished.display().to_string());
-    // The earlier folder is untouched, and the new report covers both.
+    // The earlier folder is untouched, and the new report covers both: the re-measured row replaces the one
+    // cut short, and the run, finished now, is no longer said to be interrupted.
     assert_eq!(
         std::fs::read_to_string(unfinished.join("summary.csv")).unwrap(),
-        lines[..2].join("\n") + "\n"
+        earlier_summary
     );
     let report = std::fs::read_to_string(folder.join("report.md")).unwrap();
     assert!(
         report.contains("tract · onnx") && report.contains("tract · tflite"),
         "{report}"
     );
+    assert!(!report.contains("interrupted"), "{report}");
 
     let nothing_left = run(&["--resume", complete.to_str().unwrap()]);
     assert!(!nothing_left.status.success());
     assert!(String::from_utf8_lossy(&nothing_left.stderr).contains("nothing to resume"));
+
+    // Another device's folder, or another scenario's, is not this run's to resume.
+    let other_device = run(&[
+        "--device",
+        "board-b",
+        "--resume",
+        complete.to_str().unwrap(),
+    ]);
+    assert!(!other_device.status.success());
+    let stderr = String::from_utf8_lossy(&other_device.stderr);
+    assert!(
+        stderr.contains("and this run is `board-b`: resume a folder of the same device"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("min_runs = 2", "min_runs = 3")).unwrap();
+    let other_scenario = run(&["--resume", complete.to_str().unwrap()]);
+    assert!(!other_scenario.status.success());
+    let stderr = String::from_utf8_lossy(&other_scenario.stderr);
+    assert!(
+        stderr.contains("was measured with another scenario than"),
+        "{stderr}"
+    );
 }

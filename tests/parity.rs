@@ -266,6 +266,38 @@ fn a_wrong_backend_is_caught_and_flagged() {
 }
 
 #[test]
+fn a_labels_file_that_does_not_match_the_classes_is_refused_by_check_with_both_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = quick_default_scenario(dir.path(), None, "", "");
+    let labels = dir.path().join("labels.txt");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        &root()
+            .join("models/imagenet_labels.txt")
+            .display()
+            .to_string(),
+        &labels.display().to_string(),
+    );
+    std::fs::write(&path, text).unwrap();
+    for lines in [10, 0] {
+        std::fs::write(&labels, "class\n".repeat(lines)).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+            .arg("check")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{lines} lines");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "the labels file {} has {lines} lines, but the output `logits`",
+                labels.display()
+            )) && stderr.contains("has 1000 classes"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
 fn an_unreadable_image_is_named_by_check() {
     let dir = tempfile::tempdir().unwrap();
     let images = dir.path().join("images");

@@ -152,10 +152,15 @@ fn a_thread_count_listed_twice() {
 
 /// `harness run ARGS` on the valid scenario (beside an empty model file); returns its standard error.
 fn run_refused(args: &[&str]) -> String {
+    run_refused_with(VALID, args)
+}
+
+/// `harness run ARGS` on the scenario `text`, which it must refuse before measuring anything.
+fn run_refused_with(text: &str, args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("m.onnx"), b"").unwrap();
     let path = dir.path().join("s.toml");
-    std::fs::write(&path, VALID).unwrap();
+    std::fs::write(&path, text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_harness"))
         .arg("run")
         .args(args)
@@ -176,6 +181,25 @@ fn a_thread_count_given_twice_on_the_command_line() {
     let stderr = run_refused(&["--threads", "1,1"]);
     assert!(
         stderr.contains("--threads must list each thread count once (1 is listed more than once)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn cpus_the_machine_does_not_have() {
+    let stderr = run_refused(&["--cpus", "0,4096"]);
+    assert!(
+        stderr.contains("cpus names 4096, which this machine does not have"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_memory_limit_too_small_for_a_worker_to_start() {
+    let text = VALID.replace("min_runs = 3", "min_runs = 3\nmemory_limit_mb = 1");
+    let stderr = run_refused_with(&text, &[]);
+    assert!(
+        stderr.contains("memory_limit_mb = 1 is too small for a worker to start here"),
         "{stderr}"
     );
 }

@@ -335,13 +335,12 @@ pub fn warnings(records: &[MeasurementRecord]) -> Vec<String> {
     for r in records {
         let who = format!("{} {}", r.plan.model, label(r));
         let threads = r.plan.threads;
-        if let Some(error) = &r.error {
-            let first = error.lines().next().unwrap_or("");
+        if let Some(error) = r.error_line() {
             add(
                 0,
                 &format!("! {}", r.status.as_str()),
                 who.clone(),
-                first,
+                &error,
                 threads,
             );
         }
@@ -507,5 +506,18 @@ mod tests {
                 "~ noisy: m a · onnx (threads 1, 2); m b · onnx (threads 2)",
             ]
         );
+        // An engine that prints a whole operator in one line: the terminal gets its start, the file all of it.
+        let dump = format!(
+            "d could not load m.onnx: Conv {{ weights: [{}] }}",
+            "0.5, ".repeat(500)
+        );
+        let long = record("d", 1, 0, Status::LoadFailed, &dump);
+        let line = long.error_line().unwrap();
+        assert_eq!(
+            line.chars().count(),
+            200 + "… (in full in summary.csv)".chars().count()
+        );
+        assert!(line.starts_with("d could not load m.onnx: Conv { weights: [0.5, "));
+        assert_eq!(long.error.as_deref(), Some(dump.as_str()));
     }
 }

@@ -26,4 +26,7 @@ pub struct RunStatus {
     pub measurements_done: usize,
     /// The earlier results folder this run resumed, if it did.
     pub resumes: Option<String>,
+    /// The scenario's fingerprint (`Scenario::fingerprint`): a resume must match it. Empty in older folders.
+    #[serde(default)]
+    pub scenario_fingerprint: String,
 }

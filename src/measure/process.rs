@@ -35,6 +35,11 @@ impl ProcessStatus {
     pub fn peak_resident_kb(&self) -> Option<u64> {
         self.field("VmHWM")
     }
+
+    /// The largest the address space has been, in kB: what a memory limit (`RLIMIT_AS`) counts.
+    pub fn peak_address_space_kb(&self) -> Option<u64> {
+        self.field("VmPeak")
+    }
 }
 
 #[cfg(test)]
@@ -44,8 +49,10 @@ mod tests {
     #[test]
     fn fields_are_read_by_name_and_unit_free() {
         let status = ProcessStatus(
-            "Name:\tharness\nVmHWM:\t  204800 kB\nVmRSS:\t   10240 kB\nThreads:\t3\n".to_string(),
+            "Name:\tharness\nVmPeak:\t  409600 kB\nVmHWM:\t  204800 kB\nVmRSS:\t   10240 kB\nThreads:\t3\n"
+                .to_string(),
         );
+        assert_eq!(status.peak_address_space_kb(), Some(409_600));
         assert_eq!(status.peak_resident_kb(), Some(204_800));
         assert_eq!(status.resident_kb(), Some(10_240));
         assert_eq!(status.threads(), Some(3));

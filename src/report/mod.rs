@@ -7,7 +7,10 @@ mod document;
 
 use crate::analysis::change::{judge, welch_change, Change, NOISE_THRESHOLD};
 use crate::export::answer::threads_label;
+use crate::export::csv::SummaryRow;
+use crate::export::run_status::RunState;
 use crate::key::SeriesKey;
+use crate::record::Status;
 use crate::results::{measurements, round_medians, Measurement, ResultFolder};
 use anyhow::{Context, Result};
 use charts::{Bar, BarSeries, Distribution, GroupedBars, Rendered, Scaling, ScalingLine, Spread};
@@ -221,11 +224,40 @@ impl Report {
 
 /// Loads the folders and writes their report into `out`.
 pub fn report(folders: &[PathBuf], out: &Path) -> Result<Written> {
-    let loaded = folders
+    let mut loaded = folders
         .iter()
         .map(|f| ResultFolder::load(f))
         .collect::<Result<Vec<_>>>()?;
+    apply_resumes(&mut loaded);
     Report::build(loaded)?.write(out)
+}
+
+/// A resumed run re-measures what its earlier folder left interrupted: in a report of both, the earlier rows
+/// it re-measured are dropped, and once the resuming run finished the earlier one no longer counts as
+/// interrupted. The files themselves are never changed.
+fn apply_resumes(folders: &mut [ResultFolder]) {
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    for i in 0..folders.len() {
+        let Some(resumed) = folders[i].run.as_ref().and_then(|r| r.resumes.clone()) else {
+            continue;
+        };
+        let finished = folders[i].run_state() == RunState::Complete.as_str();
+        let measured: Vec<_> = folders[i].rows.iter().map(SummaryRow::key).collect();
+        for (j, earlier) in folders.iter_mut().enumerate() {
+            if j == i || !same(&earlier.path, Path::new(&resumed)) {
+                continue;
+            }
+            earlier.rows.retain(|r| {
+                r.status != Status::Interrupted.as_str() || !measured.contains(&r.key())
+            });
+            if let Some(run) = earlier.run.as_mut().filter(|_| finished) {
+                run.status = RunState::Complete;
+            }
+        }
+    }
 }
 
 pub(crate) fn distinct<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
@@ -499,6 +531,7 @@ mod tests {
                 measurements_planned: count,
                 measurements_done: count,
                 resumes: None,
+                scenario_fingerprint: String::new(),
             }),
         }
     }

@@ -51,9 +51,9 @@ impl Workers {
         }
     }
 
-    /// The peak resident memory of a worker that loads nothing, in kB: the harness's own share of every
-    /// row's `peak_rss_mb`, measured once per run.
-    pub fn baseline_kb(&self) -> Option<u64> {
+    /// What a worker that loads nothing uses, measured once per run: the harness's own share of every row's
+    /// memory figures.
+    pub fn baseline(&self) -> Option<Baseline> {
         let mut command = match &self.launcher {
             Some(launcher) => {
                 let mut command = Command::new(launcher);
@@ -63,7 +63,12 @@ impl Workers {
             None => Command::new(&self.program),
         };
         let output = command.args(["worker", "--baseline"]).output().ok()?;
-        String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+        let text = String::from_utf8_lossy(&output.stdout);
+        let mut numbers = text.split_whitespace().map(|n| n.parse().ok());
+        Some(Baseline {
+            resident_kb: numbers.next()??,
+            address_space_kb: numbers.next()??,
+        })
     }
 
     /// `model`'s prepared inputs, encoded the first time they are asked for.
@@ -113,6 +118,14 @@ impl Workers {
             .map(|ms| ms + encoding.as_secs_f64() * 1e3);
         record
     }
+}
+
+/// The peaks of a worker process that loads nothing, in kB.
+#[derive(Clone, Copy, Debug)]
+pub struct Baseline {
+    pub resident_kb: u64,
+    /// What a memory limit (`RLIMIT_AS`) must leave room for before any engine loads.
+    pub address_space_kb: u64,
 }
 
 /// Carries out one plan where the isolation says: here, or in a worker process.

@@ -55,11 +55,22 @@ pub fn run(
         .clone()
         .unwrap_or_else(crate::export::environment::device_name);
     check_thread_counts(&scenario.threads, out)?;
+    check_cpus(scenario.measure.cpus.as_deref())?;
     let plans = pending(scenario, earlier.as_ref(), &device)?;
     let prepared = prepare_models(scenario)?;
     let mut environment = folder::environment(scenario, backends);
     if let Isolation::Subprocess(workers) = isolation {
-        environment.worker_baseline_mb = workers.baseline_kb().map(|kb| kb as f64 / 1024.0);
+        let baseline = workers.baseline();
+        if let (Some(baseline), Some(limit)) = (baseline, scenario.measure.memory_limit_mb) {
+            let needed_mb = baseline.address_space_kb.div_ceil(1024);
+            if limit < needed_mb {
+                bail!(
+                    "memory_limit_mb = {limit} is too small for a worker to start here: one that loads no \
+                     engine already takes {needed_mb} MB of address space"
+                );
+            }
+        }
+        environment.worker_baseline_mb = baseline.map(|b| b.resident_kb as f64 / 1024.0);
     }
     let mut folder = RunFolder::create(scenario, &environment)?;
     let mut progress = Progress::new(out, plans.len());
@@ -111,6 +122,7 @@ pub fn run(
             measurements_planned: plans.len(),
             measurements_done: done,
             resumes: earlier.as_ref().map(|e| e.path.display().to_string()),
+            scenario_fingerprint: scenario.fingerprint(),
         },
         crate::export::answer::warnings(&records),
     )?;
@@ -150,6 +162,30 @@ fn pending(
     let Some(earlier) = earlier else {
         return Ok(plans);
     };
+    if let Some(other) = earlier.rows.iter().find(|r| r.device != device) {
+        bail!(
+            "{} was measured on device `{}`, and this run is `{device}`: resume a folder of the same device",
+            earlier.path.display(),
+            other.device
+        );
+    }
+    let fingerprint = earlier
+        .run
+        .as_ref()
+        .map(|r| r.scenario_fingerprint.as_str());
+    let differs = match fingerprint.filter(|f| !f.is_empty()) {
+        Some(fingerprint) => fingerprint != scenario.fingerprint(),
+        // An older folder without a fingerprint: its rows name their scenario.
+        None => earlier.rows.iter().any(|r| r.scenario != scenario.name),
+    };
+    if differs {
+        bail!(
+            "{} was measured with another scenario than {} (its models, inputs or measurement rules differ): \
+             resume only a folder of the same scenario",
+            earlier.path.display(),
+            scenario.path.display()
+        );
+    }
     plans.retain(|p| {
         let key = p.key(device);
         !earlier
@@ -193,6 +229,47 @@ fn complete(
             model.classifier,
             &scenario.parity,
         ));
+    }
+}
+
+/// A CPU list may name only CPUs this process may run on; otherwise pinning fails in every worker with the
+/// OS's "Invalid argument".
+fn check_cpus(cpus: Option<&[usize]>) -> Result<()> {
+    let Some(cpus) = cpus else {
+        return Ok(());
+    };
+    let usable = usable_cpus();
+    if usable.is_empty() {
+        // The kernel did not say; the workers' pinning will.
+        return Ok(());
+    }
+    let missing: Vec<String> = cpus
+        .iter()
+        .filter(|c| !usable.contains(c))
+        .map(usize::to_string)
+        .collect();
+    if !missing.is_empty() {
+        let usable: Vec<String> = usable.iter().map(usize::to_string).collect();
+        bail!(
+            "cpus names {}, which this machine does not have or does not let the harness use (its CPUs: {})",
+            missing.join(", "),
+            usable.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The CPUs this process may run on.
+fn usable_cpus() -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; the kernel fills it for this process.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
+            .collect()
     }
 }
 

@@ -4,9 +4,10 @@
 use super::progress::Progress;
 use crate::inputs::ModelInputs;
 use crate::model_info::ModelInfo;
-use crate::scenario::Scenario;
-use anyhow::{Context, Result};
+use crate::scenario::{Model, Scenario};
+use anyhow::{bail, Context, Result};
 use harness_backend_api::ModelFormat;
+use std::path::Path;
 
 /// A model's inputs, made once and shared by every backend, and its class names.
 pub struct PreparedModel {
@@ -26,18 +27,47 @@ pub fn prepare_models(scenario: &Scenario) -> Result<Vec<PreparedModel>> {
                 .prepare(&model.inputs, model.preprocess.as_ref())
                 .with_context(|| format!("{}: model `{}`", scenario.path.display(), model.name))?;
             let labels = match &model.labels {
-                Some(path) => Some(
-                    std::fs::read_to_string(path)
+                Some(path) => {
+                    let labels: Vec<String> = std::fs::read_to_string(path)
                         .with_context(|| format!("cannot read the labels file {}", path.display()))?
                         .lines()
                         .map(|l| l.trim().to_string())
-                        .collect(),
-                ),
+                        .collect();
+                    check_label_count(model, path, labels.len())?;
+                    Some(labels)
+                }
                 None => None,
             };
             Ok(PreparedModel { inputs, labels })
         })
         .collect()
+}
+
+/// A labels file names each class of a classifier's first output, one line per class in class order: a file
+/// with another number of lines would label every prediction wrongly, or leave them blank.
+fn check_label_count(model: &Model, labels: &Path, count: usize) -> Result<()> {
+    for (&format, file) in &model.files {
+        // A file whose outputs cannot be read here is left to the engines, which say why.
+        let Ok(outputs) = crate::model_info::declared_outputs(file, format) else {
+            continue;
+        };
+        let Some(output) = outputs.first() else {
+            continue;
+        };
+        if let Some(Some(classes)) = output.shape.last() {
+            if *classes != count {
+                bail!(
+                    "model `{}`: the labels file {} has {count} lines, but the output `{}` of {} has {classes} \
+                     classes; it needs one line per class, in class order",
+                    model.name,
+                    labels.display(),
+                    output.name,
+                    file.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Multiply-accumulates of one inference, per model file, for the GMAC/s column.

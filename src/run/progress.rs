@@ -97,7 +97,11 @@ impl<'a> Progress<'a> {
                     p.verdict.as_str()
                 ))
             ),
-            (None, Some(e)) => format!("{}: {e}", record.status.as_str()),
+            (None, Some(_)) => format!(
+                "{}: {}",
+                record.status.as_str(),
+                record.error_line().unwrap_or_default()
+            ),
             (None, None) => record.status.as_str().to_string(),
         };
         match &self.bar {

@@ -50,6 +50,36 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// A hash of what decides how each measurement is made: the models (names, the bytes of their files,
+    /// their inputs and preprocessing), the input source and the measurement and parity rules. Which engines
+    /// and thread counts run is left out: a resumed run may add some. Two runs with the same fingerprint
+    /// measure comparable rows, so one may resume the other.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for model in &self.models {
+            hash.update(format!(
+                "{}|{:?}|{:?}|{}|{}|{:?}\n",
+                model.name,
+                model.inputs,
+                model.preprocess,
+                model.classifier,
+                model.quantized,
+                model.baseline
+            ));
+            for (format, file) in &model.files {
+                hash.update(format.as_str());
+                // An unreadable file hashes as empty: the run says why when it loads it.
+                hash.update(std::fs::read(file).unwrap_or_default());
+            }
+        }
+        hash.update(format!(
+            "{:?}|{:?}|{:?}",
+            self.inputs, self.measure, self.parity
+        ));
+        format!("{:x}", hash.finalize())[..16].to_string()
+    }
+
     /// The position of the model `name` in `models`; plans only name the scenario's own models.
     pub fn model_index(&self, name: &str) -> usize {
         self.models
