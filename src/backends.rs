@@ -84,6 +84,7 @@ impl Backend for NotBuilt {
             formats: self.formats.to_vec(),
             runtime: Err(self.reason()),
             threads_note: String::new(),
+            options: None,
         }
     }
 

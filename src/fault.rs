@@ -59,6 +59,7 @@ impl Backend for FaultBackend {
             formats: ModelFormat::ALL.to_vec(),
             runtime: Ok("built in (fault injection)".to_string()),
             threads_note: "ignored".to_string(),
+            options: Some(Vec::new()),
         }
     }
 

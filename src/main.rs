@@ -482,6 +482,10 @@ fn check(path: &Path, json: bool) -> Result<ExitCode> {
         (Err(e), false) => return Err(e.into()),
     };
     harness::run::prepare_models(&scenario)?;
+    for model in &scenario.models {
+        harness::model_info::check_files(model)?;
+    }
+    harness::run::check_cpus(scenario.measure.cpus.as_deref())?;
     let count = harness::plan::expand(&scenario).len();
     if json {
         let verdict = serde_json::json!({ "scenario": path, "valid": true, "measurements": count });

@@ -105,6 +105,39 @@ pub fn declared_inputs(path: &Path, format: ModelFormat) -> Result<Vec<DeclaredI
     inputs.with_context(|| format!("cannot read the inputs of {}", path.display()))
 }
 
+/// `harness check`'s look at each model file, without any engine: it must read as the format it is given as,
+/// declare outputs, and take the scenario's input shapes (named inputs it has, fixed dimensions that match,
+/// free ones bound). A run does not stop for these: each engine then says why it cannot load the file.
+pub fn check_files(model: &crate::scenario::Model) -> Result<()> {
+    let shapes: Vec<_> = model
+        .inputs
+        .iter()
+        .map(crate::inputs::InputDescription::bound_shape)
+        .collect();
+    for (&format, file) in &model.files {
+        let inputs: Vec<TensorInfo> = declared_inputs(file, format)?
+            .into_iter()
+            .map(|input| input.info)
+            .collect();
+        declared_outputs(file, format)?;
+        let context = || format!("model `{}`, {}", model.name, file.display());
+        for name in shapes.iter().filter_map(|s| s.name.as_deref()) {
+            if !inputs.iter().any(|input| input.name == name) {
+                let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+                anyhow::bail!(
+                    "{}: the scenario describes input `{name}`, which the file does not have (its inputs: {})",
+                    context(),
+                    names.join(", ")
+                );
+            }
+        }
+        harness_backend_api::bound_inputs(&shapes, &inputs)
+            .map_err(anyhow::Error::msg)
+            .with_context(context)?;
+    }
+    Ok(())
+}
+
 /// The model's outputs as its file declares them, in order.
 pub fn declared_outputs(path: &Path, format: ModelFormat) -> Result<Vec<TensorInfo>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;

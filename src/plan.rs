@@ -262,6 +262,7 @@ mod tests {
             formats: vec![ModelFormat::Onnx],
             runtime: Ok(String::new()),
             threads_note: String::new(),
+            options: Some(Vec::new()),
         };
         crate::scenario::parse(
             &dir.path().join("p.toml"),

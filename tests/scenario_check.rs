@@ -22,10 +22,28 @@ random = { count = 2, seed = 1 }
 min_runs = 3
 "#;
 
-/// Runs `harness check` on `text` written beside an (empty) model file; returns exit code and stderr.
+/// A model file that fits VALID: one Relu over [1, 3, 8, 8].
+fn model_bytes() -> Vec<u8> {
+    use harness_onnx_graph::build::{model, node};
+    let relu = model(
+        vec![node("Relu", &["x"], "y", vec![])],
+        vec![],
+        &[1, 3, 8, 8],
+        &[1, 3, 8, 8],
+        13,
+    );
+    harness_onnx_graph::encode(&relu)
+}
+
+/// Runs `harness check` on `text` written beside a model file that fits it; returns exit code and stderr.
 fn check(text: &str) -> (i32, String, String) {
+    check_with_model(text, &model_bytes())
+}
+
+/// Runs `harness check` on `text` written beside `m.onnx` holding `model`.
+fn check_with_model(text: &str, model: &[u8]) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("m.onnx"), b"").unwrap();
+    std::fs::write(dir.path().join("m.onnx"), model).unwrap();
     let file = dir.path().join("broken.toml");
     std::fs::write(&file, text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_harness"))
@@ -183,6 +201,73 @@ fn a_thread_count_given_twice_on_the_command_line() {
         stderr.contains("--threads must list each thread count once (1 is listed more than once)"),
         "{stderr}"
     );
+}
+
+#[test]
+fn model_files_check_reads_without_an_engine() {
+    let good = model_bytes();
+    let tflite = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("models/mobilenet_v2/mobilenet_v2.tflite"),
+    )
+    .unwrap();
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        ("empty", Vec::new(), "cannot read the inputs of"),
+        (
+            "random bytes",
+            (0..4000u32).map(|i| (i * 7919 % 251) as u8).collect(),
+            "cannot read the inputs of",
+        ),
+        (
+            "truncated",
+            good[..good.len() / 2].to_vec(),
+            "cannot read the inputs of",
+        ),
+        ("of the other format", tflite, "cannot read the inputs of"),
+    ];
+    for (what, bytes, expected) in cases {
+        let (code, stderr, _) = check_with_model(VALID, &bytes);
+        assert_ne!(code, 0, "{what}: {stderr}");
+        assert!(
+            stderr.contains(expected) && stderr.contains("m.onnx"),
+            "{what}: {stderr}"
+        );
+    }
+    let other_shape = VALID.replace("shape = [1, 3, 8, 8]", "shape = [1, 3, 16, 16]");
+    let (code, stderr, _) = check(&other_shape);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("model input `x` is declared [1, 3, 8, 8]; the scenario's shape [1, 3, 16, 16] does not fit it"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_engine_option_the_engine_does_not_have() {
+    let text = VALID.replace(
+        "[backends.tract]",
+        "[backends.tract]\noptions = { turbo = true }",
+    );
+    let (code, stderr, _) = check(&text);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("field `backends.tract.options.turbo`: tract has no option `turbo`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_name_too_long_for_a_folder() {
+    let text = VALID.replace("name = \"t\"", &format!("name = \"{}\"", "n".repeat(300)));
+    assert_refused(&text, "1:8", "name", "must be 1 to 200 characters");
+}
+
+#[test]
+fn cpus_check_names_the_missing_ones() {
+    let text = VALID.replace("min_runs = 3", "min_runs = 3\ncpus = [0, 999]");
+    let (code, stderr, _) = check(&text);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("cpus names 999, which this machine does not have"), "{stderr}");
 }
 
 #[test]

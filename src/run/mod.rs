@@ -234,7 +234,7 @@ fn complete(
 
 /// A CPU list may name only CPUs this process may run on; otherwise pinning fails in every worker with the
 /// OS's "Invalid argument".
-fn check_cpus(cpus: Option<&[usize]>) -> Result<()> {
+pub fn check_cpus(cpus: Option<&[usize]>) -> Result<()> {
     let Some(cpus) = cpus else {
         return Ok(());
     };

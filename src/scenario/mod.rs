@@ -154,7 +154,7 @@ impl std::error::Error for ScenarioError {}
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScenario {
-    name: String,
+    name: Spanned<String>,
     #[serde(default)]
     description: String,
     #[serde(default)]
@@ -249,7 +249,7 @@ pub fn parse(
     let base = path.parent().unwrap_or(Path::new("."));
     let scenario = Scenario {
         path: path.to_path_buf(),
-        name: raw.name.clone(),
+        name: checker.name(&raw.name)?,
         description: raw.description.clone(),
         output_dir: base.join(raw.output.as_deref().unwrap_or("results")),
         device: None,
@@ -549,6 +549,25 @@ impl Checker<'_> {
                     }
                     None => vec![default_format(info)],
                 };
+                if let Some(known) = &info.options {
+                    if let Some(unknown) = request
+                        .get_ref()
+                        .options
+                        .keys()
+                        .find(|key| !known.contains(key))
+                    {
+                        let allowed = if known.is_empty() {
+                            "it takes none".to_string()
+                        } else {
+                            format!("it takes {}", known.join(", "))
+                        };
+                        return Err(self.error(
+                            Some(request.span()),
+                            &format!("{field}.options.{unknown}"),
+                            format!("{} has no option `{unknown}` ({allowed})", info.name),
+                        ));
+                    }
+                }
                 let options = request
                     .get_ref()
                     .options
@@ -569,6 +588,24 @@ impl Checker<'_> {
                 })
             })
             .collect()
+    }
+
+    /// The name becomes part of the results folder's name (after a 16-character time stamp), which must
+    /// fit the 255 bytes a file name may have.
+    fn name(&self, raw: &Spanned<String>) -> Result<String, ScenarioError> {
+        const LONGEST: usize = 200;
+        let name = raw.get_ref();
+        let length = crate::export::folder::slug(name).len();
+        if name.trim().is_empty() || length > LONGEST {
+            return Err(self.error(
+                Some(raw.span()),
+                "name",
+                format!(
+                    "must be 1 to {LONGEST} characters: it names the results folders (this one has {length})"
+                ),
+            ));
+        }
+        Ok(name.clone())
     }
 
     fn threads(&self, raw: &Spanned<Vec<usize>>) -> Result<Vec<usize>, ScenarioError> {

@@ -165,6 +165,7 @@ impl<E: Engine> Backend for E {
             formats: self.formats(),
             runtime: self.runtime(),
             threads_note: E::THREADS_NOTE.to_string(),
+            options: Some(E::OPTIONS.iter().map(|o| o.to_string()).collect()),
         }
     }
 

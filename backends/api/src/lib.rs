@@ -93,6 +93,9 @@ pub struct BackendInfo {
     pub runtime: Result<String, String>,
     /// What the thread option really does in this engine.
     pub threads_note: String,
+    /// The engine options a scenario may set; None when unknown here (an engine left out of this build).
+    #[serde(default)]
+    pub options: Option<Vec<String>>,
 }
 
 /// An inference engine the harness can measure.
