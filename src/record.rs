@@ -91,6 +91,10 @@ pub struct MeasurementRecord {
     pub rss_after_load_kb: Option<u64>,
     #[serde(default)]
     pub rss_after_runs_kb: Option<u64>,
+    /// What else took the machine's CPU during the timed runs (other processes, the hypervisor): a row is
+    /// `disturbed` when it passes `CpuShares`'s limits, whatever its timing statistics say.
+    #[serde(default)]
+    pub cpu_shares: Option<crate::measure::CpuShares>,
     /// OS threads of the process right after the timed runs, while the engine's pools are still alive: shows
     /// whether an engine honoured its thread budget (includes the harness's main thread).
     pub observed_threads: Option<u64>,
@@ -128,6 +132,7 @@ impl MeasurementRecord {
             peak_rss_kb: None,
             rss_after_load_kb: None,
             rss_after_runs_kb: None,
+            cpu_shares: None,
             observed_threads: None,
             pinned_cpus: None,
             model_file_bytes: std::fs::metadata(&plan.model_path).ok().map(|m| m.len()),

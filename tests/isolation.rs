@@ -289,3 +289,50 @@ fn each_row_reports_its_own_workers_memory_not_the_harnesss() {
         "baseline {baseline} MB, fault-none {nothing} MB"
     );
 }
+
+/// A measurement made while other processes keep every core busy is marked `disturbed`, with their share, in
+/// the record, summary.csv and the terminal's warnings, whatever its timing statistics say.
+#[test]
+fn a_measurement_beside_busy_processes_is_marked_disturbed() {
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::tract_scenario(dir.path(), "disturbed", 5);
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("min_seconds = 0", "min_seconds = 1.5");
+    std::fs::write(&path, text).unwrap();
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let mut spinners: Vec<_> = (0..cores)
+        .map(|_| {
+            Command::new("sh")
+                .args(["-c", "while :; do :; done"])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outcome = run_scenario(
+        &path,
+        &harness::backends::compiled_in(),
+        &worker_processes(),
+    );
+    for spinner in &mut spinners {
+        let _ = spinner.kill();
+        let _ = spinner.wait();
+    }
+    let record = &outcome.records[0];
+    assert_eq!(record.status, Status::Ok, "{:?}", record.error);
+    let shares = record.cpu_shares.unwrap();
+    assert!(
+        shares.disturbed() && shares.others_percent >= 25.0,
+        "{cores} busy processes beside the measurement: {shares:?}"
+    );
+    let summary = std::fs::read_to_string(outcome.folder.join("summary.csv")).unwrap();
+    assert!(summary.contains("other processes used"), "{summary}");
+    let warnings = harness::export::answer::warnings(&outcome.records);
+    assert!(
+        warnings.iter().any(|w| w.starts_with("~ disturbed:")),
+        "{warnings:?}"
+    );
+}

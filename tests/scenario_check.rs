@@ -267,7 +267,10 @@ fn cpus_check_names_the_missing_ones() {
     let text = VALID.replace("min_runs = 3", "min_runs = 3\ncpus = [0, 999]");
     let (code, stderr, _) = check(&text);
     assert_ne!(code, 0, "{stderr}");
-    assert!(stderr.contains("cpus names 999, which this machine does not have"), "{stderr}");
+    assert!(
+        stderr.contains("cpus names 999, which this machine does not have"),
+        "{stderr}"
+    );
 }
 
 #[test]

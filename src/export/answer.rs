@@ -299,7 +299,7 @@ fn ranking(rows: &[Row], column: usize, threads: usize) -> Option<String> {
 
 /// One kind of warning about one row, with the thread counts it was seen at.
 struct Warning {
-    /// Failures first, then differing answers, adapted models, and timing validity last.
+    /// Failures first, then differing answers, adapted models, disturbed rows, and timing validity last.
     order: u8,
     head: String,
     subject: String,
@@ -352,8 +352,11 @@ pub fn warnings(records: &[MeasurementRecord]) -> Vec<String> {
         if let Some(how) = r.setting("model_adaptation").filter(|how| *how != "none") {
             add(2, "* adapted model", who.clone(), how, threads);
         }
+        if let Some(cause) = r.cpu_shares.and_then(|s| s.describe()) {
+            add(3, "~ disturbed", who.clone(), &cause, threads);
+        }
         if let Some(v) = r.validity.as_ref().filter(|v| !v.reasons.is_empty()) {
-            add(3, &format!("~ {}", v.verdict.as_str()), who, "", threads);
+            add(4, &format!("~ {}", v.verdict.as_str()), who, "", threads);
         }
     }
     found.sort_by_key(|w| w.order);

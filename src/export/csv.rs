@@ -116,6 +116,13 @@ keyed_row! {
         pub rss_after_load_mb: Option<f64>,
         #[serde(serialize_with = "fixed6")]
         pub rss_after_runs_mb: Option<f64>,
+        /// Other processes' and the hypervisor's share of the machine's CPU time during the timed runs, and
+        /// what disturbed the row in words (empty when nothing did).
+        #[serde(serialize_with = "fixed6")]
+        pub others_cpu_percent: Option<f64>,
+        #[serde(serialize_with = "fixed6")]
+        pub steal_percent: Option<f64>,
+        pub disturbed: String,
         #[serde(serialize_with = "fixed6")]
         pub model_file_mb: Option<f64>,
         pub model_macs: Option<u64>,
@@ -239,6 +246,9 @@ impl SummaryRow {
             peak_rss_mb: r.peak_rss_kb.map(megabytes),
             rss_after_load_mb: r.rss_after_load_kb.map(megabytes),
             rss_after_runs_mb: r.rss_after_runs_kb.map(megabytes),
+            others_cpu_percent: r.cpu_shares.map(|s| s.others_percent),
+            steal_percent: r.cpu_shares.map(|s| s.steal_percent),
+            disturbed: r.cpu_shares.and_then(|s| s.describe()).unwrap_or_default(),
             model_file_mb: r.model_file_bytes.map(|b| b as f64 / (1024.0 * 1024.0)),
             model_macs: r.model_macs,
             gmac_per_s: r
@@ -465,7 +475,7 @@ mod tests {
         let key = "scenario device model backend format threads timing round";
         let summary = "target engine_version status validity validity_reasons runs mean_ms median_ms \
             median_low_ms median_high_ms min_ms max_ms std_ms p90_ms p99_ms outliers throughput_per_s load_ms \
-            conversion_ms first_run_ms handover_ms warmup_runs peak_rss_mb rss_after_load_mb rss_after_runs_mb model_file_mb model_macs gmac_per_s \
+            conversion_ms first_run_ms handover_ms warmup_runs peak_rss_mb rss_after_load_mb rss_after_runs_mb others_cpu_percent steal_percent disturbed model_file_mb model_macs gmac_per_s \
             observed_threads pinned_cpus inputs input_adaptation model_adaptation settings baseline_model parity \
             parity_reference max_abs_diff max_rel_diff min_cosine top1_agreed top5_agreed parity_inputs parity_reasons \
             error";

@@ -6,7 +6,7 @@ mod process;
 mod rules;
 
 pub use clock::{Clock, MonotonicClock};
-pub use process::ProcessStatus;
+pub use process::{CpuShares, CpuTimes, ProcessStatus};
 pub use rules::{MeasureRules, Order};
 
 use harness_backend_api::{BackendError, PreparedInput, Session};

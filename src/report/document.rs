@@ -273,6 +273,9 @@ fn warnings(report: &Report) -> Vec<String> {
             } else if r.validity != "valid" {
                 found.push(format!("timing {}: {}", r.validity, r.validity_reasons));
             }
+            if !r.disturbed.is_empty() {
+                found.push(format!("disturbed: {}", r.disturbed));
+            }
             if r.parity == "fail" && r.timing == "inference" {
                 found.push(format!(
                     "answers differ from {}: {}",

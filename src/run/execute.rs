@@ -4,7 +4,7 @@
 
 use crate::analysis;
 use crate::inputs::{InputDescription, ModelInputs};
-use crate::measure::{time_runs, time_session, Clock, ProcessStatus, Rotation, Timings};
+use crate::measure::{time_runs, time_session, Clock, CpuTimes, ProcessStatus, Rotation, Timings};
 use crate::plan::{MeasurementPlan, Timing};
 use crate::record::{MeasurementRecord, Status};
 use harness_backend_api::{
@@ -64,6 +64,7 @@ pub fn execute(
             Err(e) => return failed(Status::LoadFailed, e),
         };
     let rotation = plan.pin.map_or(Rotation::Cycle, Rotation::Pinned);
+    let cpu_before = CpuTimes::read();
     let timed = match plan.timing {
         Timing::Inference => {
             time_session(session.as_mut(), &prepared, rotation, &plan.rules, clock)
@@ -81,6 +82,9 @@ pub fn execute(
         Ok(timings) => timings,
         Err(e) => return failed(Status::RunFailed, e),
     };
+    let cpu_shares = cpu_before
+        .zip(CpuTimes::read())
+        .and_then(|(before, after)| before.shares_until(&after));
     let after_runs = ProcessStatus::read();
     let outputs = match collect_outputs(session.as_mut(), &prepared) {
         Ok(outputs) => outputs,
@@ -109,6 +113,7 @@ pub fn execute(
         observed_threads: after_runs.as_ref().and_then(ProcessStatus::threads),
         rss_after_load_kb,
         rss_after_runs_kb: after_runs.as_ref().and_then(ProcessStatus::resident_kb),
+        cpu_shares,
         ..MeasurementRecord::empty(plan, device, &version())
     }
 }
