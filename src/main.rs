@@ -335,7 +335,7 @@ fn run_on_target(
 
 fn report(folders: &[PathBuf], out: Option<PathBuf>) -> Result<ExitCode> {
     for (i, folder) in folders.iter().enumerate() {
-        let same = |other: &PathBuf| same_folder(folder, other);
+        let same = |other: &PathBuf| harness::results::same_folder(folder, other);
         if folders[..i].iter().any(same) {
             bail!(
                 "{} is given twice: its rows would be counted twice",
@@ -385,7 +385,7 @@ fn compare(
         noise_threshold: threshold / 100.0,
         ..Default::default()
     };
-    if same_folder(baseline, new) {
+    if harness::results::same_folder(baseline, new) {
         eprintln!(
             "note: both sides are the same folder ({}): every difference below is noise between its own rounds",
             baseline.display()
@@ -429,14 +429,6 @@ fn compare(
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Whether two paths name one folder (compared once resolved, so `x` and `./x/` are the same).
-fn same_folder(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
 }
 
 fn worker(baseline: bool) -> Result<ExitCode> {

@@ -8,6 +8,14 @@ use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Whether two paths name one folder (compared once resolved, so `x` and `./x/` are the same).
+pub fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 /// A results folder as written by `harness run`.
 #[derive(Clone, Debug)]
 pub struct ResultFolder {

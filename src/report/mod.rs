@@ -11,7 +11,7 @@ use crate::export::csv::SummaryRow;
 use crate::export::run_status::RunState;
 use crate::key::SeriesKey;
 use crate::record::Status;
-use crate::results::{measurements, round_medians, Measurement, ResultFolder};
+use crate::results::{measurements, round_medians, same_folder, Measurement, ResultFolder};
 use anyhow::{Context, Result};
 use charts::{Bar, BarSeries, Distribution, GroupedBars, Rendered, Scaling, ScalingLine, Spread};
 use std::path::{Path, PathBuf};
@@ -236,10 +236,6 @@ pub fn report(folders: &[PathBuf], out: &Path) -> Result<Written> {
 /// it re-measured are dropped, and once the resuming run finished the earlier one no longer counts as
 /// interrupted. The files themselves are never changed.
 fn apply_resumes(folders: &mut [ResultFolder]) {
-    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    };
     for i in 0..folders.len() {
         let Some(resumed) = folders[i].run.as_ref().and_then(|r| r.resumes.clone()) else {
             continue;
@@ -247,7 +243,7 @@ fn apply_resumes(folders: &mut [ResultFolder]) {
         let finished = folders[i].run_state() == RunState::Complete.as_str();
         let measured: Vec<_> = folders[i].rows.iter().map(SummaryRow::key).collect();
         for (j, earlier) in folders.iter_mut().enumerate() {
-            if j == i || !same(&earlier.path, Path::new(&resumed)) {
+            if j == i || !same_folder(&earlier.path, Path::new(&resumed)) {
                 continue;
             }
             earlier.rows.retain(|r| {

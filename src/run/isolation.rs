@@ -54,15 +54,10 @@ impl Workers {
     /// What a worker that loads nothing uses, measured once per run: the harness's own share of every row's
     /// memory figures.
     pub fn baseline(&self) -> Option<Baseline> {
-        let mut command = match &self.launcher {
-            Some(launcher) => {
-                let mut command = Command::new(launcher);
-                command.arg(&self.program);
-                command
-            }
-            None => Command::new(&self.program),
-        };
-        let output = command.args(["worker", "--baseline"]).output().ok()?;
+        let output = harness_command(&self.program, self.launcher.as_ref())
+            .args(["worker", "--baseline"])
+            .output()
+            .ok()?;
         let text = String::from_utf8_lossy(&output.stdout);
         let mut numbers = text.split_whitespace().map(|n| n.parse().ok());
         Some(Baseline {
@@ -235,6 +230,18 @@ struct Outcome {
     stderr: Vec<u8>,
 }
 
+/// The harness binary as a command, under its launcher (qemu-user) when it has one.
+fn harness_command(program: &PathBuf, launcher: Option<&PathBuf>) -> Command {
+    match launcher {
+        Some(launcher) => {
+            let mut command = Command::new(launcher);
+            command.arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
 /// `harness worker` in a process group of its own, with its memory limit and CPU pinning applied between
 /// fork and exec.
 fn worker_command(
@@ -243,14 +250,7 @@ fn worker_command(
     limits: Limits,
     cpus: &CpuList,
 ) -> Command {
-    let mut command = match launcher {
-        Some(launcher) => {
-            let mut command = Command::new(launcher);
-            command.arg(program);
-            command
-        }
-        None => Command::new(program),
-    };
+    let mut command = harness_command(program, launcher);
     command
         .arg("worker")
         .stdin(Stdio::piped())
