@@ -1,6 +1,6 @@
 //! Test doubles that fail the way native engines do: a segmentation fault, an abort, a hang, memory without
 //! bound; and two that behave, for the memory figures: one that holds 200 MB while loaded, one that does
-//! nothing. Built only with the `fault-injection` feature, for the isolation tests; never in a release.
+//! nothing but print on standard output. Built only with the `fault-injection` feature, for the isolation tests; never in a release.
 
 use harness_backend_api::{
     Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
@@ -16,7 +16,8 @@ pub enum Fault {
     Allocate,
     /// Loads by filling 200 MB, which it holds until dropped; runs do nothing.
     Hold,
-    /// Loads and runs without doing anything.
+    /// Loads and runs without doing anything, but prints a line on standard output at load, as chatty engines
+    /// do: a worker's reply must survive it.
     Nothing,
 }
 
@@ -69,6 +70,11 @@ impl Backend for FaultBackend {
         _: ModelFormat,
         _: &LoadOptions,
     ) -> Result<Box<dyn Session>, BackendError> {
+        if let Fault::Nothing = self.0 {
+            let line = b"fault injection: loaded (a line on standard output)\n";
+            // SAFETY: writing a byte slice to standard output's descriptor, as a C library would.
+            unsafe { libc::write(libc::STDOUT_FILENO, line.as_ptr().cast(), line.len()) };
+        }
         Ok(Box::new(FaultSession {
             fault: self.0,
             // Filled, not just reserved: pages count as resident only once written.

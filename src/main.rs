@@ -440,7 +440,7 @@ fn worker(baseline: bool) -> Result<ExitCode> {
         println!("{resident} {address_space}");
         return Ok(ExitCode::SUCCESS);
     }
-    harness::run::isolation::work(&mut std::io::stdin().lock(), &mut std::io::stdout().lock())?;
+    harness::run::isolation::serve()?;
     Ok(ExitCode::SUCCESS)
 }
 

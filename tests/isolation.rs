@@ -223,7 +223,8 @@ fn a_worker_computes_the_same_outputs_as_the_harness_itself_and_states_its_hando
 
 /// Each row's memory is its worker's own: a double that holds 200 MB reports at least that, one that does
 /// nothing reports far less than the harness process that started it, even when that process holds 500 MB
-/// (the OS's `ru_maxrss` for a child carries its parent's size over).
+/// (the OS's `ru_maxrss` for a child carries its parent's size over). The do-nothing double prints on standard
+/// output at load, as chatty engines do: its reply must arrive whole all the same.
 #[test]
 fn each_row_reports_its_own_workers_memory_not_the_harnesss() {
     let dir = tempfile::tempdir().unwrap();

@@ -151,15 +151,35 @@ pub struct WorkerJob {
     pub images: Option<ImageRecipe>,
 }
 
+/// A worker process's entry: its job on standard input, its reply on standard output. The reply gets the
+/// standard output's pipe to itself, and standard output becomes standard error: an engine that prints there
+/// cannot corrupt the reply.
+pub fn serve() -> Result<()> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: dup and dup2 on this process's own descriptors, before anything writes to them; the duplicate
+    // is owned by the File alone.
+    let mut reply = unsafe {
+        let fd = libc::dup(libc::STDOUT_FILENO);
+        if fd < 0 || libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) < 0 {
+            anyhow::bail!(
+                "cannot set up the worker's output: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        std::fs::File::from_raw_fd(fd)
+    };
+    work(&mut std::io::stdin().lock(), &mut reply)
+}
+
 /// The worker's side: receives a job and its inputs on standard input, measures, and sends the record with
 /// the time its share of the hand-over took, then the outputs, on standard output.
-pub fn work(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
+fn work(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
     let started = Instant::now();
-    let (job, tensors) = handover::receive(input).context("reading the job")?;
+    let (job, sets) = handover::receive(input).context("reading the job")?;
     let job: WorkerJob = serde_json::from_slice(&job).context("reading the job")?;
     let inputs = ModelInputs {
         names: job.input_names,
-        sets: handover::decode(&tensors)?,
+        sets,
         images: job.images,
     };
     let receiving = started.elapsed();
@@ -176,12 +196,12 @@ pub fn work(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
         &MonotonicClock::new(),
     );
     record.peak_rss_kb = ProcessStatus::read().and_then(|s| s.peak_resident_kb());
-    let sending = Instant::now();
+    // The worker's share is receiving its inputs; sending its outputs is timed where they are read, by the
+    // parent, as the pipe fills.
+    record.handover_ms = Some(receiving.as_secs_f64() * 1e3);
     let outputs = std::mem::take(&mut record.outputs);
     let sets: Vec<&[Tensor]> = outputs.iter().map(Vec::as_slice).collect();
-    let encoded = handover::encode(&sets);
-    record.handover_ms = Some((receiving + sending.elapsed()).as_secs_f64() * 1e3);
-    handover::send(output, &serde_json::to_vec(&record)?, &encoded)?;
+    handover::send(output, &serde_json::to_vec(&record)?, &sets)?;
     Ok(())
 }
 
@@ -226,8 +246,40 @@ struct Outcome {
     timed_out: bool,
     interrupted: bool,
     peak_rss_kb: u64,
-    stdout: Vec<u8>,
+    reply: Result<Reply>,
     stderr: Vec<u8>,
+}
+
+/// What a worker sends back on its standard output: its record and its outputs.
+struct Reply {
+    message: Vec<u8>,
+    outputs: Vec<Vec<Tensor>>,
+    /// From the reply's first byte to its last: the parent's share of the hand-over.
+    reading: Duration,
+}
+
+impl Reply {
+    fn read(stdout: &mut impl Read) -> Result<Reply> {
+        let mut first = [0; 1];
+        stdout.read_exact(&mut first).context("no message")?;
+        let started = Instant::now();
+        let (message, outputs) = handover::receive(&mut first.chain(stdout))?;
+        Ok(Reply {
+            message,
+            outputs,
+            reading: started.elapsed(),
+        })
+    }
+
+    /// The worker's record with its outputs, and the parent's share of the hand-over added.
+    fn into_record(self) -> Result<MeasurementRecord> {
+        let mut record: MeasurementRecord = serde_json::from_slice(&self.message)?;
+        record.outputs = self.outputs;
+        record.handover_ms = record
+            .handover_ms
+            .map(|ms| ms + self.reading.as_secs_f64() * 1e3);
+        Ok(record)
+    }
 }
 
 /// The harness binary as a command, under its launcher (qemu-user) when it has one.
@@ -319,12 +371,13 @@ fn supervise(
     let job_text = serde_json::to_vec(job)?;
     // Reading and writing happen on their own threads, so that no full pipe can block the child.
     let writer = std::thread::spawn(move || {
-        let _ = handover::send(&mut stdin, &job_text, &tensors);
+        let _ = handover::send_encoded(&mut stdin, &job_text, &tensors);
     });
     let out_reader = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stdout.read_to_end(&mut bytes);
-        bytes
+        let reply = Reply::read(&mut stdout);
+        // Whatever else the worker writes is read too, so that it never waits on a full pipe.
+        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+        reply
     });
     let err_reader = std::thread::spawn(move || {
         let mut bytes = Vec::new();
@@ -366,7 +419,9 @@ fn supervise(
         interrupted,
         // Linux reports ru_maxrss in kilobytes.
         peak_rss_kb: usage.ru_maxrss.max(0) as u64,
-        stdout: out_reader.join().unwrap_or_default(),
+        reply: out_reader
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("reading its reply failed"))),
         stderr: err_reader.join().unwrap_or_default(),
     })
 }
@@ -445,7 +500,7 @@ impl Outcome {
                 ),
             };
         }
-        match received(&self.stdout) {
+        match self.reply.and_then(Reply::into_record) {
             Ok(mut record) => {
                 record.peak_rss_kb = record.peak_rss_kb.or(Some(self.peak_rss_kb));
                 record
@@ -469,17 +524,6 @@ fn widen_pipe(pipe: &impl std::os::fd::AsRawFd) {
     unsafe {
         libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
     }
-}
-
-/// The record a worker sent, with its outputs decoded; the decoding counts as hand-over time.
-fn received(stdout: &[u8]) -> Result<MeasurementRecord> {
-    let started = Instant::now();
-    let (message, tensors) = handover::split(stdout)?;
-    let mut record: MeasurementRecord = serde_json::from_slice(message)?;
-    record.outputs = handover::decode(tensors)?;
-    let decoding = started.elapsed().as_secs_f64() * 1e3;
-    record.handover_ms = record.handover_ms.map(|ms| ms + decoding);
-    Ok(record)
 }
 
 fn with(last_words: &str) -> String {

@@ -85,6 +85,18 @@ macro_rules! element_types {
                     $(ElementType::$variant => from_raw_bytes::<$rust>(bytes).map(TensorData::$variant),)*
                 }
             }
+
+            /// `len` values of `element_type` read straight into their storage from `input`, as
+            /// [`TensorData::as_bytes`] gives them: no buffer in between, for inputs of hundreds of megabytes.
+            pub fn read_from(
+                element_type: ElementType,
+                len: usize,
+                input: &mut impl std::io::Read,
+            ) -> std::io::Result<TensorData> {
+                match element_type {
+                    $(ElementType::$variant => read_values::<$rust>(len, input).map(TensorData::$variant),)*
+                }
+            }
         }
 
         $(impl Element for $rust {
@@ -166,6 +178,26 @@ fn raw_bytes<T: Element>(values: &[T]) -> &[u8] {
     unsafe {
         std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
     }
+}
+
+fn read_values<T: Element + Default>(
+    len: usize,
+    input: &mut impl std::io::Read,
+) -> std::io::Result<Vec<T>> {
+    // Zeroed storage comes from fresh pages (calloc) for large tensors: no pass over it before the read.
+    let mut values = vec![T::default(); len];
+    let size = std::mem::size_of_val(values.as_slice());
+    // SAFETY: the view covers exactly the vector's elements; every bit pattern is valid for the number types,
+    // and bool's bytes are checked to be 0 or 1 before the vector is handed out.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<u8>(), size) };
+    input.read_exact(bytes)?;
+    if T::TYPE == ElementType::Bool && bytes.iter().any(|&b| b > 1) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "booleans that are neither 0 nor 1",
+        ));
+    }
+    Ok(values)
 }
 
 fn from_raw_bytes<T: Element>(bytes: &[u8]) -> Option<Vec<T>> {
@@ -313,8 +345,13 @@ mod tests {
             let back = TensorData::from_bytes(data.element_type(), data.as_bytes()).unwrap();
             assert_eq!(back.as_bytes(), data.as_bytes(), "{}", data.element_type());
             assert_eq!(back.len(), data.len());
+            let read = TensorData::read_from(data.element_type(), data.len(), &mut data.as_bytes())
+                .unwrap();
+            assert_eq!(read.as_bytes(), data.as_bytes(), "{}", data.element_type());
         }
         assert_eq!(TensorData::from_bytes(ElementType::Bool, &[2]), None);
+        assert!(TensorData::read_from(ElementType::Bool, 1, &mut &[2u8][..]).is_err());
+        assert!(TensorData::read_from(ElementType::I32, 2, &mut &[0u8; 6][..]).is_err());
         assert_eq!(TensorData::from_bytes(ElementType::I32, &[0; 6]), None);
         assert_eq!(TensorData::I64(vec![-3]).to_f64(), vec![-3.0]);
         assert_eq!(TensorData::Bool(vec![true]).to_f32(), vec![1.0]);
