@@ -6,6 +6,8 @@
 #   scripts/setup.sh                                  what building and running need, for this machine
 #   scripts/setup.sh --target aarch64-unknown-linux-gnu   runtime libraries for a board as well
 #   scripts/setup.sh --tests                          what the tests need besides (an ssh server)
+#   scripts/setup.sh --fidelity                       the engines' own tools the fidelity bench runs
+#                                                     (scripts/fidelity.sh)
 #   scripts/setup.sh --if-changed ...                 nothing when a set-up with these arguments and these
 #                                                     scripts has finished here before (scripts/harness)
 set -euo pipefail
@@ -15,11 +17,13 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 
 targets=("$(uname -m)-unknown-linux-gnu")
 tests=false
+fidelity=false
 if_changed=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --target) targets+=("$2"); shift 2 ;;
     --tests) tests=true; shift ;;
+    --fidelity) fidelity=true; shift ;;
     --if-changed) if_changed=true; shift ;;
     *) say "unknown argument $1"; exit 2 ;;
   esac
@@ -28,7 +32,7 @@ done
 # A finished set-up leaves a stamp named by what it depends on: these scripts, the runtime manifest and the
 # arguments. Deleting .runtimes/ (or running without --if-changed) makes the next one check everything again.
 stamp=".runtimes/setup-$(cat scripts/setup.sh scripts/runtimes.toml scripts/fetch_runtimes.py \
-  <(echo "${targets[*]} tests=$tests") | sha256sum | cut -c1-16).done"
+  scripts/fidelity-requirements.txt <(echo "${targets[*]} tests=$tests fidelity=$fidelity") | sha256sum | cut -c1-16).done"
 if $if_changed && [ -f "$stamp" ]; then
   exit 0
 fi
@@ -50,6 +54,10 @@ fi
 system_packages=(libopencv-dev clang libclang-dev pkg-config cmake openssh-client)
 if $tests; then
   system_packages+=(openssh-server)
+fi
+# The fidelity bench runs OpenCV's own Python binding on the same OpenCV library, under Debian's interpreter.
+if $fidelity; then
+  system_packages+=(python3-opencv)
 fi
 foreign_architectures=()
 for target in "${targets[@]}"; do
@@ -98,6 +106,21 @@ for target in "${targets[@]}"; do
     rustup target add "$target" >/dev/null
   fi
 done
+
+# The engines' own tools for the fidelity bench, from pinned PyPI wheels (the same releases the harness loads)
+# in a virtual environment of their own; nothing else uses it.
+if $fidelity; then
+  venv=.runtimes/fidelity-venv
+  if [ ! -x "$venv/bin/python" ]; then
+    say "creating $venv for the engines' own tools"
+    python3 -m venv "$venv"
+  fi
+  if ! cmp -s scripts/fidelity-requirements.txt "$venv/installed.txt"; then
+    say "installing the engines' own tools (scripts/fidelity-requirements.txt) into $venv"
+    "$venv/bin/python" -m pip install --quiet --no-deps --only-binary=:all: -r scripts/fidelity-requirements.txt
+    cp scripts/fidelity-requirements.txt "$venv/installed.txt"
+  fi
+fi
 
 mkdir -p .runtimes
 touch "$stamp"

@@ -385,6 +385,7 @@ fn supervise(
         bytes
     });
 
+    let exit = ExitWatch::new(pid);
     let deadline = Instant::now() + limits.time;
     let mut status = 0;
     // SAFETY: rusage is plain data; wait4 fills it for our own child.
@@ -410,7 +411,7 @@ fn supervise(
             }
             break;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        exit.wait(deadline.saturating_duration_since(Instant::now()));
     }
     let _ = writer.join();
     Ok(Outcome {
@@ -514,6 +515,41 @@ impl Outcome {
                 ),
             ),
         }
+    }
+}
+
+/// Waits for a child's exit without waking a core up every few milliseconds while the engine measures: a pidfd
+/// becomes readable when the child exits; where the kernel (or qemu-user) has none, polling stands in.
+struct ExitWatch(Option<std::os::fd::OwnedFd>);
+
+impl ExitWatch {
+    /// How long one wait may last: a Ctrl-C delivered to another of the parent's threads is seen within it.
+    const LONGEST: Duration = Duration::from_millis(100);
+    /// How often the stand-in polls.
+    const POLL: Duration = Duration::from_millis(5);
+
+    fn new(pid: libc::pid_t) -> ExitWatch {
+        use std::os::fd::FromRawFd;
+        // SAFETY: pidfd_open on our own child; a descriptor it returns is owned by the OwnedFd alone.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        ExitWatch((fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }))
+    }
+
+    /// Returns when the child may have exited, a signal arrived, or `most` (at most `LONGEST`) has passed.
+    fn wait(&self, most: Duration) {
+        use std::os::fd::AsRawFd;
+        let Some(fd) = &self.0 else {
+            std::thread::sleep(Self::POLL.min(most));
+            return;
+        };
+        let mut watched = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let timeout = most.min(Self::LONGEST).as_millis() as libc::c_int;
+        // SAFETY: one valid pollfd for the duration of the call.
+        unsafe { libc::poll(&mut watched, 1, timeout) };
     }
 }
 
