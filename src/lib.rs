@@ -26,3 +26,4 @@ pub mod results;
 mod rng;
 pub mod run;
 pub mod scenario;
+pub mod stdout;

@@ -5,6 +5,7 @@ use harness::record::Status;
 use harness::run::isolation::{Isolation, Workers};
 use harness::scenario::Overrides;
 use harness::scenario::{self, from_models, ScenarioError};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -530,11 +531,13 @@ fn list_backends(json: bool) -> Result<ExitCode> {
 }
 
 fn inspect(model: &Path, json: bool) -> Result<ExitCode> {
+    // Engines load in this process: what they print goes to standard error, not into the answer.
+    let mut out = harness::stdout::reserve()?;
     let inspection = harness::inspect::Inspection::of(model, &backends::compiled_in())?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&inspection)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&inspection)?)?;
     } else {
-        print!("{}", inspection.text());
+        write!(out, "{}", inspection.text())?;
     }
     Ok(if inspection.loaded_anywhere() {
         ExitCode::SUCCESS

@@ -97,6 +97,8 @@ fn inspect_answers_in_json_too() {
     );
     let text = harness(&["inspect", model]);
     assert!(text.contains("input f32 [1, 3, 224, 224]"), "{text}");
+    // With the fault-injection doubles built in, one of them prints on standard output as it loads: the
+    // answer must stay whole all the same.
     let json: serde_json::Value =
         serde_json::from_str(&harness(&["inspect", "--json", model])).unwrap();
     assert_eq!(json["format"], "onnx");

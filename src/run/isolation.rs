@@ -151,23 +151,10 @@ pub struct WorkerJob {
     pub images: Option<ImageRecipe>,
 }
 
-/// A worker process's entry: its job on standard input, its reply on standard output. The reply gets the
-/// standard output's pipe to itself, and standard output becomes standard error: an engine that prints there
-/// cannot corrupt the reply.
+/// A worker process's entry: its job on standard input, its reply on standard output, which it keeps to itself
+/// (`stdout::reserve`): an engine that prints there cannot corrupt the reply.
 pub fn serve() -> Result<()> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: dup and dup2 on this process's own descriptors, before anything writes to them; the duplicate
-    // is owned by the File alone.
-    let mut reply = unsafe {
-        let fd = libc::dup(libc::STDOUT_FILENO);
-        if fd < 0 || libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) < 0 {
-            anyhow::bail!(
-                "cannot set up the worker's output: {}",
-                std::io::Error::last_os_error()
-            );
-        }
-        std::fs::File::from_raw_fd(fd)
-    };
+    let mut reply = crate::stdout::reserve()?;
     work(&mut std::io::stdin().lock(), &mut reply)
 }
 
