@@ -42,6 +42,10 @@ pub fn execute(
             .map(InputDescription::bound_shape)
             .collect(),
     };
+    // The engine's runtime library loads outside the timer: `load_ms` is the model's, the same in a fresh worker
+    // as in a process that loaded the library for an earlier measurement. A library that cannot load fails the
+    // load below, with its reason.
+    let _ = backend.load_runtime();
     let before = clock.now();
     let mut session = match backend.load(&plan.model_path, plan.format, &options) {
         Ok(session) => session,

@@ -62,7 +62,8 @@ pub trait Engine: Send + Sync {
     /// Where the engine's code comes from, or why it cannot be loaded; never loads a runtime library.
     fn runtime(&self) -> Result<String, String>;
 
-    /// Loads the engine's runtime library now (for `harness backends`); sessions load it themselves.
+    /// Loads the engine's runtime library now (for `harness backends`, and before a measurement's load timer);
+    /// sessions load it themselves when it is not loaded yet.
     fn load_runtime(&self) -> Result<(), String> {
         Ok(())
     }

@@ -107,7 +107,8 @@ pub trait Backend: Send + Sync {
     /// in the harness's main process.
     fn info(&self) -> BackendInfo;
 
-    /// Loads the engine's runtime library now, for `harness backends`; sessions load it themselves.
+    /// Loads the engine's runtime library now: for `harness backends`, and before a measurement starts its load
+    /// timer. Sessions load it themselves when it is not loaded yet.
     fn load_runtime(&self) -> Result<(), String> {
         Ok(())
     }
