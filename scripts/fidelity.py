@@ -9,8 +9,9 @@ shows each side's median over the repetitions, and the median and range of the r
 own (each repetition's two sides ran back to back).
 
 The own tools: OpenVINO's `benchmark_app` and LiteRT's `litert-benchmark` (from the same wheels the set-up
-unpacks the libraries from), ONNX Runtime's Python API (the same wheel), and OpenCV's `cv2` (Debian's
-python3-opencv: the same OpenCV library the harness links, given the same rewritten graph). Run through
+unpacks the libraries from), ONNX Runtime's Python API (the same wheel), OpenCV's `cv2` (Debian's
+python3-opencv: the same OpenCV library the harness links, given the same rewritten graph), and tract's
+`tract bench` (tract-cli of the same tract release, from crates.io; it reports means, so its pairs compare means). Run through
 scripts/fidelity.sh, which sets them up.
 
   python3 scripts/fidelity.py --harness target/release/harness [--repetitions 5] [--threads 1,2] [--engines E,..]
@@ -43,7 +44,11 @@ ENGINES = [
     ("openvino", "onnx", ONNX, VENV / "bin/python", "benchmark_app (openvino wheel)"),
     ("tflite", "tflite", TFLITE, VENV / "bin/python", "litert-benchmark (ai-edge-litert wheel)"),
     ("opencv", "onnx", ONNX, Path(DEBIAN_PYTHON), "cv2 (Debian python3-opencv)"),
+    ("tract", "onnx", ONNX, VENV / "bin/python", "tract bench (tract-cli from crates.io), means"),
 ]
+# tract's own tool reports the mean of its runs only: its pairs compare means.
+STATISTIC = {"tract": "mean_ms"}
+TRACT = ROOT / ".runtimes/fidelity-tools/bin/tract"
 
 SCENARIO = """name = "fidelity-{engine}"
 output = "results"
@@ -170,6 +175,15 @@ def opencv_model(folder: Path) -> Path:
     return path
 
 
+def own_tract(model: Path, threads: int, warmup: int, runs: int) -> float:
+    # A pool of N threads for N > 1, as the harness's backend gives tract; none for 1.
+    pool = ["--threads", str(threads)] if threads > 1 else []
+    command = [str(TRACT), str(model), "-O", "--machine-friendly", *pool, "bench", "--allow-random-input",
+               "--warmup-loops", str(warmup), "--max-loops", str(runs), "--max-time", "600000"]
+    text = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"real: ([0-9.e-]+)", text).group(1)) * 1e3
+
+
 def median_of(run, warmup: int, runs: int) -> float:
     for _ in range(warmup):
         run()
@@ -181,7 +195,7 @@ def median_of(run, warmup: int, runs: int) -> float:
     return statistics.median(times)
 
 
-OWN = {"ort": own_ort, "opencv": own_opencv, "openvino": own_openvino, "tflite": own_tflite}
+OWN = {"ort": own_ort, "opencv": own_opencv, "openvino": own_openvino, "tflite": own_tflite, "tract": own_tract}
 
 
 def main() -> None:
@@ -219,7 +233,7 @@ def main() -> None:
 
                     def harness_side():
                         row = harness_once(args.harness, engine, fmt, model, threads, Path(folder))
-                        harness_ms.append(float(row["median_ms"]))
+                        harness_ms.append(float(row[STATISTIC.get(engine, "median_ms")]))
                         if engine == "opencv" and not own_models[engine].stem.endswith(
                                 f"-{row['model_adaptation'].split()[0]}-clips"):
                             sys.exit(f"fidelity: the harness adapted the model for OpenCV otherwise: "

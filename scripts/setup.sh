@@ -120,6 +120,14 @@ if $fidelity; then
     "$venv/bin/python" -m pip install --quiet --no-deps --only-binary=:all: -r scripts/fidelity-requirements.txt
     cp scripts/fidelity-requirements.txt "$venv/installed.txt"
   fi
+  # tract's own command-line tool, of the tract release the harness links (Cargo.lock), from crates.io with its
+  # published lock file; only the ONNX and TFLite readers and the thread pool the backend uses.
+  tract_version=$(grep -A1 '^name = "tract-onnx"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+  if [ "$(.runtimes/fidelity-tools/bin/tract --version 2>/dev/null)" != "tract-cli $tract_version" ]; then
+    say "building tract-cli $tract_version for the fidelity bench (about 15 minutes on 2 cores)"
+    cargo install --quiet --locked tract-cli --version "$tract_version" --no-default-features \
+      --features onnx,tflite,multithread-mm --root .runtimes/fidelity-tools --target-dir target/fidelity-tools
+  fi
 fi
 
 mkdir -p .runtimes
