@@ -6,6 +6,8 @@
 //! rows' `handover_ms`. Run with `cargo bench --bench handover`. Goal: the detector's worker within 1.2× of in
 //! process.
 
+mod common;
+
 use harness::run::isolation::{Isolation, Workers};
 use harness_onnx_graph::build::{floats, ints, model, node};
 use harness_onnx_graph::pb;
@@ -80,11 +82,6 @@ fn scenario(dir: &Path, name: &str, network: &pb::ModelProto) -> harness::scenar
     harness::scenario::load(&path, &infos).unwrap()
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 /// Runs `scenario` three times each way, alternately; returns the medians (worker, in process).
 fn compare(scenario: &harness::scenario::Scenario) -> (f64, f64) {
     let backends = harness::backends::compiled_in();
@@ -110,13 +107,13 @@ fn compare(scenario: &harness::scenario::Scenario) -> (f64, f64) {
                 record.handover_ms.map_or("none".to_string(), |ms| format!("{ms:.0} ms")),
                 record.load_ms.unwrap_or_default(),
                 record.first_run_ms.unwrap_or_default(),
-                median(record.samples_ns.iter().map(|&ns| ns as f64 / 1e6).collect()),
+                common::median(record.samples_ns.iter().map(|&ns| ns as f64 / 1e6).collect()),
             );
             times[index].push(seconds);
         }
     }
     let [worker, in_process] = times;
-    (median(worker), median(in_process))
+    (common::median(worker), common::median(in_process))
 }
 
 fn main() {

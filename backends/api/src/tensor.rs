@@ -200,25 +200,12 @@ fn read_values<T: Element + Default>(
     Ok(values)
 }
 
-fn from_raw_bytes<T: Element>(bytes: &[u8]) -> Option<Vec<T>> {
+fn from_raw_bytes<T: Element + Default>(mut bytes: &[u8]) -> Option<Vec<T>> {
     let size = std::mem::size_of::<T>();
-    if !bytes.len().is_multiple_of(size)
-        || (T::TYPE == ElementType::Bool && bytes.iter().any(|&b| b > 1))
-    {
+    if !bytes.len().is_multiple_of(size) {
         return None;
     }
-    let mut values = Vec::<T>::with_capacity(bytes.len() / size);
-    // SAFETY: the vector has room for `bytes.len() / size` elements; every bit pattern is valid for the number
-    // types, and bool's bytes were checked to be 0 or 1 above. One copy, whatever the source's alignment.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            bytes.as_ptr(),
-            values.as_mut_ptr().cast::<u8>(),
-            bytes.len(),
-        );
-        values.set_len(bytes.len() / size);
-    }
-    Some(values)
+    read_values(bytes.len() / size, &mut bytes).ok()
 }
 
 /// f32 unless a scenario or a file says otherwise.
