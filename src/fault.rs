@@ -4,7 +4,7 @@
 
 use harness_backend_api::{
     Backend, BackendError, BackendInfo, ElementType, LoadOptions, ModelFormat, PreparedInput,
-    Session, Setting, Tensor, TensorInfo,
+    Profile, Session, Setting, Tensor, TensorInfo,
 };
 use std::path::Path;
 
@@ -19,6 +19,8 @@ pub enum Fault {
     /// Loads and runs without doing anything, but prints a line on standard output at load, as chatty engines
     /// do: a worker's reply must survive it.
     Nothing,
+    /// Runs like `Nothing`, and writes through a null pointer when profiled: the timed row must survive.
+    CrashWhenProfiled,
 }
 
 /// What `Fault::Hold` holds.
@@ -35,6 +37,7 @@ pub fn all() -> Vec<FaultBackend> {
         Fault::Allocate,
         Fault::Hold,
         Fault::Nothing,
+        Fault::CrashWhenProfiled,
     ]
     .into_iter()
     .map(FaultBackend)
@@ -50,6 +53,7 @@ impl Backend for FaultBackend {
             Fault::Allocate => "fault-allocate",
             Fault::Hold => "fault-hold-200mb",
             Fault::Nothing => "fault-none",
+            Fault::CrashWhenProfiled => "fault-profile-segfault",
         }
     }
 
@@ -115,12 +119,44 @@ impl Session for FaultSession {
     }
 
     fn run(&mut self, _: PreparedInput) -> Result<(), BackendError> {
-        if matches!(self.fault, Fault::Hold | Fault::Nothing) {
+        if matches!(
+            self.fault,
+            Fault::Hold | Fault::Nothing | Fault::CrashWhenProfiled
+        ) {
             std::hint::black_box(&self.held);
             return Ok(());
         }
-        eprintln!("fault injection: about to {}", self.describe());
+        self.fault.fail()
+    }
+
+    fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {
+        Ok(Vec::new())
+    }
+
+    fn settings(&self) -> Vec<Setting> {
+        Vec::new()
+    }
+
+    fn run_profiled(&mut self, _: PreparedInput) -> Result<(), BackendError> {
         match self.fault {
+            Fault::CrashWhenProfiled => Fault::Segfault.fail(),
+            _ => Err(BackendError::unsupported(
+                "fault injection",
+                "operator profiles: a test double has no operators",
+            )),
+        }
+    }
+
+    fn take_profile(&mut self) -> Result<Profile, BackendError> {
+        Ok(Profile::default())
+    }
+}
+
+impl Fault {
+    /// Fails the way this fault does; returns only for the faults that behave.
+    fn fail(self) -> Result<(), BackendError> {
+        eprintln!("fault injection: about to {}", self.describe());
+        match self {
             // SAFETY: none; writing through a null pointer is the point, the OS delivers SIGSEGV.
             Fault::Segfault => unsafe { std::ptr::null_mut::<u64>().write_volatile(1) },
             Fault::Abort => std::process::abort(),
@@ -135,28 +171,18 @@ impl Session for FaultSession {
                     hoard.push(vec![0u8; 64 << 20]);
                 }
             }
-            Fault::Hold | Fault::Nothing => unreachable!("returned above"),
+            Fault::Hold | Fault::Nothing | Fault::CrashWhenProfiled => {}
         }
         Ok(())
     }
 
-    fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {
-        Ok(Vec::new())
-    }
-
-    fn settings(&self) -> Vec<Setting> {
-        Vec::new()
-    }
-}
-
-impl FaultSession {
-    fn describe(&self) -> &'static str {
-        match self.fault {
+    fn describe(self) -> &'static str {
+        match self {
             Fault::Segfault => "write through a null pointer",
             Fault::Abort => "abort",
             Fault::Hang => "hang",
             Fault::Allocate => "allocate without bound",
-            Fault::Hold | Fault::Nothing => "do nothing",
+            Fault::Hold | Fault::Nothing | Fault::CrashWhenProfiled => "do nothing",
         }
     }
 }

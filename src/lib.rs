@@ -3,7 +3,7 @@
 //!
 //! Data flows one way: [`scenario`] → [`plan`] → [`run`] (which [`measure`]s each plan in a worker) →
 //! [`record`] → [`analysis`] → [`export`] → [`report`]. [`results`] reads results folders back for
-//! [`report`] and [`compare`]. ARCHITECTURE.md draws the whole picture.
+//! [`report`], [`compare`] and [`profile`]. ARCHITECTURE.md draws the whole picture.
 
 pub mod analysis;
 pub mod backends;
@@ -19,6 +19,7 @@ pub mod machine;
 pub mod measure;
 pub mod model_info;
 pub mod plan;
+pub mod profile;
 pub mod record;
 pub mod remote;
 pub mod report;

@@ -37,6 +37,10 @@ enum Command {
         /// Short warm-up and measurement, for a first look.
         #[arg(long)]
         quick: bool,
+        /// After each measurement, a profiled pass with the engine's own profiler: where the time goes, node
+        /// by node and by operator class (profile.csv, and charts in the report).
+        #[arg(long)]
+        profile: bool,
         /// Every round's row, parity line and drift in the terminal, before the short answer.
         #[arg(long)]
         verbose: bool,
@@ -98,6 +102,17 @@ enum Command {
         /// Print the comparison as JSON instead of the table.
         #[arg(long)]
         json: bool,
+    },
+    /// Compare two profiled measurements (`run --profile`) by operator class: where one engine, format or
+    /// variant spends its time against the other. A and B are `[MODEL/]BACKEND[:FORMAT][@THREADS]`, e.g.
+    /// `ort tract`, `tract:onnx tract:tflite`, `mobilenet_v2_classic/ort mobilenet_v2/ort`.
+    Profile {
+        a: String,
+        b: String,
+        /// The results folders to read (repeatable); by default the newest folder under results/ with a
+        /// profile.
+        #[arg(long = "results", value_name = "FOLDER")]
+        folders: Vec<PathBuf>,
     },
     /// Print a commented scenario for one network's model files (.onnx, .tflite), to edit and run.
     Init {
@@ -193,6 +208,7 @@ fn main() -> ExitCode {
             backends,
             threads,
             quick,
+            profile,
             verbose,
             export_markdown,
             out,
@@ -208,6 +224,7 @@ fn main() -> ExitCode {
                 backends,
                 threads,
                 quick,
+                profile,
                 verbose,
                 out,
                 device,
@@ -245,6 +262,7 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             Ok(ExitCode::from(COMPARE_ERROR))
         }),
+        Command::Profile { a, b, folders } => profile(&a, &b, folders),
         Command::Init { models, options } => init(&models, options.request()),
         Command::Check { scenario, json } => check(&scenario, json),
         Command::Backends { json } => list_backends(json),
@@ -332,6 +350,14 @@ fn run_on_target(
         Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         None => ExitCode::FAILURE,
     })
+}
+
+fn profile(a: &str, b: &str, mut folders: Vec<PathBuf>) -> Result<ExitCode> {
+    if folders.is_empty() {
+        folders.push(harness::profile::newest_profiled(Path::new("results"))?);
+    }
+    print!("{}", harness::profile::compare(&folders, (a, b))?);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn report(folders: &[PathBuf], out: Option<PathBuf>) -> Result<ExitCode> {

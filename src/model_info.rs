@@ -287,7 +287,6 @@ fn histogram(names: impl Iterator<Item = String>) -> Vec<(String, usize)> {
 fn tflite_info(bytes: &[u8]) -> Result<ModelInfo> {
     use tract_tflite::tflite::{root_as_model, BuiltinOperator};
     let model = root_as_model(bytes).map_err(|e| anyhow::anyhow!("not a TFLite model: {e}"))?;
-    let codes = model.operator_codes().context("no operator codes")?;
     let subgraph = model
         .subgraphs()
         .and_then(|s| s.iter().next())
@@ -319,28 +318,8 @@ fn tflite_info(bytes: &[u8]) -> Result<ModelInfo> {
         }
     }
     let (mut macs, mut names) = (0u64, Vec::new());
-    for op in subgraph.operators().into_iter().flatten() {
-        let index = op.opcode_index() as usize;
-        if index >= codes.len() {
-            bail!(
-                "an operator refers to operator code {index} of {}",
-                codes.len()
-            );
-        }
-        let code = codes.get(index);
-        // Files from before the 127-operator limit keep the code in the deprecated field: the larger one counts.
-        let builtin = BuiltinOperator(
-            code.builtin_code()
-                .0
-                .max(i32::from(code.deprecated_builtin_code())),
-        );
-        names.push(
-            builtin
-                .variant_name()
-                .map_or_else(|| format!("builtin {}", builtin.0), str::to_string),
-        );
-        let inputs: Vec<i32> = op.inputs().map_or_else(Vec::new, |v| v.iter().collect());
-        let outputs: Vec<i32> = op.outputs().map_or_else(Vec::new, |v| v.iter().collect());
+    for (builtin, inputs, outputs) in tflite_operators(&model)? {
+        names.push(builtin_name(builtin));
         let output: u64 = match outputs.first() {
             Some(&index) => shape(index)?.iter().product(),
             None => 0,
@@ -377,6 +356,157 @@ fn tflite_info(bytes: &[u8]) -> Result<ModelInfo> {
         macs,
         ops: histogram(names.into_iter()),
     })
+}
+
+/// A TFLite operator: its builtin code, its input and its output tensor indices.
+type TfliteOperator = (tract_tflite::tflite::BuiltinOperator, Vec<i32>, Vec<i32>);
+
+/// Each operator of a TFLite file's first subgraph.
+fn tflite_operators(model: &tract_tflite::tflite::Model<'_>) -> Result<Vec<TfliteOperator>> {
+    use tract_tflite::tflite::BuiltinOperator;
+    let codes = model.operator_codes().context("no operator codes")?;
+    let subgraph = model
+        .subgraphs()
+        .and_then(|s| s.iter().next())
+        .context("no subgraph")?;
+    let mut operators = Vec::new();
+    for op in subgraph.operators().into_iter().flatten() {
+        let index = op.opcode_index() as usize;
+        if index >= codes.len() {
+            bail!(
+                "an operator refers to operator code {index} of {}",
+                codes.len()
+            );
+        }
+        let code = codes.get(index);
+        // Files from before the 127-operator limit keep the code in the deprecated field: the larger one counts.
+        let builtin = BuiltinOperator(
+            code.builtin_code()
+                .0
+                .max(i32::from(code.deprecated_builtin_code())),
+        );
+        let inputs: Vec<i32> = op.inputs().map_or_else(Vec::new, |v| v.iter().collect());
+        let outputs: Vec<i32> = op.outputs().map_or_else(Vec::new, |v| v.iter().collect());
+        operators.push((builtin, inputs, outputs));
+    }
+    Ok(operators)
+}
+
+fn builtin_name(builtin: tract_tflite::tflite::BuiltinOperator) -> String {
+    builtin
+        .variant_name()
+        .map_or_else(|| format!("builtin {}", builtin.0), str::to_string)
+}
+
+/// What a convolution of the file is, by its weights: the classes a profile tells apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvolutionKind {
+    /// One filter per channel (groups = channels).
+    Depthwise,
+    /// A 1×1 kernel over all channels.
+    Pointwise,
+    /// Any other convolution.
+    Full,
+}
+
+/// One node of a model file as a profile relates to it: the names an engine may give it (the node's own,
+/// then its outputs'), its operator, and what kind of convolution it is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileNode {
+    pub names: Vec<String>,
+    pub op_type: String,
+    pub convolution: Option<ConvolutionKind>,
+}
+
+/// The file's nodes, in file order.
+pub fn file_nodes(path: &Path, format: ModelFormat) -> Result<Vec<FileNode>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    match format {
+        ModelFormat::Onnx => onnx_nodes(&bytes),
+        ModelFormat::Tflite => tflite_nodes(&bytes),
+    }
+    .with_context(|| format!("cannot read the graph of {}", path.display()))
+}
+
+fn onnx_nodes(bytes: &[u8]) -> Result<Vec<FileNode>> {
+    let model = harness_onnx_graph::decode(bytes).map_err(anyhow::Error::msg)?;
+    let graph = model.graph.context("the model has no graph")?;
+    let weights: std::collections::HashMap<&str, &[i64]> = graph
+        .initializer
+        .iter()
+        .map(|t| (t.name.as_str(), t.dims.as_slice()))
+        .collect();
+    Ok(graph
+        .node
+        .iter()
+        .map(|node| {
+            let convolution = (node.op_type == "Conv").then(|| {
+                let group = node
+                    .attribute
+                    .iter()
+                    .find(|a| a.name == "group")
+                    .map_or(1, |a| a.i);
+                // Weights [M, C/group, kh, kw].
+                let dims = node.input.get(1).and_then(|w| weights.get(w.as_str()));
+                match dims {
+                    Some(&[_, 1, ..]) if group > 1 => ConvolutionKind::Depthwise,
+                    Some(&[_, _, 1, 1]) if group == 1 => ConvolutionKind::Pointwise,
+                    _ => ConvolutionKind::Full,
+                }
+            });
+            FileNode {
+                names: std::iter::once(node.name.clone())
+                    .chain(node.output.iter().cloned())
+                    .filter(|n| !n.is_empty())
+                    .collect(),
+                op_type: node.op_type.clone(),
+                convolution,
+            }
+        })
+        .collect())
+}
+
+fn tflite_nodes(bytes: &[u8]) -> Result<Vec<FileNode>> {
+    use tract_tflite::tflite::{root_as_model, BuiltinOperator};
+    let model = root_as_model(bytes).map_err(|e| anyhow::anyhow!("not a TFLite model: {e}"))?;
+    let tensors = model
+        .subgraphs()
+        .and_then(|s| s.iter().next())
+        .and_then(|s| s.tensors())
+        .context("no tensors")?;
+    let tensor = |index: i32| {
+        usize::try_from(index)
+            .ok()
+            .filter(|&i| i < tensors.len())
+            .map(|i| tensors.get(i))
+    };
+    Ok(tflite_operators(&model)?
+        .into_iter()
+        .map(|(builtin, inputs, outputs)| {
+            // Filters are [C_out, kh, kw, C_in].
+            let kernel = inputs
+                .get(1)
+                .and_then(|&i| tensor(i))
+                .and_then(|t| t.shape())
+                .map(|s| s.iter().collect::<Vec<i32>>());
+            let convolution = match builtin {
+                BuiltinOperator::DEPTHWISE_CONV_2D => Some(ConvolutionKind::Depthwise),
+                BuiltinOperator::CONV_2D => Some(match kernel.as_deref() {
+                    Some(&[_, 1, 1, _]) => ConvolutionKind::Pointwise,
+                    _ => ConvolutionKind::Full,
+                }),
+                _ => None,
+            };
+            FileNode {
+                names: outputs
+                    .iter()
+                    .filter_map(|&o| tensor(o).and_then(|t| t.name()).map(str::to_string))
+                    .collect(),
+                op_type: builtin_name(builtin),
+                convolution,
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -192,3 +192,29 @@ impl MeasurementRecord {
                 .is_some_and(|p| !matches!(p, "f32" | "fp32"))
     }
 }
+
+/// A measurement's profiled pass (`[measure] profile`): where the engine's time went, node by node, or why
+/// that is not known. Made after the measurement's timed runs, in a session of its own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProfileRecord {
+    /// `ok`, or how the pass failed (`unsupported` where the engine cannot profile).
+    pub status: Status,
+    pub error: Option<String>,
+    /// The engine's nodes with their time over `runs` profiled runs.
+    pub nodes: Vec<harness_backend_api::NodeTime>,
+    pub runs: usize,
+    /// The mean wall time of one profiled run, profiler included.
+    pub profiled_run_ms: Option<f64>,
+}
+
+impl ProfileRecord {
+    pub fn failed(status: Status, error: String) -> ProfileRecord {
+        ProfileRecord {
+            status,
+            error: Some(error),
+            nodes: Vec::new(),
+            runs: 0,
+            profiled_run_ms: None,
+        }
+    }
+}

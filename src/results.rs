@@ -1,7 +1,8 @@
 //! Reading results folders back: the input of `harness report` and `harness compare`, which work from the
 //! files a run wrote (possibly on another device), never from a run's memory.
 
-use crate::export::csv::{read_rows, SampleRow, SummaryRow};
+use crate::analysis::operators::OperatorClass;
+use crate::export::csv::{read_rows, ProfileRow, SampleRow, SummaryRow};
 use crate::export::run_status::RunStatus;
 use crate::key::SeriesKey;
 use anyhow::{Context, Result};
@@ -27,6 +28,8 @@ pub struct ResultFolder {
     pub environment: serde_json::Value,
     /// run.json, or None when the run never wrote it (it ended before it could).
     pub run: Option<RunStatus>,
+    /// profile.csv's rows; none when the run did not profile.
+    pub profile: Vec<ProfileRow>,
 }
 
 impl ResultFolder {
@@ -63,12 +66,19 @@ impl ResultFolder {
         let run = std::fs::read_to_string(path.join("run.json"))
             .ok()
             .and_then(|text| serde_json::from_str::<RunStatus>(&text).ok());
+        let profile_path = path.join("profile.csv");
+        let profile = if profile_path.is_file() {
+            read_rows(&profile_path)?
+        } else {
+            Vec::new()
+        };
         Ok(ResultFolder {
             path: path.to_path_buf(),
             rows,
             samples,
             environment,
             run,
+            profile,
         })
     }
 
@@ -185,4 +195,69 @@ fn worst_validity<'a>(verdicts: impl Iterator<Item = &'a str>) -> String {
         .max_by_key(|v| rank(v))
         .unwrap_or("invalid")
         .to_string()
+}
+
+/// One measurement's profiled pass read back: its nodes (none when it failed, with why).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineProfile {
+    pub key: SeriesKey,
+    /// `ok`, or how the pass failed; `error` says why.
+    pub status: String,
+    pub error: String,
+    pub nodes: Vec<ProfileRow>,
+    pub profiled_run_ms: Option<f64>,
+    pub unprofiled_median_ms: Option<f64>,
+}
+
+impl EngineProfile {
+    /// Time in one run per operator class, in microseconds, in `OperatorClass::ALL`'s order.
+    pub fn class_times(&self) -> [f64; OperatorClass::ALL.len()] {
+        let mut times = [0.0; OperatorClass::ALL.len()];
+        for node in &self.nodes {
+            let at = OperatorClass::ALL
+                .iter()
+                .position(|&c| c == node.operator_class())
+                .expect("ALL holds every class");
+            times[at] += node.per_run_us;
+        }
+        times
+    }
+
+    /// The nodes' time in one run, in microseconds.
+    pub fn total_us(&self) -> f64 {
+        self.nodes.iter().map(|n| n.per_run_us).sum()
+    }
+
+    /// What profiling cost: a profiled run's time over the unprofiled median.
+    pub fn overhead(&self) -> Option<f64> {
+        self.profiled_run_ms
+            .zip(self.unprofiled_median_ms)
+            .map(|(profiled, median)| profiled / median)
+    }
+}
+
+/// Every profiled pass in the folders, in the order they were written.
+pub fn profiles(folders: &[ResultFolder]) -> Vec<EngineProfile> {
+    let mut profiles: Vec<EngineProfile> = Vec::new();
+    for row in folders.iter().flat_map(|f| &f.profile) {
+        let key = row.key().series;
+        let at = match profiles.iter().position(|p| p.key == key) {
+            Some(at) => at,
+            None => {
+                profiles.push(EngineProfile {
+                    key,
+                    status: row.status.clone(),
+                    error: row.error.clone(),
+                    nodes: Vec::new(),
+                    profiled_run_ms: row.profiled_run_ms,
+                    unprofiled_median_ms: row.unprofiled_median_ms,
+                });
+                profiles.len() - 1
+            }
+        };
+        if !row.node.is_empty() {
+            profiles[at].nodes.push(row.clone());
+        }
+    }
+    profiles
 }

@@ -337,3 +337,44 @@ fn a_measurement_beside_busy_processes_is_marked_disturbed() {
         "{warnings:?}"
     );
 }
+
+/// A profiled pass runs after its measurement's rows are written, in a worker of its own: an engine that
+/// crashes while profiled costs the profile, never the timed row.
+#[test]
+fn a_crash_while_profiling_keeps_the_timed_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/mobilenet_v2/mobilenet_v2.onnx");
+    let text = format!(
+        "name = \"profiled\"\nthreads = [1]\noutput = \"results\"\n\n[[models]]\nname = \"mobilenet_v2\"\n\
+         onnx = \"{}\"\n[models.input]\nshape = [1, 3, 224, 224]\nlayout = \"NCHW\"\n\n\
+         [inputs]\nrandom = {{ count = 1, seed = 3 }}\n\n[backends.fault-profile-segfault]\n[backends.fault-none]\n\n\
+         [measure]\nwarmup_runs = 0\nwarmup_seconds = 0\nmin_runs = 3\nmin_seconds = 0\nprofile = true\n",
+        model.display()
+    );
+    let path = dir.path().join("profiled.toml");
+    std::fs::write(&path, text).unwrap();
+    let outcome = run_scenario(
+        &path,
+        &harness::backends::compiled_in(),
+        &worker_processes(),
+    );
+    let rows = common::summary_rows(&outcome.folder);
+    for backend in ["fault-profile-segfault", "fault-none"] {
+        let row = rows.iter().find(|r| r["backend"] == backend).unwrap();
+        assert_eq!(row["status"], "ok", "{backend}: {}", row["error"]);
+        assert_eq!(row["runs"], "3", "{backend}");
+    }
+    let profile: Vec<harness::export::csv::ProfileRow> =
+        harness::export::csv::read_rows(&outcome.folder.join("profile.csv")).unwrap();
+    let of = |backend: &str| profile.iter().find(|r| r.backend == backend).unwrap();
+    let crashed = of("fault-profile-segfault");
+    assert_eq!(crashed.status, "crashed", "{}", crashed.error);
+    assert!(crashed.error.contains("signal 11"), "{}", crashed.error);
+    let unsupported = of("fault-none");
+    assert_eq!(unsupported.status, "unsupported", "{}", unsupported.error);
+    assert!(
+        unsupported.error.contains("operator profiles"),
+        "{}",
+        unsupported.error
+    );
+}

@@ -7,8 +7,8 @@ use common::{quick_default_scenario, root, run_scenario, worker_processes};
 use harness::record::{MeasurementRecord, Status};
 use harness::run::isolation::Isolation;
 use harness_backend_api::{
-    Backend, BackendError, BackendInfo, LoadOptions, ModelFormat, PreparedInput, Session, Setting,
-    Tensor, TensorData, TensorInfo,
+    Backend, BackendError, BackendInfo, LoadOptions, ModelFormat, PreparedInput, Profile, Session,
+    Setting, Tensor, TensorData, TensorInfo,
 };
 use std::path::Path;
 use std::process::Command;
@@ -63,6 +63,12 @@ impl Session for WrongSession {
     }
     fn settings(&self) -> Vec<Setting> {
         self.0.settings()
+    }
+    fn run_profiled(&mut self, input: PreparedInput) -> Result<(), BackendError> {
+        self.0.run_profiled(input)
+    }
+    fn take_profile(&mut self) -> Result<Profile, BackendError> {
+        self.0.take_profile()
     }
 }
 

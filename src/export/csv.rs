@@ -1,10 +1,12 @@
-//! `summary.csv` (one tidy row per measurement), `samples.csv` (every latency, long format) and
-//! `predictions.csv` (classifiers' top-5), all starting with the same key columns. Each file has one row type
+//! `summary.csv` (one tidy row per measurement), `samples.csv` (every latency, long format),
+//! `predictions.csv` (classifiers' top-5) and `profile.csv` (profiled passes, a row per engine node), all
+//! starting with the same key columns. Each file has one row type
 //! here, which writes it and reads it back (`results`), so the two can never disagree. Each measurement's rows
 //! are written as soon as it ends, so that a crash or Ctrl-C keeps what was measured.
 
+use crate::analysis::operators::{self, Graph, OperatorClass};
 use crate::key::{MeasurementKey, SeriesKey};
-use crate::record::MeasurementRecord;
+use crate::record::{MeasurementRecord, ProfileRecord, Status};
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize, Serializer};
@@ -178,6 +180,105 @@ keyed_row! {
         pub label: String,
         #[serde(serialize_with = "fixed6_value")]
         pub score: f64,
+    }
+}
+
+keyed_row! {
+    /// One row of profile.csv: one node of the graph an engine executed, in a measurement's profiled pass
+    /// (`[measure] profile`); or, with an empty node, why the pass has no nodes (`status`, `error`).
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(default)]
+    pub struct ProfileRow {
+        /// `ok`, or how the profiled pass failed (`unsupported` where the engine cannot profile).
+        pub status: String,
+        /// The node's name and operator as the engine reports them.
+        pub node: String,
+        pub op_type: String,
+        /// The operator class, the same for every engine (see `analysis::operators`).
+        pub class: String,
+        /// Calls over the profiled runs, and the node's time over them.
+        pub calls: u64,
+        #[serde(serialize_with = "fixed6_value")]
+        pub total_us: f64,
+        #[serde(serialize_with = "fixed6_value")]
+        pub mean_us: f64,
+        /// The node's time in one run.
+        #[serde(serialize_with = "fixed6_value")]
+        pub per_run_us: f64,
+        /// The node's share of the time of all the engine's nodes.
+        #[serde(serialize_with = "fixed6_value")]
+        pub share: f64,
+        pub profiled_runs: usize,
+        /// One profiled run, profiler included, against the measurement's unprofiled median: their ratio is
+        /// what profiling cost.
+        #[serde(serialize_with = "fixed6")]
+        pub profiled_run_ms: Option<f64>,
+        #[serde(serialize_with = "fixed6")]
+        pub unprofiled_median_ms: Option<f64>,
+        #[serde(serialize_with = "fixed6")]
+        pub profiling_overhead: Option<f64>,
+        /// Why a node took no time, or that the engine fused nodes.
+        pub note: String,
+        pub error: String,
+    }
+}
+
+impl ProfileRow {
+    /// The rows of `record`'s profiled pass `profile`, its nodes classified against the model file's `graph`.
+    pub fn of(
+        scenario: &str,
+        record: &MeasurementRecord,
+        profile: &ProfileRecord,
+        graph: &Graph,
+    ) -> Vec<ProfileRow> {
+        let keyed = ProfileRow {
+            status: profile.status.as_str().to_string(),
+            profiled_runs: profile.runs,
+            profiled_run_ms: profile.profiled_run_ms,
+            unprofiled_median_ms: record.summary.as_ref().map(|s| s.median_ms),
+            error: profile.error.clone().unwrap_or_default(),
+            ..ProfileRow::keyed(scenario, record)
+        };
+        let keyed = ProfileRow {
+            profiling_overhead: keyed
+                .profiled_run_ms
+                .zip(keyed.unprofiled_median_ms)
+                .map(|(profiled, median)| profiled / median),
+            ..keyed
+        };
+        if profile.status != Status::Ok {
+            return vec![keyed];
+        }
+        let total: f64 = profile.nodes.iter().map(|n| n.total_us).sum();
+        let runs = profile.runs.max(1) as f64;
+        profile
+            .nodes
+            .iter()
+            .map(|node| ProfileRow {
+                node: node.node.clone(),
+                op_type: node.op_type.clone(),
+                class: graph
+                    .classify(&node.node, &node.op_type)
+                    .as_str()
+                    .to_string(),
+                calls: node.calls,
+                total_us: node.total_us,
+                mean_us: node.total_us / node.calls.max(1) as f64,
+                per_run_us: node.total_us / runs,
+                share: if total > 0.0 {
+                    node.total_us / total
+                } else {
+                    0.0
+                },
+                note: operators::note(&node.op_type, node.calls, node.total_us),
+                ..keyed.clone()
+            })
+            .collect()
+    }
+
+    /// The row's operator class (`Other` for a class this build does not know).
+    pub fn operator_class(&self) -> OperatorClass {
+        OperatorClass::parse(&self.class).unwrap_or(OperatorClass::Other)
     }
 }
 

@@ -39,6 +39,9 @@ pub struct MeasureRules {
     pub cooldown_seconds: f64,
     /// Pin each worker process to these CPU cores (e.g. the big cores of a big.LITTLE board); all by default.
     pub cpus: Option<Vec<usize>>,
+    /// After each measurement's timed runs, a profiled pass in a session of its own: each engine node's time,
+    /// by the engine's own profiler (profile.csv).
+    pub profile: bool,
 }
 
 impl Default for MeasureRules {
@@ -59,6 +62,7 @@ impl Default for MeasureRules {
             order: Order::Interleaved,
             seed: 0,
             cooldown_seconds: 0.0,
+            profile: false,
         }
     }
 }

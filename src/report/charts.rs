@@ -410,6 +410,107 @@ impl Figure for GroupedBars {
     }
 }
 
+/// The colour of the `index`-th part of a stack: the palette, then greys, so that up to ten parts stay apart.
+pub fn part_colour(index: usize) -> RGBColor {
+    const GREYS: [RGBColor; 3] = [
+        RGBColor(90, 90, 90),
+        RGBColor(150, 150, 150),
+        RGBColor(200, 200, 200),
+    ];
+    match index.checked_sub(PALETTE.len()) {
+        None => PALETTE[index],
+        Some(grey) => GREYS[grey % GREYS.len()],
+    }
+}
+
+/// Horizontal stacked bars: one bar per category (e.g. an engine), split into parts (e.g. operator classes)
+/// that keep their colour across every bar; the bar's total is written at its end.
+pub struct StackedBars {
+    pub title: String,
+    pub axis: String,
+    pub unit: String,
+    pub categories: Vec<String>,
+    /// The parts' names, in stacking order; part `i` is drawn in `part_colour(i)`.
+    pub parts: Vec<String>,
+    /// Per category, each part's value (0 where the category has none of it).
+    pub values: Vec<Vec<f64>>,
+}
+
+impl Figure for StackedBars {
+    fn plot_size(&self) -> (u32, u32) {
+        (1000, (120 + 34 * self.categories.len() as u32).max(220))
+    }
+
+    fn legend(&self) -> Vec<LegendEntry> {
+        // Only the parts some bar has.
+        self.parts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                self.values
+                    .iter()
+                    .any(|v| v.get(*i).is_some_and(|&x| x > 0.0))
+            })
+            .map(|(i, part)| LegendEntry {
+                label: part.clone(),
+                swatch: Swatch::Block(part_colour(i)),
+            })
+            .collect()
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let count = self.categories.len().max(1);
+        let totals: Vec<f64> = self.values.iter().map(|v| v.iter().sum()).collect();
+        let top = totals.iter().copied().fold(0.0, f64::max);
+        let x_max = if top > 0.0 { top * 1.15 } else { 1.0 };
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, (FONT, 22).into_font().style(FontStyle::Bold))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(label_width(
+                self.categories.iter().map(|c| c.chars().count()),
+            ))
+            .build_cartesian_2d(0.0..x_max, category_axis(count))
+            .map_err(drawing_error)?;
+        let categories = self.categories.clone();
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(GRID)
+            .x_desc(&self.axis)
+            .axis_desc_style((FONT, 16))
+            .label_style((FONT, 15))
+            .y_label_formatter(&move |y| category_label(&categories, *y))
+            .draw()
+            .map_err(drawing_error)?;
+        for (c, values) in self.values.iter().enumerate() {
+            let centre = category_centre(c, count);
+            let mut start = 0.0;
+            let mut parts = Vec::new();
+            for (i, &value) in values.iter().enumerate().filter(|(_, v)| **v > 0.0) {
+                parts.push(Rectangle::new(
+                    [(start, centre - 0.3), (start + value, centre + 0.3)],
+                    part_colour(i).filled(),
+                ));
+                start += value;
+            }
+            chart.draw_series(parts).map_err(drawing_error)?;
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((start, centre))
+                        + Text::new(
+                            format!("{}{}", significant(start), self.unit),
+                            (6, -8),
+                            (FONT, 14).into_font(),
+                        ),
+                ))
+                .map_err(drawing_error)?;
+        }
+        Ok(())
+    }
+}
+
 /// The spread of one measurement's latencies: Tukey's box (quartiles), whiskers to the furthest sample within
 /// 1.5 interquartile ranges, and every sample beyond drawn as a point.
 #[derive(Clone, Debug, PartialEq)]

@@ -2,8 +2,9 @@
 //! (charts embedded as SVG, styles inline, nothing fetched).
 
 use super::Report;
-use crate::export::csv::SummaryRow;
+use crate::export::csv::{ProfileRow, SummaryRow};
 use crate::report::charts::significant;
+use crate::results::EngineProfile;
 use std::fmt::Write;
 
 /// A table given once and rendered in both formats.
@@ -437,6 +438,9 @@ fn blocks(report: &Report) -> Vec<Block> {
             blocks.push(Block::Chart(i));
         }
     }
+    if !report.profiles.is_empty() {
+        blocks.extend(profile_blocks(report));
+    }
     blocks.push(Block::Heading("All measurements".into()));
     blocks.push(Block::Table(summary_table(report)));
     for (prefix, heading) in [
@@ -454,6 +458,98 @@ fn blocks(report: &Report) -> Vec<Block> {
     }
     blocks.push(Block::Heading("Environment".into()));
     blocks.push(Block::Table(environment_table(report)));
+    blocks
+}
+
+/// Where the time goes: per model, the stacked chart by operator class, each pass's overhead (or why an
+/// engine has no profile), and each engine's ten slowest nodes.
+fn profile_blocks(report: &Report) -> Vec<Block> {
+    let several_devices = report.devices().len() > 1;
+    let label = |p: &EngineProfile| super::profile_label(&p.key, several_devices);
+    let mut blocks = vec![
+        Block::Heading("Where the time goes".into()),
+        Block::Paragraph(
+            "A profiled pass after each measurement's timed runs, in a session of its own, through each engine's              own profiler: the time of every node of the graph the engine executed, grouped into operator classes              (the same classes and colours for every engine; depthwise and pointwise convolutions are told apart by              the model file's node each engine node came from). Profilers add their own cost: each pass's              profiled run is shown beside the measurement's unprofiled median. Nodes an engine fused into others              show no time of their own, and their rows say so."
+                .into(),
+        ),
+    ];
+    for model in super::distinct(report.profiles.iter().map(|p| p.key.model.clone())) {
+        let of_model: Vec<&EngineProfile> = report
+            .profiles
+            .iter()
+            .filter(|p| p.key.model == model)
+            .collect();
+        blocks.push(Block::Paragraph(format!("Model {model}:")));
+        if let Some(i) = report
+            .charts
+            .iter()
+            .position(|c| c.name == format!("profile-{}", crate::export::folder::slug(&model)))
+        {
+            blocks.push(Block::Chart(i));
+        }
+        blocks.push(Block::Table(Table {
+            header: vec![
+                "engine",
+                "profile",
+                "nodes",
+                "node time ms/run",
+                "profiled run ms",
+                "unprofiled median ms",
+                "overhead",
+            ],
+            rows: of_model
+                .iter()
+                .map(|p| {
+                    vec![
+                        label(p),
+                        if p.status == "ok" {
+                            "ok".to_string()
+                        } else {
+                            format!("{}: {}", p.status, p.error)
+                        },
+                        p.nodes.len().to_string(),
+                        if p.nodes.is_empty() {
+                            String::new()
+                        } else {
+                            significant(p.total_us() / 1e3)
+                        },
+                        optional(p.profiled_run_ms),
+                        optional(p.unprofiled_median_ms),
+                        p.overhead()
+                            .map_or_else(String::new, |o| format!("{o:.2}×")),
+                    ]
+                })
+                .collect(),
+        }));
+        for profile in of_model.iter().filter(|p| !p.nodes.is_empty()) {
+            let mut nodes: Vec<&ProfileRow> = profile.nodes.iter().collect();
+            nodes.sort_by(|a, b| b.per_run_us.total_cmp(&a.per_run_us));
+            blocks.push(Block::Paragraph(format!(
+                "{}: the ten slowest nodes",
+                label(profile)
+            )));
+            blocks.push(Block::Table(Table {
+                header: vec![
+                    "node", "operator", "class", "µs/run", "share", "calls", "note",
+                ],
+                rows: nodes
+                    .iter()
+                    .take(10)
+                    .map(|n| {
+                        vec![
+                            n.node.clone(),
+                            n.op_type.clone(),
+                            n.class.clone(),
+                            significant(n.per_run_us),
+                            format!("{:.1}%", n.share * 100.0),
+                            n.calls.to_string(),
+                            n.note.clone(),
+                        ]
+                    })
+                    .collect(),
+            }));
+        }
+    }
     blocks
 }
 

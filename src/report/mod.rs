@@ -6,14 +6,19 @@ pub mod charts;
 mod document;
 
 use crate::analysis::change::{judge, welch_change, Change, NOISE_THRESHOLD};
+use crate::analysis::operators::OperatorClass;
 use crate::export::answer::threads_label;
 use crate::export::csv::SummaryRow;
 use crate::export::run_status::RunState;
 use crate::key::SeriesKey;
 use crate::record::Status;
-use crate::results::{measurements, round_medians, same_folder, Measurement, ResultFolder};
+use crate::results::{
+    measurements, profiles, round_medians, same_folder, EngineProfile, Measurement, ResultFolder,
+};
 use anyhow::{Context, Result};
-use charts::{Bar, BarSeries, Distribution, GroupedBars, Rendered, Scaling, ScalingLine, Spread};
+use charts::{
+    Bar, BarSeries, Distribution, GroupedBars, Rendered, Scaling, ScalingLine, Spread, StackedBars,
+};
 use std::path::{Path, PathBuf};
 
 /// What a report was made from, and the charts drawn for it.
@@ -21,6 +26,8 @@ pub struct Report {
     pub folders: Vec<ResultFolder>,
     pub measurements: Vec<Measurement>,
     pub studies: Vec<StudyRow>,
+    /// Profiled passes, where the runs profiled.
+    pub profiles: Vec<EngineProfile>,
     pub charts: Vec<Rendered>,
 }
 
@@ -136,6 +143,7 @@ impl Report {
     pub fn build(folders: Vec<ResultFolder>) -> Result<Report> {
         let measurements = measurements(&folders);
         let studies = studies(&folders, &measurements);
+        let profiles = profiles(&folders);
         let mut charts = Vec::new();
         for baseline in distinct(studies.iter().map(|r| r.baseline.clone())) {
             let rows: Vec<&StudyRow> = studies.iter().filter(|r| r.baseline == baseline).collect();
@@ -180,10 +188,24 @@ impl Report {
                 )?);
             }
         }
+        for model in distinct(profiles.iter().map(|p| p.key.model.clone())) {
+            let of_model: Vec<&EngineProfile> = profiles
+                .iter()
+                .filter(|p| p.key.model == model && !p.nodes.is_empty())
+                .collect();
+            if !of_model.is_empty() {
+                charts.push(charts::render(
+                    &format!("profile-{}", crate::export::folder::slug(&model)),
+                    &format!("{model}: where the time goes"),
+                    &profile_chart(&model, &of_model),
+                )?);
+            }
+        }
         Ok(Report {
             folders,
             measurements,
             studies,
+            profiles,
             charts,
         })
     }
@@ -264,6 +286,38 @@ pub(crate) fn distinct<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
         }
     }
     seen
+}
+
+/// One bar per profiled engine (format, threads and, with several, device), split by operator class: the
+/// time of the engine's nodes in one profiled run.
+fn profile_chart(model: &str, profiles: &[&EngineProfile]) -> StackedBars {
+    let several_devices = distinct(profiles.iter().map(|p| &p.key.device)).len() > 1;
+    StackedBars {
+        title: format!("{model}: time per run by operator class (profiled)"),
+        axis: "ms per run in the engine's nodes, as its profiler measured them".into(),
+        unit: " ms".into(),
+        categories: profiles
+            .iter()
+            .map(|p| profile_label(&p.key, several_devices))
+            .collect(),
+        parts: OperatorClass::ALL
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect(),
+        values: profiles
+            .iter()
+            .map(|p| p.class_times().iter().map(|us| us / 1e3).collect())
+            .collect(),
+    }
+}
+
+/// How a profiled measurement is named in charts and tables.
+pub fn profile_label(key: &SeriesKey, several_devices: bool) -> String {
+    format!(
+        "{} · {}",
+        key.engine_label(),
+        series_label(key, several_devices)
+    )
 }
 
 /// How a series of (device, threads) is named: the device only when several devices are shown.
@@ -522,6 +576,7 @@ mod tests {
             rows,
             samples: Default::default(),
             environment: serde_json::Value::Null,
+            profile: Vec::new(),
             run: Some(RunStatus {
                 status: RunState::Complete,
                 measurements_planned: count,

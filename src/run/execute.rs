@@ -33,37 +33,22 @@ pub fn execute(
         };
         return failed(Status::Unsupported, error);
     }
-    let options = LoadOptions {
-        threads: plan.threads,
-        engine: plan.options.clone(),
-        inputs: plan
-            .inputs
-            .iter()
-            .map(InputDescription::bound_shape)
-            .collect(),
-    };
     // The engine's runtime library loads outside the timer: `load_ms` is the model's, the same in a fresh worker
     // as in a process that loaded the library for an earlier measurement. A library that cannot load fails the
     // load below, with its reason.
     let _ = backend.load_runtime();
     let before = clock.now();
-    let mut session = match backend.load(&plan.model_path, plan.format, &options) {
+    let mut session = match backend.load(&plan.model_path, plan.format, &load_options(plan, false))
+    {
         Ok(session) => session,
-        Err(e @ (BackendError::Unsupported { .. } | BackendError::Option { .. })) => {
-            return failed(Status::Unsupported, e)
-        }
-        Err(e) => return failed(Status::LoadFailed, e),
+        Err(e) => return failed(load_status(&e), e),
     };
     let load = clock.now().saturating_sub(before);
     let conversion = session.conversion_time();
     let rss_after_load_kb = ProcessStatus::read().and_then(|s| s.resident_kb());
 
-    let order = match match_inputs(backend.name(), session.inputs(), &plan.inputs) {
-        Ok(order) => order,
-        Err(e) => return failed(Status::LoadFailed, e),
-    };
-    let (prepared, adaptation) =
-        match prepare_inputs(session.as_mut(), backend.name(), &inputs.sets, plan, &order) {
+    let (order, prepared, adaptation) =
+        match prepare_all(session.as_mut(), backend.name(), &inputs.sets, plan) {
             Ok(prepared) => prepared,
             Err(e) => return failed(Status::LoadFailed, e),
         };
@@ -120,6 +105,41 @@ pub fn execute(
         cpu_shares,
         ..MeasurementRecord::empty(plan, device, &version())
     }
+}
+
+/// What `plan`'s session is loaded with; `profile` for a profiled pass.
+pub(super) fn load_options(plan: &MeasurementPlan, profile: bool) -> LoadOptions {
+    LoadOptions {
+        threads: plan.threads,
+        engine: plan.options.clone(),
+        inputs: plan
+            .inputs
+            .iter()
+            .map(InputDescription::bound_shape)
+            .collect(),
+        profile,
+    }
+}
+
+/// What a failed load makes of a row: unsupported when the engine cannot do what was asked.
+pub(super) fn load_status(error: &BackendError) -> Status {
+    match error {
+        BackendError::Unsupported { .. } | BackendError::Option { .. } => Status::Unsupported,
+        _ => Status::LoadFailed,
+    }
+}
+
+/// Matches the model's input sets to the session's inputs and prepares every set: the order of the
+/// described inputs per session input, the prepared sets, and how their layout was adapted.
+pub(super) fn prepare_all(
+    session: &mut dyn Session,
+    engine: &str,
+    sets: &[Vec<Tensor>],
+    plan: &MeasurementPlan,
+) -> Result<(Vec<usize>, Vec<PreparedInput>, Adaptation), BackendError> {
+    let order = match_inputs(engine, session.inputs(), &plan.inputs)?;
+    let (prepared, adaptation) = prepare_inputs(session, engine, sets, plan, &order)?;
+    Ok((order, prepared, adaptation))
 }
 
 /// Times each run from the image file on: decode, preprocess, fit the layout, hand over, run. A spare

@@ -1,13 +1,14 @@
 //! The results folder of one run, written as the run goes: created new with the scenario and the environment,
 //! a measurement's rows added as soon as it ends, `run.json` and `results.json` written at the end.
 
-use crate::export::csv::{PredictionRow, RowWriter, SampleRow, SummaryRow};
+use crate::analysis::operators::Graph;
+use crate::export::csv::{PredictionRow, ProfileRow, RowWriter, SampleRow, SummaryRow};
 use crate::export::environment::Environment;
 use crate::export::folder::create_run_folder;
 use crate::export::results_json::ResultsDocument;
 use crate::export::run_status::RunStatus;
 use crate::machine::{Access, WORKER_LAUNCHER_VARIABLE};
-use crate::record::MeasurementRecord;
+use crate::record::{MeasurementRecord, ProfileRecord};
 use crate::scenario::Scenario;
 use anyhow::{Context, Result};
 use harness_backend_api::Backend;
@@ -27,6 +28,8 @@ pub struct RunFolder {
     samples: RowWriter<SampleRow>,
     /// Only when the scenario has a classifier.
     predictions: Option<RowWriter<PredictionRow>>,
+    /// Only when the scenario profiles.
+    profile: Option<RowWriter<ProfileRow>>,
 }
 
 impl RunFolder {
@@ -47,10 +50,16 @@ impl RunFolder {
         } else {
             None
         };
+        let profile = if scenario.measure.profile {
+            Some(RowWriter::create(&path.join("profile.csv"))?)
+        } else {
+            None
+        };
         Ok(RunFolder {
             summary: RowWriter::create(&path.join("summary.csv"))?,
             samples: RowWriter::create(&path.join("samples.csv"))?,
             predictions,
+            profile,
             scenario: scenario.name.clone(),
             path,
         })
@@ -70,6 +79,19 @@ impl RunFolder {
             ))?;
         }
         Ok(())
+    }
+
+    /// Writes the rows of `record`'s profiled pass, its nodes classified against the model file's `graph`.
+    pub fn add_profile(
+        &mut self,
+        record: &MeasurementRecord,
+        profile: &ProfileRecord,
+        graph: &Graph,
+    ) -> Result<()> {
+        match self.profile.as_mut() {
+            Some(out) => out.add(&ProfileRow::of(&self.scenario, record, profile, graph)),
+            None => Ok(()),
+        }
     }
 
     /// Writes run.json, then results.json: the whole run, with the `warnings` its answer ends with.

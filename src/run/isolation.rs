@@ -10,10 +10,11 @@
 
 use super::execute::execute;
 use super::handover;
+use super::profile::profile;
 use crate::inputs::{ImageRecipe, ModelInputs};
 use crate::measure::{MonotonicClock, ProcessStatus};
 use crate::plan::MeasurementPlan;
-use crate::record::{MeasurementRecord, Status};
+use crate::record::{MeasurementRecord, ProfileRecord, Status};
 use anyhow::{Context, Result};
 use harness_backend_api::{Backend, Tensor};
 use serde::{Deserialize, Serialize};
@@ -88,18 +89,10 @@ impl Workers {
         device: &str,
     ) -> MeasurementRecord {
         let started = Instant::now();
-        let job = WorkerJob {
-            plan: plan.clone(),
-            device: device.to_string(),
-            input_names: inputs.names.clone(),
-            images: inputs.images.clone(),
-        };
+        let job = WorkerJob::new(plan, device, inputs, false);
         let tensors = self.encoded_inputs(&plan.model, inputs);
         let encoding = started.elapsed();
-        let limits = Limits {
-            time: plan.rules.time_limit(),
-            memory_bytes: plan.rules.memory_limit_mb.map(|mb| mb * 1024 * 1024),
-        };
+        let limits = Limits::of(plan);
         let mut record = run_in_child(
             (&self.program, self.launcher.as_ref()),
             (&job, tensors),
@@ -112,6 +105,34 @@ impl Workers {
             .handover_ms
             .map(|ms| ms + encoding.as_secs_f64() * 1e3);
         record
+    }
+}
+
+impl Workers {
+    /// Runs `plan`'s profiled pass in a worker process of its own.
+    fn profile(&self, plan: &MeasurementPlan, inputs: &ModelInputs, device: &str) -> ProfileRecord {
+        let job = WorkerJob::new(plan, device, inputs, true);
+        let tensors = self.encoded_inputs(&plan.model, inputs);
+        let limits = Limits::of(plan);
+        let program = (&self.program, self.launcher.as_ref());
+        let outcome = match supervise(program, (&job, tensors), limits, &plan.rules.cpus) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                return ProfileRecord::failed(
+                    Status::RunFailed,
+                    format!("cannot run the worker process: {e:#}"),
+                )
+            }
+        };
+        if let Some((status, error)) = outcome.failure(limits) {
+            return ProfileRecord::failed(status, error);
+        }
+        match &outcome.reply {
+            Ok(reply) => serde_json::from_slice(&reply.message).unwrap_or_else(|e| {
+                ProfileRecord::failed(Status::RunFailed, outcome.without_result(&e.into()))
+            }),
+            Err(e) => ProfileRecord::failed(Status::RunFailed, outcome.without_result(e)),
+        }
     }
 }
 
@@ -142,6 +163,20 @@ pub fn measure(
     }
 }
 
+/// Carries out `plan`'s profiled pass where the isolation says, after its timed runs are written.
+pub fn profile_pass(
+    plan: &MeasurementPlan,
+    backend: &dyn Backend,
+    inputs: &ModelInputs,
+    device: &str,
+    isolation: &Isolation,
+) -> ProfileRecord {
+    match isolation {
+        Isolation::InProcess => profile(plan, backend, inputs),
+        Isolation::Subprocess(workers) => workers.profile(plan, inputs, device),
+    }
+}
+
 /// What the parent hands a worker on its standard input, ahead of the encoded input tensors.
 #[derive(Serialize, Deserialize)]
 pub struct WorkerJob {
@@ -149,6 +184,21 @@ pub struct WorkerJob {
     pub device: String,
     pub input_names: Vec<String>,
     pub images: Option<ImageRecipe>,
+    /// The plan's profiled pass rather than its measurement.
+    #[serde(default)]
+    pub profile: bool,
+}
+
+impl WorkerJob {
+    fn new(plan: &MeasurementPlan, device: &str, inputs: &ModelInputs, profile: bool) -> WorkerJob {
+        WorkerJob {
+            plan: plan.clone(),
+            device: device.to_string(),
+            input_names: inputs.names.clone(),
+            images: inputs.images.clone(),
+            profile,
+        }
+    }
 }
 
 /// A worker process's entry: its job on standard input, its reply on standard output, which it keeps to itself
@@ -175,6 +225,11 @@ fn work(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
         .iter()
         .find(|b| b.name() == job.plan.engine)
         .with_context(|| format!("no backend `{}` in this build", job.plan.engine))?;
+    if job.profile {
+        let record = profile(&job.plan, backend.as_ref(), &inputs);
+        handover::send(output, &serde_json::to_vec(&record)?, &[])?;
+        return Ok(());
+    }
     let mut record = execute(
         &job.plan,
         backend.as_ref(),
@@ -199,6 +254,16 @@ pub struct Limits {
     pub memory_bytes: Option<u64>,
 }
 
+impl Limits {
+    /// The limits `plan`'s rules set.
+    fn of(plan: &MeasurementPlan) -> Limits {
+        Limits {
+            time: plan.rules.time_limit(),
+            memory_bytes: plan.rules.memory_limit_mb.map(|mb| mb * 1024 * 1024),
+        }
+    }
+}
+
 /// CPU cores the worker is pinned to (`sched_setaffinity`), none meaning all.
 pub type CpuList = Option<Vec<usize>>;
 
@@ -214,7 +279,7 @@ fn run_in_child(
     let failed = |status, error: String| {
         MeasurementRecord::failed(&job.plan, &job.device, engine_version, status, error)
     };
-    match supervise(program, launcher, (job, tensors), limits, cpus) {
+    match supervise((program, launcher), (job, tensors), limits, cpus) {
         Ok(outcome) => {
             let mut record = outcome.into_record(job, engine_version, limits);
             record.pinned_cpus = cpus.clone();
@@ -339,8 +404,7 @@ fn worker_command(
 }
 
 fn supervise(
-    program: &PathBuf,
-    launcher: Option<&PathBuf>,
+    (program, launcher): (&PathBuf, Option<&PathBuf>),
     (job, tensors): (&WorkerJob, Arc<Vec<u8>>),
     limits: Limits,
     cpus: &CpuList,
@@ -415,92 +479,102 @@ fn supervise(
 }
 
 impl Outcome {
-    fn into_record(
-        self,
-        job: &WorkerJob,
-        engine_version: &str,
-        limits: Limits,
-    ) -> MeasurementRecord {
+    /// How the worker failed, when it was stopped, timed out or died of a signal; `None` when it exited.
+    fn failure(&self, limits: Limits) -> Option<(Status, String)> {
         let last_words = last_lines(&self.stderr, 4);
-        let failed = |status, error: String| {
-            let mut record =
-                MeasurementRecord::failed(&job.plan, &job.device, engine_version, status, error);
-            record.peak_rss_kb = Some(self.peak_rss_kb);
-            record
-        };
         if self.interrupted {
-            return failed(
+            return Some((
                 Status::Interrupted,
                 format!(
                     "stopped by {} during this measurement",
                     crate::interrupt::cause()
                 ),
-            );
+            ));
         }
         if self.timed_out {
-            return failed(
+            return Some((
                 Status::TimedOut,
                 format!(
                     "killed after the {:.0} s time limit{}",
                     limits.time.as_secs_f64(),
                     with(&last_words)
                 ),
-            );
+            ));
         }
-        if libc::WIFSIGNALED(self.status) {
-            let signal = libc::WTERMSIG(self.status);
-            let out_of_memory =
-                String::from_utf8_lossy(&self.stderr).contains("memory allocation of");
-            return match signal {
-                _ if out_of_memory => failed(
-                    Status::OutOfMemory,
-                    format!(
-                        "ran out of memory{}{}",
-                        limits.memory_bytes.map_or(String::new(), |b| format!(
-                            " (limit {} MB)",
-                            b / (1024 * 1024)
-                        )),
-                        with(&last_words)
-                    ),
-                ),
-                libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE => failed(
-                    Status::Crashed,
-                    format!(
-                        "crashed with signal {signal} ({}){}",
-                        signal_name(signal),
-                        with(&last_words)
-                    ),
-                ),
-                libc::SIGABRT => failed(
-                    Status::Aborted,
-                    format!("aborted (signal 6){}", with(&last_words)),
-                ),
-                libc::SIGKILL => failed(
-                    Status::OutOfMemory,
-                    format!(
-                        "killed by signal 9, most likely by the kernel's out-of-memory killer{}",
-                        with(&last_words)
-                    ),
-                ),
-                other => failed(
-                    Status::Crashed,
-                    format!("ended by signal {other}{}", with(&last_words)),
-                ),
-            };
+        if !libc::WIFSIGNALED(self.status) {
+            return None;
         }
-        match self.reply.and_then(Reply::into_record) {
+        let signal = libc::WTERMSIG(self.status);
+        let out_of_memory = String::from_utf8_lossy(&self.stderr).contains("memory allocation of");
+        Some(match signal {
+            _ if out_of_memory => (
+                Status::OutOfMemory,
+                format!(
+                    "ran out of memory{}{}",
+                    limits.memory_bytes.map_or(String::new(), |b| format!(
+                        " (limit {} MB)",
+                        b / (1024 * 1024)
+                    )),
+                    with(&last_words)
+                ),
+            ),
+            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE => (
+                Status::Crashed,
+                format!(
+                    "crashed with signal {signal} ({}){}",
+                    signal_name(signal),
+                    with(&last_words)
+                ),
+            ),
+            libc::SIGABRT => (
+                Status::Aborted,
+                format!("aborted (signal 6){}", with(&last_words)),
+            ),
+            libc::SIGKILL => (
+                Status::OutOfMemory,
+                format!(
+                    "killed by signal 9, most likely by the kernel's out-of-memory killer{}",
+                    with(&last_words)
+                ),
+            ),
+            other => (
+                Status::Crashed,
+                format!("ended by signal {other}{}", with(&last_words)),
+            ),
+        })
+    }
+
+    /// The worker exited without a reply that could be read.
+    fn without_result(&self, error: &anyhow::Error) -> String {
+        format!(
+            "the worker exited with status {} without a result ({error:#}){}",
+            libc::WEXITSTATUS(self.status),
+            with(&last_lines(&self.stderr, 4))
+        )
+    }
+
+    fn into_record(
+        mut self,
+        job: &WorkerJob,
+        engine_version: &str,
+        limits: Limits,
+    ) -> MeasurementRecord {
+        let reply = std::mem::replace(&mut self.reply, Err(anyhow::anyhow!("read once")));
+        let failed = |status, error: String| {
+            let mut record =
+                MeasurementRecord::failed(&job.plan, &job.device, engine_version, status, error);
+            record.peak_rss_kb = Some(self.peak_rss_kb);
+            record
+        };
+        if let Some((status, error)) = self.failure(limits) {
+            return failed(status, error);
+        }
+        match reply.and_then(Reply::into_record) {
             Ok(mut record) => {
                 record.peak_rss_kb = record.peak_rss_kb.or(Some(self.peak_rss_kb));
                 record
             }
-            Err(e) => failed(
-                Status::RunFailed,
-                format!(
-                    "the worker exited with status {} without a result ({e:#}){}",
-                    libc::WEXITSTATUS(self.status),
-                    with(&last_words)
-                ),
-            ),
+            Err(e) => failed(Status::RunFailed, self.without_result(&e)),
         }
     }
 }

@@ -9,11 +9,13 @@ mod folder;
 mod handover;
 pub mod isolation;
 mod prepare;
+mod profile;
 mod progress;
 mod reference;
 
 pub use prepare::{prepare_models, PreparedModel};
 
+use crate::analysis::operators::Graph;
 use crate::analysis::parity;
 use crate::export::run_status::{RunState, RunStatus};
 use crate::plan::{self, MeasurementPlan, Timing};
@@ -23,7 +25,7 @@ use crate::scenario::Scenario;
 use anyhow::{bail, Result};
 use folder::{Classes, RunFolder};
 use harness_backend_api::Backend;
-use isolation::{measure, Isolation};
+use isolation::{measure, profile_pass, Isolation};
 use prepare::MacCounts;
 use progress::Progress;
 use reference::References;
@@ -79,6 +81,7 @@ pub fn run(
     let references = References::run(scenario, &prepared, backends, context, &mut progress)?;
     let macs = MacCounts::count(scenario, &mut progress)?;
 
+    let mut graphs = Graphs::default();
     let mut records = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
         let index = scenario.model_index(&plan.model);
@@ -98,6 +101,13 @@ pub fn run(
             labels: prepared.labels.as_deref(),
         });
         folder.add(&record, classes)?;
+        // After the timed rows are on disk: a profiled pass that crashes costs only its own rows.
+        if profiles(plan, &record) {
+            progress.profiling(plan)?;
+            let profile = profile_pass(plan, backend, &prepared.inputs, &device, isolation);
+            progress.profiled(&profile)?;
+            folder.add_profile(&record, &profile, graphs.of(plan))?;
+        }
         records.push(record);
         if crate::interrupt::requested() {
             break;
@@ -144,6 +154,36 @@ pub fn run(
         records,
         interrupted,
     })
+}
+
+/// Whether `plan`'s measurement gets a profiled pass: when the scenario asks, once per series (its first
+/// round's inference timing), and only where the measurement itself worked.
+fn profiles(plan: &MeasurementPlan, record: &MeasurementRecord) -> bool {
+    plan.rules.profile
+        && plan.round == 0
+        && plan.timing == Timing::Inference
+        && record.status == Status::Ok
+        && !crate::interrupt::requested()
+}
+
+/// Each model file's graph, read the first time a profile of it is classified.
+#[derive(Default)]
+struct Graphs(Vec<(PathBuf, Graph)>);
+
+impl Graphs {
+    fn of(&mut self, plan: &MeasurementPlan) -> &Graph {
+        let at = match self.0.iter().position(|(path, _)| *path == plan.model_path) {
+            Some(at) => at,
+            None => {
+                // A graph that cannot be read leaves the classes to what each engine's operators say.
+                let nodes = crate::model_info::file_nodes(&plan.model_path, plan.format)
+                    .unwrap_or_default();
+                self.0.push((plan.model_path.clone(), Graph::new(&nodes)));
+                self.0.len() - 1
+            }
+        };
+        &self.0[at].1
+    }
 }
 
 /// The scenario's plans, less those an earlier folder holds already (rows it wrote, but not as interrupted).

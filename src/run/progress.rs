@@ -3,7 +3,7 @@
 //! bar below those lines shows the measurement under way, how many are done, and an estimate of the time left.
 
 use crate::plan::{MeasurementPlan, Timing};
-use crate::record::MeasurementRecord;
+use crate::record::{MeasurementRecord, ProfileRecord};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -116,6 +116,45 @@ impl<'a> Progress<'a> {
                     if plan.threads == 1 { "" } else { "s" }
                 ));
                 bar.inc(1);
+                Ok(())
+            }
+            None => writeln!(self.out, "{result}"),
+        }
+    }
+
+    /// The measurement's profiled pass begins.
+    pub fn profiling(&mut self, plan: &MeasurementPlan) -> std::io::Result<()> {
+        let what = format!("{} · {} · profiling", plan.model, plan.backend);
+        match &self.bar {
+            Some(bar) => {
+                bar.set_message(what);
+                Ok(())
+            }
+            None => {
+                write!(self.out, "    {what} … ")?;
+                self.out.flush()
+            }
+        }
+    }
+
+    /// The profiled pass ended.
+    pub fn profiled(&mut self, profile: &ProfileRecord) -> std::io::Result<()> {
+        let result = match (&profile.error, profile.profiled_run_ms) {
+            (Some(error), _) => format!(
+                "{}: {}",
+                profile.status.as_str(),
+                error.lines().next().unwrap_or_default()
+            ),
+            (None, Some(ms)) => format!(
+                "{} nodes over {} runs, {ms:.3} ms a profiled run",
+                profile.nodes.len(),
+                profile.runs
+            ),
+            (None, None) => profile.status.as_str().to_string(),
+        };
+        match &self.bar {
+            Some(bar) => {
+                bar.println(format!("    profile: {result}"));
                 Ok(())
             }
             None => writeln!(self.out, "{result}"),

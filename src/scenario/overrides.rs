@@ -11,6 +11,8 @@ pub struct Overrides {
     pub backends: Option<Vec<String>>,
     pub threads: Option<Vec<usize>>,
     pub quick: bool,
+    /// A profiled pass after each measurement (`[measure] profile = true`).
+    pub profile: bool,
     pub out: Option<PathBuf>,
     pub device: Option<String>,
     /// Set by the harness that drives this run on a target (`run --target`), for the rows' `target` column.
@@ -36,6 +38,9 @@ impl Overrides {
         }
         if self.quick {
             arguments.push("--quick".to_string());
+        }
+        if self.profile {
+            arguments.push("--profile".to_string());
         }
         if self.verbose {
             arguments.push("--verbose".to_string());
@@ -70,6 +75,9 @@ impl Overrides {
         }
         if self.quick {
             scenario.measure = scenario.measure.quick();
+        }
+        if self.profile {
+            scenario.measure.profile = true;
         }
         if let Some(out) = &self.out {
             scenario.output_dir = out.clone();

@@ -8,7 +8,8 @@
 
 use crate::{
     bind_shapes, bound_inputs, Backend, BackendError, BackendInfo, EngineOptions, InputShape,
-    LoadOptions, ModelFormat, PreparedInput, Session, Setting, Tensor, TensorInfo,
+    LoadOptions, ModelFormat, PreparedInput, Profile, Profiling, Session, Setting, Tensor,
+    TensorInfo,
 };
 use std::fmt;
 use std::path::Path;
@@ -44,6 +45,9 @@ pub trait Engine: Send + Sync {
     const OPTIONS: &'static [&'static str] = &[];
     /// What the thread budget really does in this engine.
     const THREADS_NOTE: &'static str;
+    /// Whether [`EngineSession::profile`] works, or why not.
+    const PROFILING: Profiling =
+        Profiling::Unsupported("the harness does not read this engine's profiler");
     type Session: EngineSession + 'static;
 
     /// The formats this build reads: [`KNOWN_ENGINES`]'s entry unless the engine knows better at run time.
@@ -81,6 +85,8 @@ pub struct LoadRequest<'a> {
     /// The thread budget, at least 1.
     pub threads: usize,
     pub options: &'a EngineOptions,
+    /// The session is for a profiled pass: turn the engine's profiler on.
+    pub profile: bool,
     /// The scenario's input shapes, to bind the file's free dimensions before compiling (see [`bound_inputs`]).
     pub inputs: &'a [InputShape],
 }
@@ -152,6 +158,18 @@ pub trait EngineSession {
     fn conversion_time(&self) -> Option<Duration> {
         None
     }
+
+    /// One inference under the engine's profiler (the session was opened with [`LoadRequest::profile`]); the
+    /// session keeps each node's time until [`EngineSession::take_profile`]. Called only where
+    /// [`Engine::PROFILING`] says it works.
+    fn run_profiled(&mut self, inputs: &mut Self::Inputs) -> Result<(), BackendError> {
+        self.run(inputs)
+    }
+
+    /// Each node's time over the profiled runs since the last call.
+    fn take_profile(&mut self) -> Result<Profile, BackendError> {
+        Ok(Profile::default())
+    }
 }
 
 impl<E: Engine> Backend for E {
@@ -201,6 +219,7 @@ impl<E: Engine> Backend for E {
             threads: options.threads.max(1),
             options: &options.engine,
             inputs: &options.inputs,
+            profile: options.profile,
         };
         let opened = self.open(&request)?;
         Ok(Box::new(Adapted {
@@ -209,6 +228,7 @@ impl<E: Engine> Backend for E {
             inputs: opened.inputs,
             outputs: opened.outputs,
             engine: E::NAME,
+            profiling: E::PROFILING,
         }))
     }
 }
@@ -221,9 +241,21 @@ pub struct Adapted<S: EngineSession> {
     inputs: Vec<TensorInfo>,
     outputs: Vec<TensorInfo>,
     engine: &'static str,
+    profiling: Profiling,
 }
 
 impl<S: EngineSession> Adapted<S> {
+    /// The engine's reason when it cannot profile.
+    fn profiling(&self) -> Result<(), BackendError> {
+        match self.profiling {
+            Profiling::Supported => Ok(()),
+            Profiling::Unsupported(why) => Err(BackendError::unsupported(
+                self.engine,
+                format!("operator profiles: {why}"),
+            )),
+        }
+    }
+
     fn check_count(&self, inputs: &[Tensor]) -> Result<(), BackendError> {
         if inputs.len() == self.inputs.len() {
             return Ok(());
@@ -274,6 +306,16 @@ impl<S: EngineSession> Session for Adapted<S> {
 
     fn conversion_time(&self) -> Option<Duration> {
         self.session.conversion_time()
+    }
+
+    fn run_profiled(&mut self, input: PreparedInput) -> Result<(), BackendError> {
+        self.profiling()?;
+        self.session.run_profiled(&mut self.prepared[input.0])
+    }
+
+    fn take_profile(&mut self) -> Result<Profile, BackendError> {
+        self.profiling()?;
+        self.session.take_profile()
     }
 }
 
@@ -369,6 +411,7 @@ mod tests {
                     .collect(),
             ),
             inputs: Vec::new(),
+            profile: false,
         }
     }
 

@@ -12,6 +12,7 @@ mod engine;
 mod error;
 mod layout;
 mod options;
+mod profile;
 pub mod runtime;
 mod tensor;
 
@@ -22,6 +23,7 @@ pub use engine::{
 pub use error::BackendError;
 pub use layout::{adapt_input, Adaptation, Layout};
 pub use options::EngineOptions;
+pub use profile::{NodeTime, Profile, Profiling};
 pub use tensor::{
     f16, Element, ElementKind, ElementType, Tensor, TensorData, TensorInfo, ToF64, Transform,
 };
@@ -65,6 +67,9 @@ pub struct LoadOptions {
     /// The scenario's shape for each input it gives: free dimensions of the file are bound to them.
     #[serde(default)]
     pub inputs: Vec<InputShape>,
+    /// The session is for a profiled pass: the engine turns its profiler on (see [`Session::profile`]).
+    #[serde(default)]
+    pub profile: bool,
 }
 
 /// One engine setting as it was really applied, recorded beside the measurement.
@@ -157,5 +162,20 @@ pub trait Session {
     /// it is, or found the conversion cached). Reported apart from, and subtracted from, the load time.
     fn conversion_time(&self) -> Option<std::time::Duration> {
         None
+    }
+
+    /// One inference on a prepared input under the engine's profiler, in a session loaded with
+    /// [`LoadOptions::profile`]; never part of a timed measurement. An engine that cannot profile answers
+    /// [`BackendError::Unsupported`] with its reason (engines' sessions give theirs through [`Adapted`]).
+    fn run_profiled(&mut self, _input: PreparedInput) -> Result<(), BackendError> {
+        Err(BackendError::unsupported(
+            "this session",
+            "operator profiles",
+        ))
+    }
+
+    /// Each node's time over the profiled runs since the last call.
+    fn take_profile(&mut self) -> Result<Profile, BackendError> {
+        Ok(Profile::default())
     }
 }

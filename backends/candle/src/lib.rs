@@ -8,9 +8,10 @@ pub mod plan;
 
 use candle_core::Tensor as CandleTensor;
 use harness_backend_api::{
-    BackendError, Engine, EngineSession, LoadRequest, ModelFormat, Opened, Setting, Tensor,
-    TensorData,
+    BackendError, Engine, EngineSession, LoadRequest, ModelFormat, Opened, Profile, Profiling,
+    Setting, Tensor, TensorData,
 };
+use std::time::Instant;
 
 const NAME: &str = "candle";
 /// The pinned version of candle-core (checked against Cargo.lock by a test).
@@ -24,6 +25,8 @@ impl Engine for CandleBackend {
 RAYON_NUM_THREADS is set to N in the measuring process before candle first runs: candle reads it on each matrix \
 product to size its gemm parallelism, and rayon's global pool, which candle's kernels also use, takes its size \
 from it once; element-wise operations run on the calling thread.";
+    /// The backend's own plan, each step timed: candle's CPU operations finish before they return.
+    const PROFILING: Profiling = Profiling::Supported;
     type Session = CandleSession;
 
     fn unread_format_hint(&self, format: ModelFormat) -> Option<String> {
@@ -62,6 +65,7 @@ from it once; element-wise operations run on the calling thread.";
                 pool,
                 threads,
                 last: Vec::new(),
+                profile: Profile::default(),
             },
             inputs,
             outputs,
@@ -74,6 +78,7 @@ pub struct CandleSession {
     pool: rayon::ThreadPool,
     threads: usize,
     last: Vec<CandleTensor>,
+    profile: Profile,
 }
 
 fn input_error(e: candle_core::Error) -> BackendError {
@@ -110,6 +115,26 @@ impl EngineSession for CandleSession {
             .install(|| plan.run(inputs))
             .map_err(|reason| BackendError::run(NAME, reason))?;
         Ok(())
+    }
+
+    fn run_profiled(&mut self, inputs: &mut Vec<CandleTensor>) -> Result<(), BackendError> {
+        let (plan, profile) = (&self.plan, &mut self.profile);
+        self.last = self
+            .pool
+            .install(|| {
+                plan.run_with(inputs, |step, evaluate| {
+                    let started = Instant::now();
+                    let value = evaluate();
+                    profile.add(&step.node, &step.op_type, started.elapsed());
+                    value
+                })
+            })
+            .map_err(|reason| BackendError::run(NAME, reason))?;
+        Ok(())
+    }
+
+    fn take_profile(&mut self) -> Result<Profile, BackendError> {
+        Ok(std::mem::take(&mut self.profile))
     }
 
     fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {

@@ -68,8 +68,10 @@ pub struct Step {
     /// Slots no later step reads: emptied after this step, so intermediate tensors are freed as soon as
     /// possible.
     pub frees: Vec<usize>,
-    /// The node's name, for run-time errors.
+    /// The node's name, for run-time errors and profiles.
     pub node: String,
+    /// The node's ONNX operator, for profiles.
+    pub op_type: String,
 }
 
 #[derive(Debug)]
@@ -92,6 +94,18 @@ impl Plan {
 
     /// Runs the plan on one set of inputs and returns the graph's outputs.
     pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>, String> {
+        self.run_with(inputs, |_, evaluate| evaluate())
+    }
+
+    /// Runs the plan with each step's evaluation handed to `around` (which a profile times).
+    pub fn run_with(
+        &self,
+        inputs: &[Tensor],
+        mut around: impl FnMut(
+            &Step,
+            &mut dyn FnMut() -> candle_core::Result<Tensor>,
+        ) -> candle_core::Result<Tensor>,
+    ) -> Result<Vec<Tensor>, String> {
         let mut slots = self.initial.clone();
         for (&slot, tensor) in self.inputs.iter().zip(inputs) {
             slots[slot] = Some(tensor.clone());
@@ -106,9 +120,7 @@ impl Plan {
                         .expect("the plan orders every value before its readers")
                 })
                 .collect();
-            let value = step
-                .op
-                .run(&args)
+            let value = around(step, &mut || step.op.run(&args))
                 .map_err(|e| format!("node `{}`: {e}", step.node))?;
             slots[step.output] = Some(value);
             for &slot in &step.frees {
@@ -718,6 +730,7 @@ pub fn build(model: &pb::ModelProto) -> Result<Plan, PlanError> {
             output,
             frees: Vec::new(),
             node: node_name(node),
+            op_type: node.op_type.clone(),
         });
     }
     let outputs: Vec<usize> = graph

@@ -17,8 +17,8 @@ mod convert;
 mod net;
 
 use harness_backend_api::{
-    BackendError, ElementType, Engine, EngineSession, LoadRequest, ModelFormat, Opened, Setting,
-    Tensor, TensorData, TensorInfo,
+    BackendError, ElementType, Engine, EngineSession, LoadRequest, ModelFormat, Opened, Profile,
+    Profiling, Setting, Tensor, TensorData, TensorInfo,
 };
 use mnn_sys as ffi;
 use net::{HostTensor, Net, Port, Schedule};
@@ -44,6 +44,8 @@ impl Engine for MnnBackend {
     const OPTIONS: &'static [&'static str] = &["precision", "memory", "power"];
     const THREADS_NOTE: &'static str = "MNN's `numThread = N` in the session's schedule: its CPU \
 backend splits each operator's work over N threads of MNN's own pool.";
+    /// Each operator of the converted model timed between MNN's callbacks before and after it.
+    const PROFILING: Profiling = Profiling::Supported;
     type Session = MnnSession;
 
     fn version(&self) -> String {
@@ -155,6 +157,7 @@ backend splits each operator's work over N threads of MNN's own pool.";
                 output_tensors,
                 settings,
                 conversion: converted.conversion,
+                profile: Profile::default(),
             },
             inputs,
             outputs,
@@ -286,9 +289,27 @@ pub struct MnnSession {
     output_tensors: Vec<HostTensor>,
     settings: Vec<Setting>,
     conversion: Option<Duration>,
+    profile: Profile,
 }
 
 impl MnnSession {
+    /// Copies the inputs in, runs the network with `run`, and copies the outputs out.
+    fn run_with(
+        &mut self,
+        inputs: &[HostTensor],
+        run: impl FnOnce(&Net) -> Result<(), String>,
+    ) -> Result<(), BackendError> {
+        let run_error = |reason: String| BackendError::run(NAME, reason);
+        for (host, port) in inputs.iter().zip(&self.inputs) {
+            host.copy_to(port.tensor).map_err(run_error)?;
+        }
+        run(&self.net).map_err(run_error)?;
+        for (host, port) in self.output_tensors.iter_mut().zip(&self.outputs) {
+            host.copy_from(port.tensor).map_err(run_error)?;
+        }
+        Ok(())
+    }
+
     /// A host tensor like `port`'s holding `tensor`'s values.
     fn host_input(port: &Port, tensor: &Tensor) -> Result<HostTensor, String> {
         let mut host = HostTensor::like(port.tensor)?;
@@ -344,15 +365,18 @@ impl EngineSession for MnnSession {
     }
 
     fn run(&mut self, inputs: &mut Vec<HostTensor>) -> Result<(), BackendError> {
-        let run_error = |reason: String| BackendError::run(NAME, reason);
-        for (host, port) in inputs.iter().zip(&self.inputs) {
-            host.copy_to(port.tensor).map_err(run_error)?;
-        }
-        self.net.run().map_err(run_error)?;
-        for (host, port) in self.output_tensors.iter_mut().zip(&self.outputs) {
-            host.copy_from(port.tensor).map_err(run_error)?;
-        }
-        Ok(())
+        self.run_with(inputs, |net| net.run())
+    }
+
+    fn run_profiled(&mut self, inputs: &mut Vec<HostTensor>) -> Result<(), BackendError> {
+        let mut profile = std::mem::take(&mut self.profile);
+        let ran = self.run_with(inputs, |net| net.run_profiled(&mut profile));
+        self.profile = profile;
+        ran
+    }
+
+    fn take_profile(&mut self) -> Result<Profile, BackendError> {
+        Ok(std::mem::take(&mut self.profile))
     }
 
     fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {

@@ -1,10 +1,12 @@
 //! The handful of MNN C API objects a session uses, each released on drop: the interpreter (the model), its
 //! session (the compiled network on the CPU backend) and host tensors.
 
-use harness_backend_api::{ElementType, TensorData};
+use harness_backend_api::{ElementType, Profile, TensorData};
 use mnn_sys as ffi;
-use std::ffi::{c_int, c_void, CStr, CString};
+use std::cell::Cell;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::Path;
+use std::time::Instant;
 
 /// How the session is scheduled: MNN's `ScheduleConfig` and `BackendConfig`.
 #[derive(Clone, Copy, Debug)]
@@ -166,6 +168,73 @@ impl Net {
         } else {
             Err(format!("MNN's runSession failed ({code:?})"))
         }
+    }
+}
+
+impl Net {
+    /// Runs the network once with each operator timed (MNN's `runSessionWithCallBackInfo`: a call before and
+    /// one after each operator, which has finished its work by then).
+    pub fn run_profiled(&self, profile: &mut Profile) -> Result<(), String> {
+        let started = Cell::new(Instant::now());
+        let mut before = |_: *const c_void| {
+            started.set(Instant::now());
+            true
+        };
+        let mut after = |op: *const c_void| {
+            let elapsed = started.get().elapsed();
+            // SAFETY: MNN hands a live OperatorInfo whose strings outlive the callback.
+            let (name, op_type) = unsafe {
+                (
+                    text(ffi::OperatorInfo_name(op)),
+                    text(ffi::OperatorInfo_type(op)),
+                )
+            };
+            profile.add(&name, &op_type, elapsed);
+            true
+        };
+        let mut before: &mut dyn FnMut(*const c_void) -> bool = &mut before;
+        let mut after: &mut dyn FnMut(*const c_void) -> bool = &mut after;
+        // SAFETY: a live, resized session; both closures outlive the synchronous run that calls them through
+        // `rust_closure_callback_runner_op`.
+        let code = unsafe {
+            ffi::Interpreter_runSessionWithCallBackInfo(
+                self.interpreter,
+                self.session,
+                (&mut before as *mut &mut dyn FnMut(*const c_void) -> bool).cast(),
+                (&mut after as *mut &mut dyn FnMut(*const c_void) -> bool).cast(),
+                1,
+            )
+        };
+        if code == ffi::ErrorCode::ERROR_CODE_NO_ERROR {
+            Ok(())
+        } else {
+            Err(format!(
+                "MNN's runSessionWithCallBackInfo failed ({code:?})"
+            ))
+        }
+    }
+}
+
+/// The entry mnn-sys's C wrapper calls for each callback of `runSessionWithCallBackInfo` (the `mnn` crate,
+/// not used here, would define it otherwise): `closure` is one of [`Net::run_profiled`]'s closures.
+#[no_mangle]
+extern "C" fn rust_closure_callback_runner_op(
+    closure: *mut c_void,
+    _tensors: *const *mut ffi::Tensor,
+    _count: usize,
+    op: *const c_void,
+) -> c_int {
+    // SAFETY: `run_profiled` passes a pointer to a live `&mut dyn FnMut` for the run's duration.
+    let callback = unsafe { &mut *closure.cast::<&mut dyn FnMut(*const c_void) -> bool>() };
+    c_int::from(callback(op))
+}
+
+/// A C string of MNN's, or nothing.
+unsafe fn text(p: *const c_char) -> String {
+    if p.is_null() {
+        String::new()
+    } else {
+        CStr::from_ptr(p).to_string_lossy().into_owned()
     }
 }
 

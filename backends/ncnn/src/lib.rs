@@ -12,8 +12,8 @@ mod convert;
 mod ffi;
 
 use harness_backend_api::{
-    BackendError, Engine, EngineSession, LoadRequest, ModelFormat, Opened, Setting, Tensor,
-    TensorData, TensorInfo,
+    BackendError, Engine, EngineSession, LoadRequest, ModelFormat, Opened, Profiling, Setting,
+    Tensor, TensorData, TensorInfo,
 };
 use std::ffi::{c_int, CStr, CString};
 use std::path::Path;
@@ -33,6 +33,10 @@ impl Engine for NcnnBackend {
     const THREADS_NOTE: &'static str =
         "NCNN's `num_threads = N`: each layer runs an OpenMP parallel loop \
 over N threads (libgomp's pool, kept between layers).";
+    const PROFILING: Profiling = Profiling::Unsupported(
+        "ncnn's C API has no per-layer timing (its layer benchmark is the NCNN_BENCHMARK build option, which \
+         prints to the console)",
+    );
     type Session = NcnnSession;
 
     fn unread_format_hint(&self, _format: ModelFormat) -> Option<String> {

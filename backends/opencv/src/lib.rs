@@ -7,7 +7,7 @@
 
 use harness_backend_api::{
     declared_formats, BackendError, ElementType, Engine, EngineSession, LoadRequest, ModelFormat,
-    Opened, Setting, Tensor, TensorData, TensorInfo,
+    Opened, Profile, Profiling, Setting, Tensor, TensorData, TensorInfo,
 };
 use harness_onnx_graph::rewrite::clip_bounds_to_attributes;
 use opencv::core::{self, Mat, Scalar, Vector};
@@ -37,6 +37,8 @@ impl Engine for OpencvBackend {
     const THREADS_NOTE: &'static str =
         "cv::setNumThreads(N): OpenCV's own parallel framework runs each \
 layer on N threads; the setting is process-wide, applied when the model is loaded.";
+    /// `Net::getPerfProfile`: each layer's ticks in the last forward pass (0 for a layer fused into another).
+    const PROFILING: Profiling = Profiling::Supported;
     type Session = OpencvSession;
 
     /// ONNX always; TFLite from OpenCV 4.8 on.
@@ -188,6 +190,9 @@ pub struct OpencvSession {
     output_layers: Vector<String>,
     last: Vector<Mat>,
     settings: Vec<Setting>,
+    /// Each layer's name and type in id order, read at the first profiled run.
+    layers: Vec<(String, String)>,
+    profile: Profile,
 }
 
 impl OpencvSession {
@@ -230,6 +235,8 @@ impl OpencvSession {
             output_layers,
             last: Vector::new(),
             settings,
+            layers: Vec::new(),
+            profile: Profile::default(),
         })
     }
 
@@ -275,6 +282,31 @@ impl EngineSession for OpencvSession {
         self.net
             .forward(&mut self.last, &self.output_layers)
             .map_err(|e| BackendError::run(NAME, cv_error(e)))
+    }
+
+    fn run_profiled(&mut self, blobs: &mut Vec<Mat>) -> Result<(), BackendError> {
+        self.run(blobs)?;
+        let failed = |e| BackendError::run(NAME, cv_error(e));
+        if self.layers.is_empty() {
+            // Layer ids count from 1 (0 is the input layer); names and timings leave the input layer out.
+            let names = self.net.get_layer_names().map_err(failed)?;
+            for (id, name) in (1..).zip(names.iter()) {
+                let op_type = self.net.get_layer(id).map_err(failed)?.typ();
+                self.layers.push((name, op_type));
+            }
+        }
+        let ticks_per_us = core::get_tick_frequency().map_err(failed)? / 1e6;
+        let mut timings = Vector::<f64>::new();
+        self.net.get_perf_profile(&mut timings).map_err(failed)?;
+        for ((name, op_type), ticks) in self.layers.iter().zip(timings.iter()) {
+            self.profile
+                .add_micros(name, op_type, 1, ticks / ticks_per_us);
+        }
+        Ok(())
+    }
+
+    fn take_profile(&mut self) -> Result<Profile, BackendError> {
+        Ok(std::mem::take(&mut self.profile))
     }
 
     fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {

@@ -8,8 +8,8 @@
 
 use harness_backend_api::runtime::LazyRuntime;
 use harness_backend_api::{
-    BackendError, ElementType, Engine, EngineSession, LoadRequest, Opened, Setting, Tensor,
-    TensorData, TensorInfo,
+    BackendError, ElementType, Engine, EngineSession, LoadRequest, Opened, Profile, Profiling,
+    Setting, Tensor, TensorData, TensorInfo,
 };
 use openvino::{Core, DeviceType, PropertyKey, RwPropertyKey};
 use std::path::PathBuf;
@@ -46,6 +46,8 @@ impl Engine for OpenvinoBackend {
     const OPTIONS: &'static [&'static str] = &["precision"];
     const THREADS_NOTE: &'static str = "INFERENCE_NUM_THREADS = N on the CPU device with NUM_STREAMS = 1 \
 (one inference at a time, latency-oriented); OpenVINO's own TBB pool runs each layer on those threads.";
+    /// The CPU device's performance counters (`PERF_COUNT = YES` at compile time), read after each run.
+    const PROFILING: Profiling = Profiling::Supported;
     type Session = OpenvinoSession;
 
     fn version(&self) -> String {
@@ -85,6 +87,7 @@ impl Engine for OpenvinoBackend {
             (RwPropertyKey::NumStreams, "1".to_string()),
             (RwPropertyKey::InferenceNumThreads, threads.to_string()),
             (RwPropertyKey::HintInferencePrecision, precision.to_string()),
+            (RwPropertyKey::EnableProfiling, yes_no(request.profile)),
         ] {
             core.set_property(&DeviceType::CPU, &key, &value)
                 .map_err(ov)?;
@@ -149,11 +152,17 @@ impl Engine for OpenvinoBackend {
                 input_names: inputs.iter().map(|i| i.name.clone()).collect(),
                 output_count: outputs.len(),
                 settings,
+                runs: 0,
+                profile_start: None,
             },
             inputs,
             outputs,
         })
     }
+}
+
+fn yes_no(on: bool) -> String {
+    if on { "YES" } else { "NO" }.to_string()
 }
 
 /// What OpenVINO's CPU device can compute here (`OPTIMIZATION_CAPABILITIES`: FP32, BF16, FP16, INT8, ...).
@@ -226,6 +235,96 @@ pub struct OpenvinoSession {
     input_names: Vec<String>,
     output_count: usize,
     settings: Vec<Setting>,
+    /// Inferences since the model was compiled, which OpenVINO's counters average over.
+    runs: u64,
+    /// The counters as they stood before the first profiled run, and after how many inferences.
+    profile_start: Option<(u64, Vec<Counter>)>,
+}
+
+// The `openvino` crate keeps a request's C handle to itself and does not wrap the performance counters; its
+// `InferRequest` is that one pointer, which a pinned release and this check make safe to read.
+const _: () = assert!(
+    std::mem::size_of::<openvino::InferRequest>()
+        == std::mem::size_of::<*mut openvino_sys::ov_infer_request_t>()
+);
+
+/// One node's performance counter: OpenVINO's CPU device reports each node's mean time over every inference
+/// since the model was compiled (in whole microseconds), not the last inference's.
+struct Counter {
+    node: String,
+    op_type: String,
+    executed: bool,
+    mean_us: f64,
+}
+
+/// The performance counters (`PERF_COUNT`) as they stand: each node of the compiled graph, with the nodes
+/// OpenVINO fused into others as not executed.
+fn read_counters(request: &openvino::InferRequest) -> Result<Vec<Counter>, BackendError> {
+    use openvino_sys::{ov_profiling_info_list_t, ov_profiling_info_t_Status, ov_status_e};
+    let text = |p: *const std::os::raw::c_char| {
+        // SAFETY: OpenVINO's strings in a profiling list are NUL-terminated and live as long as the list.
+        (!p.is_null()).then(|| {
+            unsafe { std::ffi::CStr::from_ptr(p) }
+                .to_string_lossy()
+                .into_owned()
+        })
+    };
+    let mut counters = Vec::new();
+    // SAFETY: the request is one pointer to the C request (checked above); the list is filled by OpenVINO,
+    // read within its size, and freed by OpenVINO.
+    unsafe {
+        let handle = *(request as *const openvino::InferRequest)
+            .cast::<*const openvino_sys::ov_infer_request_t>();
+        let mut list = ov_profiling_info_list_t {
+            profiling_infos: std::ptr::null_mut(),
+            size: 0,
+        };
+        let status = openvino_sys::ov_infer_request_get_profiling_info(handle, &mut list);
+        if status != ov_status_e::OK {
+            return Err(BackendError::run(
+                NAME,
+                format!("reading the performance counters failed ({status:?})"),
+            ));
+        }
+        let infos = if list.profiling_infos.is_null() {
+            &[]
+        } else {
+            std::slice::from_raw_parts(list.profiling_infos, list.size)
+        };
+        for info in infos {
+            counters.push(Counter {
+                node: text(info.node_name).unwrap_or_default(),
+                op_type: text(info.node_type).unwrap_or_default(),
+                executed: info.status == ov_profiling_info_t_Status::EXECUTED,
+                mean_us: info.real_time.max(0) as f64,
+            });
+        }
+        openvino_sys::ov_profiling_info_list_free(&mut list);
+    }
+    Ok(counters)
+}
+
+/// Each node's time over the inferences between two readings of the counters (`before` after `runs_before`
+/// inferences, `after` after `runs_after`): the difference of the means' totals.
+fn profile_between(
+    (runs_before, before): (u64, &[Counter]),
+    (runs_after, after): (u64, &[Counter]),
+) -> Profile {
+    let mut profile = Profile::default();
+    for counter in after {
+        let earlier = before
+            .iter()
+            .find(|c| c.node == counter.node && c.op_type == counter.op_type)
+            .map_or(0.0, |c| c.mean_us * runs_before as f64);
+        let total = (counter.mean_us * runs_after as f64 - earlier).max(0.0);
+        let calls = if counter.executed {
+            runs_after - runs_before
+        } else {
+            0
+        };
+        profile.add_micros(&counter.node, &counter.op_type, calls, total);
+    }
+    profile
 }
 
 fn input_error(reason: String) -> BackendError {
@@ -286,7 +385,29 @@ impl EngineSession for OpenvinoSession {
                     .map_err(run_error)?,
             }
         }
-        self.request.infer().map_err(run_error)
+        self.request.infer().map_err(run_error)?;
+        self.runs += 1;
+        Ok(())
+    }
+
+    fn run_profiled(&mut self, inputs: &mut Vec<InputValue>) -> Result<(), BackendError> {
+        if self.profile_start.is_none() {
+            let before = if self.runs == 0 {
+                Vec::new()
+            } else {
+                read_counters(&self.request)?
+            };
+            self.profile_start = Some((self.runs, before));
+        }
+        self.run(inputs)
+    }
+
+    fn take_profile(&mut self) -> Result<Profile, BackendError> {
+        let Some((runs_before, before)) = self.profile_start.take() else {
+            return Ok(Profile::default());
+        };
+        let after = read_counters(&self.request)?;
+        Ok(profile_between((runs_before, &before), (self.runs, &after)))
     }
 
     fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {
@@ -327,6 +448,26 @@ mod tests {
     use super::*;
     use harness_backend_api::{Backend, LoadOptions, ModelFormat};
     use std::path::Path;
+
+    #[test]
+    fn counters_averaged_since_compiling_give_the_profiled_runs_alone() {
+        let counter = |node: &str, executed, mean_us| Counter {
+            node: node.into(),
+            op_type: "Convolution".into(),
+            executed,
+            mean_us,
+        };
+        // Two warm-up runs of 30 µs each, then three profiled runs of 10 µs: the mean falls to 18 µs.
+        let before = [counter("conv", true, 30.0), counter("fused", false, 0.0)];
+        let after = [counter("conv", true, 18.0), counter("fused", false, 0.0)];
+        let profile = profile_between((2, &before), (5, &after));
+        let rows: Vec<(&str, u64, f64)> = profile
+            .nodes
+            .iter()
+            .map(|n| (n.node.as_str(), n.calls, n.total_us))
+            .collect();
+        assert_eq!(rows, [("conv", 3, 30.0), ("fused", 0, 0.0)]);
+    }
 
     #[test]
     fn an_unknown_precision_is_refused() {

@@ -6,12 +6,13 @@
 
 use harness_backend_api::runtime::LazyRuntime;
 use harness_backend_api::{
-    f16, BackendError, Element, ElementType, Engine, EngineSession, LoadRequest, Opened, Setting,
-    Tensor, TensorData, TensorInfo,
+    f16, BackendError, Element, ElementType, Engine, EngineSession, LoadRequest, Opened, Profile,
+    Profiling, Setting, Tensor, TensorData, TensorInfo,
 };
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::SessionInputValue;
 use ort::value::{DynValue, PrimitiveTensorElementType, TensorElementType, ValueType};
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 const NAME: &str = "ort";
@@ -62,6 +63,8 @@ impl Engine for OrtBackend {
 1, sequential execution. Worker threads spin while waiting (ONNX Runtime's default, option spin = false turns it \
 off); the harness drops each session before the next measurement, so the spinning never competes with another \
 engine.";
+    /// ONNX Runtime's own profiler (`SessionOptions::EnableProfiling`): a JSON trace with every kernel's time.
+    const PROFILING: Profiling = Profiling::Supported;
     type Session = OrtSession;
 
     fn version(&self) -> String {
@@ -95,7 +98,16 @@ engine.";
         let spin = options.get_bool(NAME, "spin")?.unwrap_or(true);
         let threads = request.threads;
         let runtime = runtime().map_err(|e| request.error(e))?;
-        let session = open_session(&runtime.environment, request.model, level, threads, spin)
+        let trace = request.profile.then(|| {
+            std::env::temp_dir().join(format!("harness-ort-profile-{}", std::process::id()))
+        });
+        let settings = SessionSettings {
+            level,
+            threads,
+            spin,
+            trace: trace.as_deref(),
+        };
+        let session = open_session(&runtime.environment, request.model, &settings)
             .map_err(|e| request.error(e))?;
         // ONNX Runtime takes its shapes from each run's tensors; binding here checks the scenario's shapes.
         let inputs = request.bound_inputs(
@@ -123,6 +135,7 @@ engine.";
                     Setting::new("spin", spin),
                 ],
                 last: Vec::new(),
+                profiled_runs: 0,
             },
             inputs,
             outputs,
@@ -130,29 +143,38 @@ engine.";
     }
 }
 
+/// What a session is opened with.
+struct SessionSettings<'a> {
+    level: GraphOptimizationLevel,
+    threads: usize,
+    spin: bool,
+    /// Where the profiler writes its trace (ONNX Runtime adds a time stamp), for a profiled session.
+    trace: Option<&'a Path>,
+}
+
 /// A session with the latency-oriented options this backend documents.
 fn open_session(
     environment: &ort::environment::Environment,
     model: &Path,
-    level: GraphOptimizationLevel,
-    threads: usize,
-    spin: bool,
+    settings: &SessionSettings<'_>,
 ) -> Result<ort::session::Session, String> {
     let text = |e: ort::Error<_>| e.to_string();
-    ort::session::Session::builder(environment)
+    let mut builder = ort::session::Session::builder(environment)
         .map_err(|e| e.to_string())?
-        .with_optimization_level(level)
+        .with_optimization_level(settings.level)
         .map_err(text)?
-        .with_intra_threads(threads)
+        .with_intra_threads(settings.threads)
         .map_err(text)?
         .with_inter_threads(1)
         .map_err(text)?
         .with_parallel_execution(false)
         .map_err(text)?
-        .with_intra_op_spinning(spin)
-        .map_err(text)?
-        .commit_from_file(model)
-        .map_err(|e| e.to_string())
+        .with_intra_op_spinning(settings.spin)
+        .map_err(text)?;
+    if let Some(trace) = settings.trace {
+        builder = builder.with_profiling(trace).map_err(text)?;
+    }
+    builder.commit_from_file(model).map_err(|e| e.to_string())
 }
 
 /// Asks the library at `path` (already loaded by `ort`, so this only takes another reference) for its release.
@@ -184,6 +206,8 @@ pub struct OrtSession {
     names: Vec<String>,
     settings: Vec<Setting>,
     last: Vec<DynValue>,
+    /// Runs since the session opened that the profiler's trace should be read for.
+    profiled_runs: usize,
 }
 
 impl EngineSession for OrtSession {
@@ -212,9 +236,79 @@ impl EngineSession for OrtSession {
         self.last.iter().map(from_value).collect()
     }
 
+    fn run_profiled(&mut self, inputs: &mut Vec<DynValue>) -> Result<(), BackendError> {
+        self.run(inputs)?;
+        self.profiled_runs += 1;
+        Ok(())
+    }
+
+    /// Ends the profiler, which writes its trace: a session profiles once.
+    fn take_profile(&mut self) -> Result<Profile, BackendError> {
+        let trace = self
+            .session
+            .end_profiling()
+            .map_err(|e| BackendError::run(NAME, format!("ending the profiler: {e}")))?;
+        let text = std::fs::read_to_string(&trace);
+        let _ = std::fs::remove_file(&trace);
+        let text = text.map_err(|e| BackendError::run(NAME, format!("reading {trace}: {e}")))?;
+        kernel_times(&text, std::mem::take(&mut self.profiled_runs))
+            .map_err(|e| BackendError::run(NAME, format!("{trace}: {e}")))
+    }
+
     fn settings(&self) -> Vec<Setting> {
         self.settings.clone()
     }
+}
+
+/// One event of ONNX Runtime's trace (Chrome's trace event format): a run (`model_run`) or a kernel
+/// (`<node>_kernel_time`, with its operator in `args.op_name`).
+#[derive(Deserialize)]
+struct TraceEvent {
+    #[serde(default)]
+    cat: String,
+    name: String,
+    #[serde(default)]
+    ts: u64,
+    #[serde(default)]
+    dur: u64,
+    #[serde(default)]
+    args: TraceArgs,
+}
+
+#[derive(Default, Deserialize)]
+struct TraceArgs {
+    #[serde(default)]
+    op_name: String,
+}
+
+/// Each kernel's time over the trace's last `runs` runs: the trace holds every run since the session opened,
+/// warm-up runs included.
+fn kernel_times(trace: &str, runs: usize) -> Result<Profile, String> {
+    let events: Vec<TraceEvent> =
+        serde_json::from_str(trace).map_err(|e| format!("not a profiler trace: {e}"))?;
+    let mut windows: Vec<(u64, u64)> = events
+        .iter()
+        .filter(|e| e.cat == "Session" && e.name == "model_run")
+        .map(|e| (e.ts, e.ts + e.dur))
+        .collect();
+    if windows.len() < runs {
+        return Err(format!(
+            "the trace holds {} runs, {runs} were profiled",
+            windows.len()
+        ));
+    }
+    windows.sort_unstable();
+    let first = windows[windows.len() - runs].0;
+    let mut profile = Profile::default();
+    for event in &events {
+        let Some(node) = event.name.strip_suffix("_kernel_time") else {
+            continue;
+        };
+        if event.cat == "Node" && event.ts >= first {
+            profile.add_micros(node, &event.args.op_name, 1, event.dur as f64);
+        }
+    }
+    Ok(profile)
 }
 
 fn describe(outlet: &ort::value::Outlet) -> Result<TensorInfo, BackendError> {
@@ -322,7 +416,7 @@ mod tests {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
             ),
-            inputs: Vec::new(),
+            ..LoadOptions::default()
         }
     }
 
@@ -418,6 +512,29 @@ mod tests {
             "{err}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn kernel_times_keep_the_last_runs_of_the_trace() {
+        let trace = r#"[
+            {"cat":"Session","name":"model_loading_uri","ts":1,"dur":5,"args":{}},
+            {"cat":"Session","name":"model_run","ts":10,"dur":10,"args":{}},
+            {"cat":"Node","name":"conv_fence_before","ts":11,"dur":0,"args":{"op_name":"Conv"}},
+            {"cat":"Node","name":"conv_kernel_time","ts":11,"dur":7,"args":{"op_name":"Conv"}},
+            {"cat":"Session","name":"model_run","ts":30,"dur":10,"args":{}},
+            {"cat":"Node","name":"conv_kernel_time","ts":31,"dur":4,"args":{"op_name":"Conv"}},
+            {"cat":"Node","name":"relu_kernel_time","ts":35,"dur":1,"args":{"op_name":"Relu"}},
+            {"cat":"Session","name":"model_run","ts":50,"dur":10,"args":{}},
+            {"cat":"Node","name":"conv_kernel_time","ts":51,"dur":6,"args":{"op_name":"Conv"}}
+        ]"#;
+        let profile = kernel_times(trace, 2).unwrap();
+        let rows: Vec<(&str, &str, u64, f64)> = profile
+            .nodes
+            .iter()
+            .map(|n| (n.node.as_str(), n.op_type.as_str(), n.calls, n.total_us))
+            .collect();
+        assert_eq!(rows, [("conv", "Conv", 2, 10.0), ("relu", "Relu", 1, 1.0)]);
+        assert!(kernel_times(trace, 4).unwrap_err().contains("holds 3 runs"));
     }
 
     #[test]

@@ -10,8 +10,8 @@ mod ffi;
 use ffi::Api;
 use harness_backend_api::runtime::LazyRuntime;
 use harness_backend_api::{
-    BackendError, ElementType, Engine, EngineSession, LoadRequest, Opened, Setting, Tensor,
-    TensorData, TensorInfo,
+    BackendError, ElementType, Engine, EngineSession, LoadRequest, Opened, Profiling, Setting,
+    Tensor, TensorData, TensorInfo,
 };
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
@@ -67,6 +67,12 @@ impl Engine for TfliteBackend {
     const NAME: &'static str = NAME;
     const THREADS_NOTE: &'static str = "XNNPACK's thread pool gets N threads (the `xnnpack` compilation \
 option `num_threads = N`); operators XNNPACK does not take run on LiteRT's built-in kernels on the calling thread.";
+    /// The library exports a profiler (`LiteRtCompiledModelGetProfiler`, `LiteRtGetProfilerEvents`), but the
+    /// layout of the events it fills is a C++ struct with no stable C header for this release: reading it by
+    /// guesswork could misreport every time.
+    const PROFILING: Profiling = Profiling::Unsupported(
+        "LiteRT's profiler events have no stable C layout in this release, so the harness does not read them",
+    );
     type Session = TfliteSession;
 
     fn version(&self) -> String {

@@ -5,8 +5,9 @@
 
 use harness_backend_api::{
     BackendError, Element, ElementType, Engine, EngineSession, LoadRequest, ModelFormat, Opened,
-    Setting, Tensor, TensorData, TensorInfo,
+    Profile, Profiling, Setting, Tensor, TensorData, TensorInfo,
 };
+use std::time::Instant;
 use tract_linalg::multithread::Executor;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::{DimLike, SimplePlan, SimpleState};
@@ -23,6 +24,8 @@ impl Engine for TractBackend {
     const THREADS_NOTE: &'static str = "N > 1 gives tract a private pool of N threads (tract-linalg's \
 multithread-mm executor) that parallelises matrix products, depthwise convolutions, max-pooling and reductions; \
 every other operator runs on the calling thread.";
+    /// The plan's own evaluation loop, with each node's evaluation timed (as `tract --profile` does).
+    const PROFILING: Profiling = Profiling::Supported;
     type Session = TractSession;
 
     fn version(&self) -> String {
@@ -78,6 +81,7 @@ every other operator runs on the calling thread.";
                 state,
                 threads,
                 last: TVec::new(),
+                profile: Profile::default(),
             },
             inputs,
             outputs,
@@ -89,6 +93,7 @@ pub struct TractSession {
     state: TypedSimpleState,
     threads: usize,
     last: TVec<TValue>,
+    profile: Profile,
 }
 
 impl EngineSession for TractSession {
@@ -108,6 +113,24 @@ impl EngineSession for TractSession {
 
     fn last_outputs(&self) -> Result<Vec<Tensor>, BackendError> {
         self.last.iter().map(from_tract).collect()
+    }
+
+    fn run_profiled(&mut self, inputs: &mut TVec<TValue>) -> Result<(), BackendError> {
+        let profile = &mut self.profile;
+        self.last = self
+            .state
+            .run_plan_with_eval(inputs.clone(), |context, state, node, values| {
+                let started = Instant::now();
+                let outputs = tract_onnx::tract_core::plan::eval(context, state, node, values);
+                profile.add(&node.name, &node.op().name(), started.elapsed());
+                outputs
+            })
+            .map_err(|e| BackendError::run(NAME, format!("{e:#}")))?;
+        Ok(())
+    }
+
+    fn take_profile(&mut self) -> Result<Profile, BackendError> {
+        Ok(std::mem::take(&mut self.profile))
     }
 
     fn settings(&self) -> Vec<Setting> {

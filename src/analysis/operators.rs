@@ -1,0 +1,378 @@
+//! An engine's profile in terms every engine shares: each node's operator class (the same classes, and in the
+//! report the same colours, for all engines), found from the operator's name as the engine gives it and from
+//! the model file's node it came from (which alone tells a depthwise or pointwise convolution from another
+//! one, once an engine has turned them all into matrix products).
+
+use crate::model_info::{ConvolutionKind, FileNode};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Where a profile's time goes, in classes every engine's operators fall into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum OperatorClass {
+    #[serde(rename = "conv")]
+    Conv,
+    #[serde(rename = "depthwise conv")]
+    DepthwiseConv,
+    #[serde(rename = "pointwise conv")]
+    PointwiseConv,
+    #[serde(rename = "gemm/matmul")]
+    Gemm,
+    #[serde(rename = "pooling")]
+    Pooling,
+    #[serde(rename = "elementwise")]
+    Elementwise,
+    #[serde(rename = "activation")]
+    Activation,
+    #[serde(rename = "layout")]
+    Layout,
+    #[serde(rename = "quantize")]
+    Quantize,
+    #[serde(rename = "other")]
+    Other,
+}
+
+impl OperatorClass {
+    /// Every class, in the order charts stack them.
+    pub const ALL: [OperatorClass; 10] = [
+        OperatorClass::Conv,
+        OperatorClass::DepthwiseConv,
+        OperatorClass::PointwiseConv,
+        OperatorClass::Gemm,
+        OperatorClass::Pooling,
+        OperatorClass::Elementwise,
+        OperatorClass::Activation,
+        OperatorClass::Layout,
+        OperatorClass::Quantize,
+        OperatorClass::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperatorClass::Conv => "conv",
+            OperatorClass::DepthwiseConv => "depthwise conv",
+            OperatorClass::PointwiseConv => "pointwise conv",
+            OperatorClass::Gemm => "gemm/matmul",
+            OperatorClass::Pooling => "pooling",
+            OperatorClass::Elementwise => "elementwise",
+            OperatorClass::Activation => "activation",
+            OperatorClass::Layout => "layout",
+            OperatorClass::Quantize => "quantize",
+            OperatorClass::Other => "other",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OperatorClass> {
+        OperatorClass::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+
+    fn is_convolution(self) -> bool {
+        matches!(
+            self,
+            OperatorClass::Conv | OperatorClass::DepthwiseConv | OperatorClass::PointwiseConv
+        )
+    }
+
+    /// The class an operator's name says, in any engine's naming (ONNX, TFLite, OpenVINO, OpenCV, tract,
+    /// MNN): `Other` where the name says nothing the classes know.
+    pub fn of_operator(op_type: &str) -> OperatorClass {
+        let op = op_type.to_ascii_lowercase();
+        let has = |words: &[&str]| words.iter().any(|w| op.contains(w));
+        if has(&["convert", "cast"]) {
+            OperatorClass::Quantize
+        } else if has(&["depthwise", "dwconv", "_dw"]) {
+            OperatorClass::DepthwiseConv
+        } else if has(&["conv"]) {
+            OperatorClass::Conv
+        } else if has(&["pack", "im2col", "reorder", "raster"]) {
+            // Repacking data for a matrix product or a blocked layout moves data; it computes nothing.
+            OperatorClass::Layout
+        } else if has(&[
+            "gemm",
+            "matmul",
+            "innerproduct",
+            "fullyconnected",
+            "fully_connected",
+            "einsum",
+        ]) {
+            OperatorClass::Gemm
+        } else if has(&["pool"]) {
+            OperatorClass::Pooling
+        } else if has(&["quantize", "qlinear"]) {
+            OperatorClass::Quantize
+        } else if has(&[
+            "relu",
+            "clip",
+            "sigmoid",
+            "logistic",
+            "tanh",
+            "swish",
+            "gelu",
+            "silu",
+            "elu",
+            "softmax",
+            "erf",
+            "hardswish",
+        ]) {
+            OperatorClass::Activation
+        } else if has(&[
+            "reshape",
+            "transpose",
+            "permute",
+            "flatten",
+            "squeeze",
+            "concat",
+            "split",
+            "slice",
+            "gather",
+            "pad",
+            "identity",
+            "expand",
+            "tile",
+            "shape",
+            "axisop",
+            "copy",
+        ]) {
+            OperatorClass::Layout
+        } else if has(&[
+            "add",
+            "sub",
+            "mul",
+            "div",
+            "eltwise",
+            "batchnorm",
+            "scale",
+            "pow",
+            "sqrt",
+            "exp",
+            "max",
+            "min",
+            "sum",
+            "binary",
+            "bias",
+        ]) {
+            OperatorClass::Elementwise
+        } else {
+            OperatorClass::Other
+        }
+    }
+}
+
+impl From<ConvolutionKind> for OperatorClass {
+    fn from(kind: ConvolutionKind) -> OperatorClass {
+        match kind {
+            ConvolutionKind::Depthwise => OperatorClass::DepthwiseConv,
+            ConvolutionKind::Pointwise => OperatorClass::PointwiseConv,
+            ConvolutionKind::Full => OperatorClass::Conv,
+        }
+    }
+}
+
+/// A model file's nodes by every name an engine may report them under.
+pub struct Graph {
+    classes: HashMap<String, OperatorClass>,
+}
+
+/// Characters engines put between a model node's name and a suffix of their own (`conv1.matmul`,
+/// `conv1_fused`, `conv1/bias`).
+const SEPARATORS: [char; 4] = ['.', '_', '/', ':'];
+
+impl Graph {
+    pub fn new(nodes: &[FileNode]) -> Graph {
+        let mut classes = HashMap::new();
+        for node in nodes {
+            let class = node
+                .convolution
+                .map_or_else(|| OperatorClass::of_operator(&node.op_type), Into::into);
+            for name in &node.names {
+                classes.entry(name.clone()).or_insert(class);
+            }
+        }
+        Graph { classes }
+    }
+
+    /// The class of the file's node `engine_name` came from: its own name, or the longest file name it
+    /// extends with a suffix of the engine's. A prefix of the engine's own (OpenCV's `onnx_node!`) is left out.
+    fn class_of(&self, engine_name: &str) -> Option<OperatorClass> {
+        let engine_name = engine_name.rsplit('!').next().unwrap_or(engine_name);
+        if let Some(&class) = self.classes.get(engine_name) {
+            return Some(class);
+        }
+        let mut name = engine_name;
+        while let Some(cut) = name.rfind(SEPARATORS) {
+            name = &name[..cut];
+            if let Some(&class) = self.classes.get(name) {
+                return Some(class);
+            }
+        }
+        None
+    }
+
+    /// The class of an engine's node: what its operator says, unless the file knows better. Engines lower
+    /// operators to generic ones: a convolution to a matrix product (tract) or a matrix product to a 1×1
+    /// convolution (MNN), an activation to an elementwise maximum, a pooling to a sum; the time is still the
+    /// file's operator's. The data movement an engine adds (packing, reordering, padding) stays `layout`, even
+    /// when it is named after the node it feeds: that is the engine's own cost, and a reason it is slower.
+    pub fn classify(&self, engine_name: &str, op_type: &str) -> OperatorClass {
+        use OperatorClass::*;
+        let said = OperatorClass::of_operator(op_type);
+        // A graph's inputs, outputs and constants are named after the tensors they carry, and compute nothing.
+        let plumbing = [
+            "parameter",
+            "result",
+            "constant",
+            "const",
+            "source",
+            "input",
+            "output",
+        ];
+        if plumbing.contains(&op_type.to_ascii_lowercase().as_str()) {
+            return Other;
+        }
+        let Some(file) = self.class_of(engine_name) else {
+            return said;
+        };
+        match (said, file) {
+            (DepthwiseConv, file) if file.is_convolution() => DepthwiseConv,
+            (Conv | Gemm | Other, file) if file.is_convolution() => file,
+            (Conv, Gemm) => Gemm,
+            (Elementwise | Other, Activation | Pooling | Gemm) => file,
+            (Other, file) => file,
+            _ => said,
+        }
+    }
+}
+
+/// What a profile row says beside its figures: why a node took no time, or that the engine merged nodes.
+pub fn note(op_type: &str, calls: u64, total_us: f64) -> String {
+    if calls == 0 {
+        "not run: fused into another node, or nothing to compute".to_string()
+    } else if total_us == 0.0 {
+        "no time of its own: fused into another node".to_string()
+    } else if op_type.to_ascii_lowercase().contains("fused") {
+        format!("fused: {op_type} runs this node with its neighbours")
+    } else {
+        String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(names: &[&str], op_type: &str, convolution: Option<ConvolutionKind>) -> FileNode {
+        FileNode {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            op_type: op_type.to_string(),
+            convolution,
+        }
+    }
+
+    #[test]
+    fn operator_names_of_every_engine_fall_into_the_shared_classes() {
+        for (op, class) in [
+            ("Conv", OperatorClass::Conv),
+            ("FusedConv", OperatorClass::Conv),
+            ("GroupConvolution", OperatorClass::Conv),
+            ("DEPTHWISE_CONV_2D", OperatorClass::DepthwiseConv),
+            ("ConvolutionDepthwise", OperatorClass::DepthwiseConv),
+            ("DepthWise", OperatorClass::DepthwiseConv),
+            ("Gemm", OperatorClass::Gemm),
+            ("OptMatMul", OperatorClass::Gemm),
+            ("InnerProduct", OperatorClass::Gemm),
+            ("FULLY_CONNECTED", OperatorClass::Gemm),
+            ("OptMatMulPack", OperatorClass::Layout),
+            ("ReorderInput", OperatorClass::Layout),
+            ("GlobalAveragePool", OperatorClass::Pooling),
+            ("Pooling", OperatorClass::Pooling),
+            ("Add", OperatorClass::Elementwise),
+            ("Eltwise", OperatorClass::Elementwise),
+            ("BatchNormalization", OperatorClass::Elementwise),
+            ("Relu", OperatorClass::Activation),
+            ("ReLU6", OperatorClass::Activation),
+            ("Clip", OperatorClass::Activation),
+            ("Softmax", OperatorClass::Activation),
+            ("Reshape", OperatorClass::Layout),
+            ("Transpose", OperatorClass::Layout),
+            ("Expand", OperatorClass::Layout),
+            ("QuantizeLinear", OperatorClass::Quantize),
+            ("DEQUANTIZE", OperatorClass::Quantize),
+            ("Convert", OperatorClass::Quantize),
+            ("Parameter", OperatorClass::Other),
+        ] {
+            assert_eq!(OperatorClass::of_operator(op), class, "{op}");
+        }
+        for class in OperatorClass::ALL {
+            assert_eq!(OperatorClass::parse(class.as_str()), Some(class));
+        }
+    }
+
+    #[test]
+    fn the_file_tells_depthwise_and_pointwise_convolutions_apart_whatever_the_engine_calls_them() {
+        let graph = Graph::new(&[
+            node(&["dw", "dw_out"], "Conv", Some(ConvolutionKind::Depthwise)),
+            node(&["pw", "pw_out"], "Conv", Some(ConvolutionKind::Pointwise)),
+            node(&["relu"], "Relu", None),
+            node(&["fc"], "Gemm", None),
+        ]);
+        assert_eq!(
+            graph.classify("dw", "Convolution"),
+            OperatorClass::DepthwiseConv
+        );
+        assert_eq!(
+            graph.classify("dw_out", "Conv"),
+            OperatorClass::DepthwiseConv
+        );
+        // tract lowers a pointwise convolution to a matrix product named after the node.
+        assert_eq!(
+            graph.classify("pw.matmul", "OptMatMul"),
+            OperatorClass::PointwiseConv
+        );
+        // OpenCV names its layers `onnx_node!<name>`.
+        assert_eq!(
+            graph.classify("onnx_node!dw", "Convolution"),
+            OperatorClass::DepthwiseConv
+        );
+        // The data movement an engine adds stays layout, whatever node it feeds.
+        assert_eq!(
+            graph.classify("pw.pack", "OptMatMulPack"),
+            OperatorClass::Layout
+        );
+        assert_eq!(
+            graph.classify("dw_out_raster_0", "Raster"),
+            OperatorClass::Layout
+        );
+        // Lowered operators keep the file's class: an activation as a maximum, a matrix product as a 1×1
+        // convolution; a convolution fused with the activation it is named after stays a convolution.
+        assert_eq!(
+            graph.classify("relu.low", "OptMaxByScalar"),
+            OperatorClass::Activation
+        );
+        assert_eq!(
+            graph.classify("fc__matmul_converted", "Convolution"),
+            OperatorClass::Gemm
+        );
+        assert_eq!(graph.classify("relu_nchwc", "Conv"), OperatorClass::Conv);
+        // An engine's own node that the file does not know keeps its operator's class.
+        assert_eq!(
+            graph.classify("reorder_7", "Reorder"),
+            OperatorClass::Layout
+        );
+        assert_eq!(graph.classify("relu", "Relu"), OperatorClass::Activation);
+        assert_eq!(graph.classify("fc", "InnerProduct"), OperatorClass::Gemm);
+        // Inputs and outputs compute nothing, whatever tensor they are named after.
+        assert_eq!(
+            graph.classify("fc/sink_port_0", "Result"),
+            OperatorClass::Other
+        );
+        assert_eq!(graph.classify("x", "Parameter"), OperatorClass::Other);
+    }
+
+    #[test]
+    fn rows_say_when_a_node_was_fused() {
+        assert!(note("Convolution", 0, 0.0).starts_with("not run"));
+        assert!(note("ReLU6", 1, 0.0).starts_with("no time of its own"));
+        assert!(note("FusedConv", 3, 10.0).starts_with("fused"));
+        assert_eq!(note("Conv", 3, 10.0), "");
+    }
+}
