@@ -409,11 +409,14 @@ pub enum ConvolutionKind {
     Full,
 }
 
-/// One node of a model file as a profile relates to it: the names an engine may give it (the node's own,
-/// then its outputs'), its operator, and what kind of convolution it is.
+/// One node of a model file as a profile relates to it: its name (empty when the file gives none), the
+/// tensors it reads and writes (engines name their nodes after either), its operator, and what kind of
+/// convolution it is.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FileNode {
-    pub names: Vec<String>,
+    pub name: String,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
     pub op_type: String,
     pub convolution: Option<ConvolutionKind>,
 }
@@ -455,10 +458,9 @@ fn onnx_nodes(bytes: &[u8]) -> Result<Vec<FileNode>> {
                 }
             });
             FileNode {
-                names: std::iter::once(node.name.clone())
-                    .chain(node.output.iter().cloned())
-                    .filter(|n| !n.is_empty())
-                    .collect(),
+                name: node.name.clone(),
+                inputs: node.input.clone(),
+                outputs: node.output.clone(),
                 op_type: node.op_type.clone(),
                 convolution,
             }
@@ -497,11 +499,16 @@ fn tflite_nodes(bytes: &[u8]) -> Result<Vec<FileNode>> {
                 }),
                 _ => None,
             };
-            FileNode {
-                names: outputs
+            let names = |indices: &[i32]| -> Vec<String> {
+                indices
                     .iter()
-                    .filter_map(|&o| tensor(o).and_then(|t| t.name()).map(str::to_string))
-                    .collect(),
+                    .filter_map(|&i| tensor(i).and_then(|t| t.name()).map(str::to_string))
+                    .collect()
+            };
+            FileNode {
+                name: String::new(),
+                inputs: names(&inputs),
+                outputs: names(&outputs),
                 op_type: builtin_name(builtin),
                 convolution,
             }

@@ -82,6 +82,9 @@ impl OperatorClass {
             OperatorClass::Quantize
         } else if has(&["depthwise", "dwconv", "_dw"]) {
             OperatorClass::DepthwiseConv
+        } else if has(&["conv"]) && has(&["1x1"]) {
+            // OpenVINO's kernel names say it: `Convolution [brgconv_avx2_1x1_FP32]`.
+            OperatorClass::PointwiseConv
         } else if has(&["conv"]) {
             OperatorClass::Conv
         } else if has(&["pack", "im2col", "reorder", "raster"]) {
@@ -170,7 +173,16 @@ impl From<ConvolutionKind> for OperatorClass {
 
 /// A model file's nodes by every name an engine may report them under.
 pub struct Graph {
-    classes: HashMap<String, OperatorClass>,
+    nodes: HashMap<String, Known>,
+}
+
+/// What the file says of a node an engine's name leads to.
+#[derive(Clone, Copy)]
+struct Known {
+    class: OperatorClass,
+    /// The class of the convolution or matrix product that computes this node's input, if one does: engines
+    /// fuse a convolution with the activation or sum after it, and may name the fused node after that.
+    fed_by: Option<OperatorClass>,
 }
 
 /// Characters engines put between a model node's name and a suffix of their own (`conv1.matmul`,
@@ -179,30 +191,45 @@ const SEPARATORS: [char; 4] = ['.', '_', '/', ':'];
 
 impl Graph {
     pub fn new(nodes: &[FileNode]) -> Graph {
-        let mut classes = HashMap::new();
+        let class_of = |node: &FileNode| {
+            node.convolution
+                .map_or_else(|| OperatorClass::of_operator(&node.op_type), Into::into)
+        };
+        let computed_by: HashMap<&str, OperatorClass> = nodes
+            .iter()
+            .map(|n| (n, class_of(n)))
+            .filter(|(_, class)| class.is_convolution() || *class == OperatorClass::Gemm)
+            .flat_map(|(n, class)| n.outputs.iter().map(move |o| (o.as_str(), class)))
+            .collect();
+        let mut known = HashMap::new();
         for node in nodes {
-            let class = node
-                .convolution
-                .map_or_else(|| OperatorClass::of_operator(&node.op_type), Into::into);
-            for name in &node.names {
-                classes.entry(name.clone()).or_insert(class);
+            let node_known = Known {
+                class: class_of(node),
+                fed_by: node
+                    .inputs
+                    .iter()
+                    .find_map(|i| computed_by.get(i.as_str()).copied()),
+            };
+            let names = std::iter::once(&node.name).chain(&node.outputs);
+            for name in names.filter(|n| !n.is_empty()) {
+                known.entry(name.clone()).or_insert(node_known);
             }
         }
-        Graph { classes }
+        Graph { nodes: known }
     }
 
     /// The class of the file's node `engine_name` came from: its own name, or the longest file name it
     /// extends with a suffix of the engine's. A prefix of the engine's own (OpenCV's `onnx_node!`) is left out.
-    fn class_of(&self, engine_name: &str) -> Option<OperatorClass> {
+    fn known(&self, engine_name: &str) -> Option<Known> {
         let engine_name = engine_name.rsplit('!').next().unwrap_or(engine_name);
-        if let Some(&class) = self.classes.get(engine_name) {
-            return Some(class);
+        if let Some(&known) = self.nodes.get(engine_name) {
+            return Some(known);
         }
         let mut name = engine_name;
         while let Some(cut) = name.rfind(SEPARATORS) {
             name = &name[..cut];
-            if let Some(&class) = self.classes.get(name) {
-                return Some(class);
+            if let Some(&known) = self.nodes.get(name) {
+                return Some(known);
             }
         }
         None
@@ -226,13 +253,18 @@ impl Graph {
             "input",
             "output",
         ];
-        if plumbing.contains(&op_type.to_ascii_lowercase().as_str()) {
+        let operator = op_type.split([' ', '[']).next().unwrap_or_default();
+        if plumbing.contains(&operator.to_ascii_lowercase().as_str()) {
             return Other;
         }
-        let Some(file) = self.class_of(engine_name) else {
+        let Some(Known { class: file, fed_by }) = self.known(engine_name) else {
             return said;
         };
         match (said, file) {
+            // A convolution fused with what follows it, named after that.
+            (Conv | Gemm | Other, Activation | Elementwise) if fed_by.is_some() => {
+                fed_by.expect("checked")
+            }
             (DepthwiseConv, file) if file.is_convolution() => DepthwiseConv,
             (Conv | Gemm | Other, file) if file.is_convolution() => file,
             (Conv, Gemm) => Gemm,
@@ -260,9 +292,15 @@ pub fn note(op_type: &str, calls: u64, total_us: f64) -> String {
 mod tests {
     use super::*;
 
-    fn node(names: &[&str], op_type: &str, convolution: Option<ConvolutionKind>) -> FileNode {
+    fn node(
+        (name, inputs, output): (&str, &[&str], &str),
+        op_type: &str,
+        convolution: Option<ConvolutionKind>,
+    ) -> FileNode {
         FileNode {
-            names: names.iter().map(|n| n.to_string()).collect(),
+            name: name.to_string(),
+            inputs: inputs.iter().map(|i| i.to_string()).collect(),
+            outputs: vec![output.to_string()],
             op_type: op_type.to_string(),
             convolution,
         }
@@ -274,6 +312,8 @@ mod tests {
             ("Conv", OperatorClass::Conv),
             ("FusedConv", OperatorClass::Conv),
             ("GroupConvolution", OperatorClass::Conv),
+            ("GroupConvolution [jit_avx2_dw_FP32]", OperatorClass::DepthwiseConv),
+            ("Convolution [brgconv_avx2_1x1_FP32]", OperatorClass::PointwiseConv),
             ("DEPTHWISE_CONV_2D", OperatorClass::DepthwiseConv),
             ("ConvolutionDepthwise", OperatorClass::DepthwiseConv),
             ("DepthWise", OperatorClass::DepthwiseConv),
@@ -310,10 +350,13 @@ mod tests {
     #[test]
     fn the_file_tells_depthwise_and_pointwise_convolutions_apart_whatever_the_engine_calls_them() {
         let graph = Graph::new(&[
-            node(&["dw", "dw_out"], "Conv", Some(ConvolutionKind::Depthwise)),
-            node(&["pw", "pw_out"], "Conv", Some(ConvolutionKind::Pointwise)),
-            node(&["relu"], "Relu", None),
-            node(&["fc"], "Gemm", None),
+            node(("dw", &["x"], "dw_out"), "Conv", Some(ConvolutionKind::Depthwise)),
+            node(("relu", &["dw_out"], "relu_out"), "Relu", None),
+            node(("pw", &["relu_out"], "pw_out"), "Conv", Some(ConvolutionKind::Pointwise)),
+            node(("sum", &["x", "pw_out"], "sum_out"), "Add", None),
+            node(("fc", &["sum_out"], "fc_out"), "Gemm", None),
+            node(("clip", &["fc_out"], "y"), "Clip", None),
+            node(("other_relu", &["sum_out"], "z"), "Relu", None),
         ]);
         assert_eq!(
             graph.classify("dw", "Convolution"),
@@ -352,7 +395,13 @@ mod tests {
             graph.classify("fc__matmul_converted", "Convolution"),
             OperatorClass::Gemm
         );
-        assert_eq!(graph.classify("relu_nchwc", "Conv"), OperatorClass::Conv);
+        // A convolution fused with the activation or sum after it, named after that, is the convolution.
+        assert_eq!(graph.classify("relu_out_nchwc", "Conv"), OperatorClass::DepthwiseConv);
+        assert_eq!(graph.classify("sum.prefused", "OptMatMul"), OperatorClass::PointwiseConv);
+        assert_eq!(graph.classify("clip", "FullyConnected"), OperatorClass::Gemm);
+        // Fed by no convolution, it stays what its operator says.
+        assert_eq!(graph.classify("other_relu", "Conv"), OperatorClass::Conv);
+        assert_eq!(graph.classify("other_relu", "Relu"), OperatorClass::Activation);
         // An engine's own node that the file does not know keeps its operator's class.
         assert_eq!(
             graph.classify("reorder_7", "Reorder"),
@@ -366,6 +415,7 @@ mod tests {
             OperatorClass::Other
         );
         assert_eq!(graph.classify("x", "Parameter"), OperatorClass::Other);
+        assert_eq!(graph.classify("y", "Result [undef]"), OperatorClass::Other);
     }
 
     #[test]

@@ -22,12 +22,12 @@ pub struct NodeTime {
     pub total_us: f64,
 }
 
-/// What a profiled pass found: nodes in the order the engine first ran them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// What a profiled pass found: nodes in the order the engine first ran them. Built by the engine's session
+/// (the harness records only `nodes`).
+#[derive(Clone, Debug, Default)]
 pub struct Profile {
     pub nodes: Vec<NodeTime>,
     /// Where each (node, operator) is in `nodes`: a profiled run adds to every node, often thousands.
-    #[serde(skip)]
     index: HashMap<(String, String), usize>,
 }
 

@@ -292,9 +292,15 @@ fn read_counters(request: &openvino::InferRequest) -> Result<Vec<Counter>, Backe
             std::slice::from_raw_parts(list.profiling_infos, list.size)
         };
         for info in infos {
+            // The node's operator with the kernel that ran it: `Convolution [brgconv_avx2_1x1_FP32]`.
+            let node_type = text(info.node_type).unwrap_or_default();
+            let op_type = match text(info.exec_type).filter(|e| !e.is_empty()) {
+                Some(kernel) => format!("{node_type} [{kernel}]"),
+                None => node_type,
+            };
             counters.push(Counter {
                 node: text(info.node_name).unwrap_or_default(),
-                op_type: text(info.node_type).unwrap_or_default(),
+                op_type,
                 executed: info.status == ov_profiling_info_t_Status::EXECUTED,
                 mean_us: info.real_time.max(0) as f64,
             });
