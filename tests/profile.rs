@@ -224,6 +224,21 @@ fn every_engine_that_profiles_reports_its_nodes_in_the_shared_classes() {
         );
     }
 
+    // Where an engine fused the convolution and its ReLU, the rows say so.
+    let note = |engine: &str, node: &str| {
+        of(engine)
+            .into_iter()
+            .find(|r| r["node"] == node)
+            .unwrap_or_else(|| panic!("{engine}: no node {node}"))["note"]
+            .clone()
+    };
+    assert_eq!(
+        note("ort", "b_nchwc"),
+        "fused: the conv and the activation after it"
+    );
+    assert!(note("opencv", "onnx_node!relu").starts_with("no time of its own"));
+    assert!(note("openvino", "relu").starts_with("not run"));
+
     // The report shows the chart and each engine's slowest nodes.
     let report = std::fs::read_to_string(folder.join("report.md")).unwrap();
     assert!(report.contains("## Where the time goes"), "{report}");

@@ -257,7 +257,11 @@ impl Graph {
         if plumbing.contains(&operator.to_ascii_lowercase().as_str()) {
             return Other;
         }
-        let Some(Known { class: file, fed_by }) = self.known(engine_name) else {
+        let Some(Known {
+            class: file,
+            fed_by,
+        }) = self.known(engine_name)
+        else {
             return said;
         };
         match (said, file) {
@@ -273,17 +277,32 @@ impl Graph {
             _ => said,
         }
     }
-}
 
-/// What a profile row says beside its figures: why a node took no time, or that the engine merged nodes.
-pub fn note(op_type: &str, calls: u64, total_us: f64) -> String {
-    if calls == 0 {
-        "not run: fused into another node, or nothing to compute".to_string()
-    } else if total_us == 0.0 {
-        "no time of its own: fused into another node".to_string()
-    } else if op_type.to_ascii_lowercase().contains("fused") {
-        format!("fused: {op_type} runs this node with its neighbours")
-    } else {
+    /// What a profile row says beside its figures: why a node took no time, or which nodes the engine merged
+    /// into it.
+    pub fn note(&self, engine_name: &str, op_type: &str, calls: u64, total_us: f64) -> String {
+        if calls == 0 {
+            return "not run: fused into another node, or nothing to compute".to_string();
+        }
+        if total_us == 0.0 {
+            return "no time of its own: fused into another node".to_string();
+        }
+        if let Some(Known {
+            class: after @ (OperatorClass::Activation | OperatorClass::Elementwise),
+            fed_by: Some(fused),
+        }) = self.known(engine_name)
+        {
+            if self.classify(engine_name, op_type) == fused {
+                return format!(
+                    "fused: the {} and the {} after it",
+                    fused.as_str(),
+                    after.as_str()
+                );
+            }
+        }
+        if op_type.to_ascii_lowercase().contains("fused") {
+            return format!("fused: {op_type} runs this node with its neighbours");
+        }
         String::new()
     }
 }
@@ -312,8 +331,14 @@ mod tests {
             ("Conv", OperatorClass::Conv),
             ("FusedConv", OperatorClass::Conv),
             ("GroupConvolution", OperatorClass::Conv),
-            ("GroupConvolution [jit_avx2_dw_FP32]", OperatorClass::DepthwiseConv),
-            ("Convolution [brgconv_avx2_1x1_FP32]", OperatorClass::PointwiseConv),
+            (
+                "GroupConvolution [jit_avx2_dw_FP32]",
+                OperatorClass::DepthwiseConv,
+            ),
+            (
+                "Convolution [brgconv_avx2_1x1_FP32]",
+                OperatorClass::PointwiseConv,
+            ),
             ("DEPTHWISE_CONV_2D", OperatorClass::DepthwiseConv),
             ("ConvolutionDepthwise", OperatorClass::DepthwiseConv),
             ("DepthWise", OperatorClass::DepthwiseConv),
@@ -350,9 +375,17 @@ mod tests {
     #[test]
     fn the_file_tells_depthwise_and_pointwise_convolutions_apart_whatever_the_engine_calls_them() {
         let graph = Graph::new(&[
-            node(("dw", &["x"], "dw_out"), "Conv", Some(ConvolutionKind::Depthwise)),
+            node(
+                ("dw", &["x"], "dw_out"),
+                "Conv",
+                Some(ConvolutionKind::Depthwise),
+            ),
             node(("relu", &["dw_out"], "relu_out"), "Relu", None),
-            node(("pw", &["relu_out"], "pw_out"), "Conv", Some(ConvolutionKind::Pointwise)),
+            node(
+                ("pw", &["relu_out"], "pw_out"),
+                "Conv",
+                Some(ConvolutionKind::Pointwise),
+            ),
             node(("sum", &["x", "pw_out"], "sum_out"), "Add", None),
             node(("fc", &["sum_out"], "fc_out"), "Gemm", None),
             node(("clip", &["fc_out"], "y"), "Clip", None),
@@ -396,12 +429,24 @@ mod tests {
             OperatorClass::Gemm
         );
         // A convolution fused with the activation or sum after it, named after that, is the convolution.
-        assert_eq!(graph.classify("relu_out_nchwc", "Conv"), OperatorClass::DepthwiseConv);
-        assert_eq!(graph.classify("sum.prefused", "OptMatMul"), OperatorClass::PointwiseConv);
-        assert_eq!(graph.classify("clip", "FullyConnected"), OperatorClass::Gemm);
+        assert_eq!(
+            graph.classify("relu_out_nchwc", "Conv"),
+            OperatorClass::DepthwiseConv
+        );
+        assert_eq!(
+            graph.classify("sum.prefused", "OptMatMul"),
+            OperatorClass::PointwiseConv
+        );
+        assert_eq!(
+            graph.classify("clip", "FullyConnected"),
+            OperatorClass::Gemm
+        );
         // Fed by no convolution, it stays what its operator says.
         assert_eq!(graph.classify("other_relu", "Conv"), OperatorClass::Conv);
-        assert_eq!(graph.classify("other_relu", "Relu"), OperatorClass::Activation);
+        assert_eq!(
+            graph.classify("other_relu", "Relu"),
+            OperatorClass::Activation
+        );
         // An engine's own node that the file does not know keeps its operator's class.
         assert_eq!(
             graph.classify("reorder_7", "Reorder"),
@@ -420,9 +465,23 @@ mod tests {
 
     #[test]
     fn rows_say_when_a_node_was_fused() {
-        assert!(note("Convolution", 0, 0.0).starts_with("not run"));
-        assert!(note("ReLU6", 1, 0.0).starts_with("no time of its own"));
-        assert!(note("FusedConv", 3, 10.0).starts_with("fused"));
-        assert_eq!(note("Conv", 3, 10.0), "");
+        let graph = Graph::new(&[
+            node(
+                ("conv", &["x"], "conv_out"),
+                "Conv",
+                Some(ConvolutionKind::Full),
+            ),
+            node(("clip", &["conv_out"], "y"), "Clip", None),
+        ]);
+        let note = |name, op, calls, total| graph.note(name, op, calls, total);
+        assert!(note("clip", "Relu", 0, 0.0).starts_with("not run"));
+        assert!(note("onnx_node!clip", "ReLU6", 1, 0.0).starts_with("no time of its own"));
+        assert_eq!(
+            note("y_nchwc", "Conv", 3, 10.0),
+            "fused: the conv and the activation after it"
+        );
+        assert!(note("other", "FusedConv", 3, 10.0).starts_with("fused: FusedConv"));
+        assert_eq!(note("conv", "Conv", 3, 10.0), "");
+        assert_eq!(note("clip", "Clip", 3, 1.0), "");
     }
 }

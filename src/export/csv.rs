@@ -4,7 +4,7 @@
 //! here, which writes it and reads it back (`results`), so the two can never disagree. Each measurement's rows
 //! are written as soon as it ends, so that a crash or Ctrl-C keeps what was measured.
 
-use crate::analysis::operators::{self, Graph, OperatorClass};
+use crate::analysis::operators::{Graph, OperatorClass};
 use crate::key::{MeasurementKey, SeriesKey};
 use crate::record::{MeasurementRecord, ProfileRecord, Status};
 use anyhow::{Context, Result};
@@ -270,7 +270,7 @@ impl ProfileRow {
                 } else {
                     0.0
                 },
-                note: operators::note(&node.op_type, node.calls, node.total_us),
+                note: graph.note(&node.node, &node.op_type, node.calls, node.total_us),
                 ..keyed.clone()
             })
             .collect()

@@ -469,7 +469,12 @@ fn profile_blocks(report: &Report) -> Vec<Block> {
     let mut blocks = vec![
         Block::Heading("Where the time goes".into()),
         Block::Paragraph(
-            "A profiled pass after each measurement's timed runs, in a session of its own, through each engine's              own profiler: the time of every node of the graph the engine executed, grouped into operator classes              (the same classes and colours for every engine; depthwise and pointwise convolutions are told apart by              the model file's node each engine node came from). Profilers add their own cost: each pass's              profiled run is shown beside the measurement's unprofiled median. Nodes an engine fused into others              show no time of their own, and their rows say so."
+            "A profiled pass after each measurement's timed runs, in a session of its own, through each engine's \
+             own profiler: the time of every node of the graph the engine executed, grouped into operator classes \
+             (the same classes and colours for every engine; depthwise and pointwise convolutions are told apart by \
+             the model file's node each engine node came from). Profilers add their own cost: each pass's \
+             profiled run is shown beside the measurement's unprofiled median. Nodes an engine fused into others \
+             show no time of their own, and their rows say so."
                 .into(),
         ),
     ];
