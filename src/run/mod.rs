@@ -102,7 +102,7 @@ pub fn run(
         });
         folder.add(&record, classes)?;
         // After the timed rows are on disk: a profiled pass that crashes costs only its own rows.
-        if profiles(plan, &record) {
+        if is_profiled(plan, &record) {
             progress.profiling(plan)?;
             let profile = profile_pass(plan, backend, &prepared.inputs, &device, isolation);
             progress.profiled(&profile)?;
@@ -158,7 +158,7 @@ pub fn run(
 
 /// Whether `plan`'s measurement gets a profiled pass: when the scenario asks, once per series (its first
 /// round's inference timing), and only where the measurement itself worked.
-fn profiles(plan: &MeasurementPlan, record: &MeasurementRecord) -> bool {
+fn is_profiled(plan: &MeasurementPlan, record: &MeasurementRecord) -> bool {
     plan.rules.profile
         && plan.round == 0
         && plan.timing == Timing::Inference
