@@ -70,6 +70,12 @@ pub struct MeasurementRecord {
     /// sides together, outside every timing above; None in process.
     #[serde(default)]
     pub handover_ms: Option<f64>,
+    /// When the harness that drives the run began and ended this measurement (worker start and hand-over
+    /// included), UTC with milliseconds: no two measurements of one run overlap.
+    #[serde(default)]
+    pub started_utc: String,
+    #[serde(default)]
+    pub ended_utc: String,
     pub warmup_runs: u64,
     pub summary: Option<Summary>,
     pub validity: Option<Validity>,
@@ -122,6 +128,8 @@ impl MeasurementRecord {
             conversion_ms: None,
             first_run_ms: None,
             handover_ms: None,
+            started_utc: String::new(),
+            ended_utc: String::new(),
             warmup_runs: 0,
             summary: None,
             validity: None,

@@ -79,6 +79,17 @@ fn a_scenario_runs_end_to_end_through_tract() {
         assert!(median > 0.0 && low <= median && median <= high, "{row:?}");
     }
     assert_eq!(rows[1][column("input_adaptation")], "nchw_to_nhwc");
+    // Each measurement has its window, and the windows follow one another without overlapping (ISO 8601 UTC
+    // times of one length compare as text).
+    for (row, next) in rows.iter().zip(rows.iter().skip(1)) {
+        let (started, ended) = (&row[column("started_utc")], &row[column("ended_utc")]);
+        assert_eq!(started.len(), "2026-12-02T13:16:14.123Z".len(), "{started}");
+        assert!(started <= ended, "{started} after {ended}");
+        assert!(
+            ended <= &next[column("started_utc")],
+            "{ended} overlaps the next row"
+        );
+    }
     // Measured in worker processes: peak memory from the OS, and tract's pool visible in the thread count.
     for format in [ModelFormat::Onnx, ModelFormat::Tflite] {
         let threads_at = |n: usize| {

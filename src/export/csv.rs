@@ -110,6 +110,9 @@ keyed_row! {
         /// Handing tensors to and from the worker process, both sides (not part of any timing).
         #[serde(serialize_with = "fixed6")]
         pub handover_ms: Option<f64>,
+        /// When the measurement began and ended, UTC (empty in folders from before they were recorded).
+        pub started_utc: String,
+        pub ended_utc: String,
         pub warmup_runs: u64,
         #[serde(serialize_with = "fixed6")]
         pub peak_rss_mb: Option<f64>,
@@ -316,6 +319,8 @@ impl SummaryRow {
             .collect();
         SummaryRow {
             target: r.target.clone(),
+            started_utc: r.started_utc.clone(),
+            ended_utc: r.ended_utc.clone(),
             engine_version: r.engine_version.clone(),
             status: r.status.as_str().to_string(),
             validity: r
@@ -576,7 +581,7 @@ mod tests {
         let key = "scenario device model backend format threads timing round";
         let summary = "target engine_version status validity validity_reasons runs mean_ms median_ms \
             median_low_ms median_high_ms min_ms max_ms std_ms p90_ms p99_ms outliers throughput_per_s load_ms \
-            conversion_ms first_run_ms handover_ms warmup_runs peak_rss_mb rss_after_load_mb rss_after_runs_mb others_cpu_percent steal_percent disturbed model_file_mb model_macs gmac_per_s \
+            conversion_ms first_run_ms handover_ms started_utc ended_utc warmup_runs peak_rss_mb rss_after_load_mb rss_after_runs_mb others_cpu_percent steal_percent disturbed model_file_mb model_macs gmac_per_s \
             observed_threads pinned_cpus inputs input_adaptation model_adaptation settings baseline_model parity \
             parity_reference max_abs_diff max_rel_diff min_cosine top1_agreed top5_agreed parity_inputs parity_reasons \
             error";
@@ -590,6 +595,13 @@ mod tests {
         assert_eq!(
             columns::<PredictionRow>(),
             words(&format!("{key} input rank class label score"))
+        );
+        assert_eq!(
+            columns::<ProfileRow>(),
+            words(&format!(
+                "{key} status node op_type class calls total_us mean_us per_run_us share profiled_runs \
+                 profiled_run_ms unprofiled_median_ms profiling_overhead note error"
+            ))
         );
     }
 

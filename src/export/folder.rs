@@ -52,6 +52,21 @@ pub fn utc_stamp(time: SystemTime) -> String {
     )
 }
 
+/// `time` in UTC as ISO 8601 with milliseconds: `2026-12-02T13:16:14.123Z`.
+pub fn utc_time(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        since.subsec_millis()
+    )
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -70,6 +85,15 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn times_are_iso_8601_utc_with_milliseconds() {
+        assert_eq!(utc_time(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            utc_time(UNIX_EPOCH + Duration::from_millis(1_709_251_199_042)),
+            "2024-02-29T23:59:59.042Z"
+        );
+    }
 
     #[test]
     fn stamps_are_utc_calendar_times() {

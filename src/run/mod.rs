@@ -31,7 +31,7 @@ use progress::Progress;
 use reference::References;
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 pub struct RunOutcome {
     pub folder: PathBuf,
@@ -91,8 +91,11 @@ pub fn run(
             std::thread::sleep(Duration::from_secs_f64(plan.rules.cooldown_seconds));
         }
         let started = Instant::now();
+        let started_utc = crate::export::folder::utc_time(SystemTime::now());
         let backend = crate::backends::find(backends, &plan.engine);
         let mut record = measure(plan, backend, &prepared.inputs, &device, isolation);
+        record.started_utc = started_utc;
+        record.ended_utc = crate::export::folder::utc_time(SystemTime::now());
         complete(&mut record, (scenario, index), &references, &macs);
         progress.end(&record, started.elapsed())?;
         // End-to-end rows compute the same outputs as their inference rows: their predictions are listed once.
