@@ -209,6 +209,36 @@ fn category_centre(index: usize, count: usize) -> f64 {
     (count - 1 - index) as f64 + 0.5
 }
 
+/// Horizontal bars' chart: the title, a value axis from 0 to `x_max` described by `axis`, and one labelled row
+/// per category, the first at the top.
+fn category_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    (title, axis): (&str, &str),
+    categories: &[String],
+    x_max: f64,
+) -> Result<ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Ticks>>> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, 22).into_font().style(FontStyle::Bold))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(label_width(categories.iter().map(|c| c.chars().count())))
+        .build_cartesian_2d(0.0..x_max, category_axis(categories.len().max(1)))
+        .map_err(drawing_error)?;
+    let labels = categories.to_vec();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .x_desc(axis)
+        .axis_desc_style((FONT, 16))
+        .label_style((FONT, 15))
+        .y_label_formatter(&move |y| category_label(&labels, *y))
+        .draw()
+        .map_err(drawing_error)?;
+    Ok(chart)
+}
+
 /// A linear axis with ticks exactly where asked: at the centre of every category, so that each label sits
 /// beside its group, or at whole thread counts. (plotters' own `with_key_points` loses the label formatter.)
 #[derive(Clone)]
@@ -322,27 +352,7 @@ impl Figure for GroupedBars {
             .fold(0.0, f64::max);
         // Room to the right of the longest bar for its value label.
         let x_max = if top > 0.0 { top * 1.18 } else { 1.0 };
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, (FONT, 22).into_font().style(FontStyle::Bold))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(label_width(
-                self.categories.iter().map(|c| c.chars().count()),
-            ))
-            .build_cartesian_2d(0.0..x_max, category_axis(count))
-            .map_err(drawing_error)?;
-        let categories = self.categories.clone();
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
-            .x_desc(&self.axis)
-            .axis_desc_style((FONT, 16))
-            .label_style((FONT, 15))
-            .y_label_formatter(&move |y| category_label(&categories, *y))
-            .draw()
-            .map_err(drawing_error)?;
+        let mut chart = category_chart(root, (&self.title, &self.axis), &self.categories, x_max)?;
 
         let series_count = self.series.len().max(1);
         let band = 0.8 / series_count as f64;
@@ -463,27 +473,7 @@ impl Figure for StackedBars {
         let totals: Vec<f64> = self.values.iter().map(|v| v.iter().sum()).collect();
         let top = totals.iter().copied().fold(0.0, f64::max);
         let x_max = if top > 0.0 { top * 1.15 } else { 1.0 };
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, (FONT, 22).into_font().style(FontStyle::Bold))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(label_width(
-                self.categories.iter().map(|c| c.chars().count()),
-            ))
-            .build_cartesian_2d(0.0..x_max, category_axis(count))
-            .map_err(drawing_error)?;
-        let categories = self.categories.clone();
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
-            .x_desc(&self.axis)
-            .axis_desc_style((FONT, 16))
-            .label_style((FONT, 15))
-            .y_label_formatter(&move |y| category_label(&categories, *y))
-            .draw()
-            .map_err(drawing_error)?;
+        let mut chart = category_chart(root, (&self.title, &self.axis), &self.categories, x_max)?;
         for (c, values) in self.values.iter().enumerate() {
             let centre = category_centre(c, count);
             let mut start = 0.0;
