@@ -14,17 +14,13 @@
 
 mod common;
 
-use common::{run_harness, summary_rows};
+use common::{run_harness, summary_rows, ONNX_ENGINES};
 use harness_backend_api::ElementType::{F32, I64};
 use harness_onnx_graph::build::{floats, graph, int, ints, node, tensor};
 use harness_onnx_graph::pb;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-const ENGINES: [&str; 7] = [
-    "candle", "mnn", "ncnn", "opencv", "openvino", "ort", "tract",
-];
 
 /// Writes `model` and a scenario measuring it on every ONNX engine at 1 thread, with `inputs` (the scenario's
 /// input tables); runs the harness and returns the rows by engine.
@@ -36,7 +32,7 @@ fn measure(
 ) -> HashMap<String, HashMap<String, String>> {
     let file = dir.join(format!("{name}.onnx"));
     std::fs::write(&file, harness_onnx_graph::encode(model)).unwrap();
-    let backends: String = ENGINES
+    let backends: String = ONNX_ENGINES
         .iter()
         .map(|e| format!("[backends.{e}]\n"))
         .collect();
@@ -169,7 +165,7 @@ fn a_detector_with_free_dimensions_is_bound_to_the_scenarios_shape_on_every_engi
     let dir = tempfile::tempdir().unwrap();
     let inputs = "[models.input]\nshape = [1, 3, 640, 640]\nlayout = \"NCHW\"\n";
     let rows = measure(dir.path(), "detector", &detector(), inputs);
-    for engine in ENGINES {
+    for engine in ONNX_ENGINES {
         assert_runs_with_parity(&rows, engine);
     }
 }
@@ -200,7 +196,7 @@ fn outputs_come_back_in_the_files_declared_order_on_every_engine() {
         &two_outputs(),
         "[models.input]\nshape = [1, 8]\n",
     );
-    for engine in ENGINES {
+    for engine in ONNX_ENGINES {
         assert_runs_with_parity(&rows, engine);
     }
 }
@@ -292,7 +288,7 @@ fn a_model_file_alone_is_measured_once_its_free_dimensions_have_sizes() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for engine in ENGINES {
+    for engine in ONNX_ENGINES {
         assert!(text.contains(&format!("[backends.{engine}]")), "{text}");
     }
     assert!(!text.contains("[backends.fault"), "{text}");

@@ -14,14 +14,9 @@
 
 mod common;
 
-use common::{run_harness, summary_rows};
+use common::{csv_rows, run_harness, summary_rows, ONNX_ENGINES};
 use harness_onnx_graph::build::{floats, int, ints, model, node};
 use std::collections::HashMap;
-use std::path::Path;
-
-const ENGINES: [&str; 7] = [
-    "candle", "mnn", "ncnn", "opencv", "openvino", "ort", "tract",
-];
 
 /// x [1, 8, 32, 32] → 3×3 convolution to 16 channels → Relu → 3×3 depthwise convolution → 1×1 convolution to
 /// 32 channels → global average pool → flatten → Gemm to 10 classes.
@@ -89,21 +84,6 @@ fn network() -> harness_onnx_graph::pb::ModelProto {
     )
 }
 
-fn rows(folder: &Path, file: &str) -> Vec<HashMap<String, String>> {
-    let mut reader = csv::Reader::from_path(folder.join(file)).unwrap();
-    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-    reader
-        .records()
-        .map(|r| {
-            header
-                .iter()
-                .cloned()
-                .zip(r.unwrap().iter().map(String::from))
-                .collect()
-        })
-        .collect()
-}
-
 #[test]
 fn every_engine_that_profiles_reports_its_nodes_in_the_shared_classes() {
     let dir = tempfile::tempdir().unwrap();
@@ -112,7 +92,7 @@ fn every_engine_that_profiles_reports_its_nodes_in_the_shared_classes() {
         harness_onnx_graph::encode(&network()),
     )
     .unwrap();
-    let backends: String = ENGINES
+    let backends: String = ONNX_ENGINES
         .iter()
         .map(|e| format!("[backends.{e}]\n"))
         .collect();
@@ -129,7 +109,7 @@ fn every_engine_that_profiles_reports_its_nodes_in_the_shared_classes() {
     .unwrap();
     let (_, folder) = run_harness(&["--profile"], &scenario, &dir.path().join("cache"));
     let summary = summary_rows(&folder);
-    let profile = rows(&folder, "profile.csv");
+    let profile = csv_rows(&folder.join("profile.csv"));
     if std::env::var_os("SHOW_PROFILE").is_some() {
         for r in &profile {
             let cells = [
@@ -147,7 +127,7 @@ fn every_engine_that_profiles_reports_its_nodes_in_the_shared_classes() {
     }
 
     // The timed rows come first and are complete: profiling adds rows of its own.
-    for engine in ENGINES {
+    for engine in ONNX_ENGINES {
         let row = summary.iter().find(|r| r["backend"] == engine).unwrap();
         assert_eq!(row["status"], "ok", "{engine}: {}", row["error"]);
     }

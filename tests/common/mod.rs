@@ -112,9 +112,19 @@ max_seconds = 20
     path
 }
 
+/// Every engine that reads ONNX, for the tests that run one network on all of them.
+pub const ONNX_ENGINES: [&str; 7] = [
+    "candle", "mnn", "ncnn", "opencv", "openvino", "ort", "tract",
+];
+
 /// A results folder's summary.csv, one map from column to cell per row.
 pub fn summary_rows(folder: &Path) -> Vec<std::collections::HashMap<String, String>> {
-    let mut reader = csv::Reader::from_path(folder.join("summary.csv")).unwrap();
+    csv_rows(&folder.join("summary.csv"))
+}
+
+/// A CSV file of a results folder, one map from column to cell per row.
+pub fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
     reader
         .records()
