@@ -106,9 +106,7 @@ impl Workers {
             .map(|ms| ms + encoding.as_secs_f64() * 1e3);
         record
     }
-}
 
-impl Workers {
     /// Runs `plan`'s profiled pass in a worker process of its own.
     fn profile(&self, plan: &MeasurementPlan, inputs: &ModelInputs, device: &str) -> ProfileRecord {
         let job = WorkerJob::new(plan, device, inputs, true);
