@@ -213,6 +213,7 @@ mod tests {
                 .collect(),
             profiled_run_ms: None,
             unprofiled_median_ms: None,
+            profiling_overhead: None,
         }
     }
 

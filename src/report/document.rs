@@ -520,7 +520,7 @@ fn profile_blocks(report: &Report) -> Vec<Block> {
                         },
                         optional(p.profiled_run_ms),
                         optional(p.unprofiled_median_ms),
-                        p.overhead()
+                        p.profiling_overhead
                             .map_or_else(String::new, |o| format!("{o:.2}×")),
                     ]
                 })
