@@ -11,6 +11,7 @@ pub mod compare;
 pub mod export;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
+pub mod fleet;
 pub mod inputs;
 pub mod inspect;
 pub mod interrupt;

@@ -58,15 +58,20 @@ enum Command {
         #[arg(long)]
         device: Option<String>,
         /// Run on this target (a board over ssh, or `emulated-aarch64`), defined in the targets file, and
-        /// copy its results folder back here.
-        #[arg(long)]
+        /// copy its results folder back here. Several (`pi5,rk3588,local`) or a fleet (`@NAME`, a
+        /// `[fleets.NAME]` list) measure at once, into one fleet folder with one report.
+        #[arg(long, value_name = "TARGET[,TARGET...] | @FLEET")]
         target: Option<String>,
+        /// A fleet copies bundles and jobs to at most this many targets at once.
+        #[arg(long, default_value_t = 4, value_name = "N")]
+        jobs: usize,
         /// The targets file; default: targets.toml here, else ~/.config/harness/targets.toml.
         #[arg(long)]
         targets: Option<PathBuf>,
         /// Measure only what this earlier, unfinished results folder of the scenario lacks (rows it never
         /// wrote, or wrote as interrupted), into a new folder whose report covers both. With --target, the
-        /// folder is one copied back from that target.
+        /// folder is one copied back from that target, or a fleet folder: its targets named by --target that
+        /// did not complete are resumed into it.
         #[arg(long)]
         resume: Option<PathBuf>,
         /// Pin every worker process to these cores: a list (`4,5,6,7`), or `big` for the cluster with the
@@ -76,6 +81,9 @@ enum Command {
         /// How this machine was reached, set by the harness that drives a run on a target.
         #[arg(long, hide = true)]
         target_kind: Option<harness::machine::Access>,
+        /// Stop as after Ctrl-C when standard input closes: how the driving harness stops this one.
+        #[arg(long, hide = true)]
+        stop_on_eof: bool,
     },
     /// Merge one or more results folders (e.g. a PC run and a board run) into charts, report.md and
     /// report.html.
@@ -215,11 +223,16 @@ fn main() -> ExitCode {
             in_process,
             device,
             target,
+            jobs,
             targets,
             target_kind,
+            stop_on_eof,
             resume,
             cpus,
         } => {
+            if stop_on_eof {
+                harness::interrupt::stop_when_stdin_closes();
+            }
             let overrides = Overrides {
                 backends,
                 threads,
@@ -237,6 +250,18 @@ fn main() -> ExitCode {
                     "--export-markdown writes the answer of a run on this machine; with --target, \
                      `harness report` the folder it copies back"
                 )),
+                (Some(names), [file])
+                    if from_models::model_format(file).is_none()
+                        && harness::fleet::is_fleet(&names, overrides.resume.as_deref()) =>
+                {
+                    run_fleet(&harness::fleet::FleetRequest {
+                        scenario: file,
+                        overrides: &overrides,
+                        targets: &names,
+                        targets_file: targets.as_deref(),
+                        jobs,
+                    })
+                }
                 (Some(name), [file]) if from_models::model_format(file).is_none() => {
                     run_on_target(file, &overrides, &name, targets.as_deref())
                 }
@@ -352,6 +377,57 @@ fn run_on_target(
     })
 }
 
+fn run_fleet(request: &harness::fleet::FleetRequest) -> Result<ExitCode> {
+    use harness::export::fleet_json::TargetState;
+    harness::interrupt::install();
+    let outcome = harness::fleet::run(request)?;
+    let status = &outcome.status;
+    eprintln!();
+    for target in &status.targets {
+        eprintln!(
+            "{}: {}{}",
+            target.name,
+            target.state.as_str(),
+            target
+                .seconds
+                .map_or(String::new(), |s| format!(" ({s:.0} s)"))
+        );
+        if target.state != TargetState::Complete && !target.error.is_empty() {
+            eprintln!("  {}\n  resume it with: {}", target.error, target.resume);
+        }
+    }
+    if let Some(wall) = status.wall_seconds {
+        eprintln!(
+            "fleet: {wall:.0} s, against {:.0} s for its targets one after the other",
+            status.sequential_seconds()
+        );
+    }
+    if let Some(report) = &outcome.report {
+        eprintln!("report: {}", report.display());
+    }
+    println!("{}", outcome.folder.display());
+    let complete = status
+        .targets
+        .iter()
+        .filter(|t| t.state == TargetState::Complete)
+        .count();
+    Ok(if harness::interrupt::requested() {
+        ExitCode::from(harness::interrupt::exit_status())
+    } else if complete == status.targets.len() {
+        ExitCode::SUCCESS
+    } else if complete > 0 {
+        eprintln!(
+            "fleet: partial, {complete} of {} targets complete (exit status {})",
+            status.targets.len(),
+            harness::fleet::PARTIAL
+        );
+        ExitCode::from(harness::fleet::PARTIAL)
+    } else {
+        eprintln!("error: no target of the fleet completed");
+        ExitCode::FAILURE
+    })
+}
+
 fn profile(a: &str, b: &str, mut folders: Vec<PathBuf>) -> Result<ExitCode> {
     if folders.is_empty() {
         folders.push(harness::profile::newest_profiled(Path::new("results"))?);
@@ -361,6 +437,14 @@ fn profile(a: &str, b: &str, mut folders: Vec<PathBuf>) -> Result<ExitCode> {
 }
 
 fn report(folders: &[PathBuf], out: Option<PathBuf>) -> Result<ExitCode> {
+    if let ([fleet], None) = (folders, &out) {
+        if harness::export::fleet_json::FleetStatus::is_fleet(fleet) {
+            let written = harness::report::fleet_report(fleet)?;
+            println!("{}", written.markdown.display());
+            println!("{}", written.html.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     for (i, folder) in folders.iter().enumerate() {
         let same = |other: &PathBuf| harness::results::same_folder(folder, other);
         if folders[..i].iter().any(same) {

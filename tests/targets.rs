@@ -4,105 +4,16 @@
 
 mod common;
 
-use common::{quick_default_scenario, root, summary_rows, tract_scenario};
-use std::net::TcpStream;
+use common::sshd::{loopback_target, start_sshd, Sshd};
+use common::{harness_in, quick_default_scenario, root, summary_rows, tract_scenario};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
-use std::time::{Duration, Instant};
-
-/// An sshd on a free port of 127.0.0.1, stopped when dropped.
-struct Sshd {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn keygen(path: &Path) {
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path)
-        .status()
-        .expect("ssh-keygen (openssh-client, installed by scripts/setup.sh)");
-    assert!(status.success());
-}
-
-fn start_sshd(dir: &Path) -> Sshd {
-    keygen(&dir.join("host_key"));
-    keygen(&dir.join("user_key"));
-    std::fs::copy(dir.join("user_key.pub"), dir.join("authorized_keys")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config = dir.join("sshd_config");
-    std::fs::write(
-        &config,
-        format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_key\nAuthorizedKeysFile {dir}/authorized_keys\n\
-             PidFile {dir}/sshd.pid\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n",
-            dir = dir.display()
-        ),
-    )
-    .unwrap();
-    // sshd insists on being started by its absolute path.
-    let child = Command::new("/usr/sbin/sshd")
-        .args(["-D", "-e", "-f"])
-        .arg(&config)
-        .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap())
-        .spawn()
-        .expect("/usr/sbin/sshd (openssh-server, installed by scripts/setup.sh --tests)");
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "sshd did not start: {}",
-            std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Sshd { child, port }
-}
-
-fn user() -> String {
-    let out = Command::new("id").arg("-un").output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn harness(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(args)
-        .current_dir(dir)
-        .env("HARNESS_CACHE", dir.join("cache"))
-        .output()
-        .unwrap()
-}
+use std::process::Output;
 
 fn results_folders(out: &Output) -> Vec<PathBuf> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(PathBuf::from)
         .collect()
-}
-
-/// A `[targets.loopback]` table: the sshd of `start_sshd`, its work folder `board/` in `dir`.
-fn loopback_target(dir: &Path, sshd: &Sshd) -> String {
-    format!(
-            "[targets.loopback]\nkind = \"ssh\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{user}\"\n\
-             identity = \"{dir}/user_key\"\nssh_config = \"/dev/null\"\n\
-             ssh_options = [\"StrictHostKeyChecking=no\", \"UserKnownHostsFile=/dev/null\", \"LogLevel=ERROR\"]\n\
-             work_dir = \"{dir}/board\"\ndevice = \"board\"\n",
-            port = sshd.port,
-            user = user(),
-        dir = dir.display()
-    )
 }
 
 /// targets.toml with the `loopback` target.
@@ -118,7 +29,7 @@ fn an_ssh_target_runs_the_scenario_there_and_its_results_merge_with_a_local_run(
     let scenario = tract_scenario(dir.path(), "remote", 3);
     let scenario = scenario.to_str().unwrap();
 
-    let remote = harness(
+    let remote = harness_in(
         &["run", scenario, "--target", "loopback", "--threads", "1"],
         dir.path(),
     );
@@ -164,7 +75,7 @@ fn an_ssh_target_runs_the_scenario_there_and_its_results_merge_with_a_local_run(
     assert!(!job.join("models").exists());
 
     // The same bundle is not deployed twice.
-    let again = harness(
+    let again = harness_in(
         &["run", scenario, "--target", "loopback", "--threads", "1"],
         dir.path(),
     );
@@ -178,7 +89,7 @@ fn an_ssh_target_runs_the_scenario_there_and_its_results_merge_with_a_local_run(
     );
 
     // A local run of the same scenario, and one report over both devices.
-    let local = harness(
+    let local = harness_in(
         &["run", scenario, "--threads", "1", "--device", "pc"],
         dir.path(),
     );
@@ -189,7 +100,7 @@ fn an_ssh_target_runs_the_scenario_there_and_its_results_merge_with_a_local_run(
     );
     let pc = &results_folders(&local)[0];
     let merged = dir.path().join("merged");
-    let report = harness(
+    let report = harness_in(
         &[
             "report",
             pc.to_str().unwrap(),
@@ -228,7 +139,7 @@ fn a_failed_run_on_the_target_is_reported_with_what_was_saved() {
             + &loopback_target(dir.path(), &sshd),
     )
     .unwrap();
-    let out = harness(
+    let out = harness_in(
         &["run", scenario.to_str().unwrap(), "--target", "loopback"],
         dir.path(),
     );
@@ -265,7 +176,7 @@ fn a_target_that_cannot_be_reached_is_a_clear_error_and_nothing_is_written() {
     )
     .unwrap();
     let scenario = tract_scenario(dir.path(), "unreachable", 3);
-    let out = harness(
+    let out = harness_in(
         &["run", scenario.to_str().unwrap(), "--target", "gone"],
         dir.path(),
     );
@@ -279,7 +190,7 @@ fn a_target_that_cannot_be_reached_is_a_clear_error_and_nothing_is_written() {
 fn an_unknown_target_lists_the_known_ones() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = tract_scenario(dir.path(), "nowhere", 3);
-    let out = harness(
+    let out = harness_in(
         &["run", scenario.to_str().unwrap(), "--target", "nowhere"],
         dir.path(),
     );
@@ -309,7 +220,7 @@ fn the_aarch64_bundle_runs_the_default_scenario_under_qemu_and_every_row_says_em
     // LiteRT crash under qemu-user (see docs/boards.md), which their rows must say; the reference falls back to the
     // next engine that runs.
     let scenario = quick_default_scenario(dir.path(), None, "", "time_limit_seconds = 60\n");
-    let out = harness(
+    let out = harness_in(
         &["run", scenario.to_str().unwrap(), "--target", "qemu"],
         dir.path(),
     );

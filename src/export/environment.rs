@@ -24,6 +24,9 @@ pub struct Environment {
     /// host's, as the emulated program sees them.
     pub emulation: Option<String>,
     pub kernel: Option<String>,
+    /// The running kernel's boot id: devices that report the same one are one machine (containers, or
+    /// targets reached over the loopback), whose figures disturb each other when measured at once.
+    pub boot_id: Option<String>,
     pub os: Option<String>,
     pub target: &'static str,
     pub rustc: &'static str,
@@ -54,6 +57,7 @@ impl Environment {
             glibc: glibc_version(),
             emulation: None,
             kernel: read_trimmed("/proc/sys/kernel/osrelease"),
+            boot_id: read_trimmed("/proc/sys/kernel/random/boot_id"),
             os: os_name(),
             target: env!("HARNESS_TARGET"),
             rustc: env!("HARNESS_RUSTC"),

@@ -4,6 +4,7 @@
 pub mod answer;
 pub mod csv;
 pub mod environment;
+pub mod fleet_json;
 pub mod folder;
 pub mod results_json;
 pub mod run_status;

@@ -6,7 +6,12 @@ use crate::scenario::RemoteConfig;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
+/// What picks a bundle: a target's `bundle` folder, if any, and its architecture.
+type BundleKey = (Option<PathBuf>, String);
+
+#[derive(Clone)]
 pub struct Bundle {
     /// A local folder holding `harness` and `lib/`, ready to copy.
     pub dir: PathBuf,
@@ -15,8 +20,21 @@ pub struct Bundle {
 }
 
 /// The bundle for `config`: its `bundle` folder; else, for this machine's architecture, this very binary
-/// with the runtime libraries of its checkout; else `dist/harness-<arch>-unknown-linux-gnu`.
+/// with the runtime libraries of its checkout; else `dist/harness-<arch>-unknown-linux-gnu`. A fleet's targets
+/// ask at once: the first makes it, the others get the same.
 pub fn resolve(config: &RemoteConfig, arch: &str) -> Result<Bundle> {
+    static RESOLVED: Mutex<Vec<(BundleKey, Bundle)>> = Mutex::new(Vec::new());
+    let mut resolved = RESOLVED.lock().unwrap_or_else(|e| e.into_inner());
+    let key = (config.bundle.clone(), arch.to_string());
+    if let Some((_, bundle)) = resolved.iter().find(|(k, _)| *k == key) {
+        return Ok(bundle.clone());
+    }
+    let bundle = make(config, arch)?;
+    resolved.push((key, bundle.clone()));
+    Ok(bundle)
+}
+
+fn make(config: &RemoteConfig, arch: &str) -> Result<Bundle> {
     let (binary, libraries) = match &config.bundle {
         Some(dir) => from_folder(dir)?,
         None if arch == std::env::consts::ARCH => this_binary()?,

@@ -9,10 +9,13 @@
 //! user = "pi"                  # optional, as are port, identity and ssh_options
 //! work_dir = "harness"         # on the target, relative to the login's home; default "harness"
 //! arch = "aarch64"             # picks dist/harness-aarch64-unknown-linux-gnu (scripts/bundle.sh)
+//!
+//! [fleets.shop]                # `--target @shop`: every board the product ships on, measured at once
+//! targets = ["pi", "local"]
 //! ```
 
 use crate::machine::Access;
-use crate::scenario::RemoteConfig;
+use crate::scenario::{FleetConfig, RemoteConfig};
 use anyhow::{bail, Context, Result};
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -23,6 +26,8 @@ use std::path::{Path, PathBuf};
 struct TargetsFile {
     #[serde(default)]
     targets: IndexMap<String, RemoteConfig>,
+    #[serde(default)]
+    fleets: IndexMap<String, FleetConfig>,
 }
 
 /// The targets every harness knows without a file.
@@ -51,7 +56,7 @@ fn default_files() -> Vec<PathBuf> {
 }
 
 /// Reads a targets file; errors name the file, the line and the field.
-pub fn read(path: &Path) -> Result<IndexMap<String, RemoteConfig>> {
+fn read(path: &Path) -> Result<TargetsFile> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the targets file {}", path.display()))?;
     let file: TargetsFile =
@@ -61,7 +66,32 @@ pub fn read(path: &Path) -> Result<IndexMap<String, RemoteConfig>> {
             bail!("{}: field `targets.{name}.{field}`: {why}", path.display());
         }
     }
-    Ok(file.targets)
+    for (name, fleet) in &file.fleets {
+        if let Err((field, why)) = fleet.check() {
+            bail!("{}: field `fleets.{name}.{field}`: {why}", path.display());
+        }
+    }
+    Ok(file)
+}
+
+/// The files searched for a name: `file` when given, else the default files that exist.
+fn files_to_search(file: Option<&Path>) -> Vec<PathBuf> {
+    match file {
+        Some(file) => vec![file.to_path_buf()],
+        None => default_files()
+            .into_iter()
+            .filter(|f| f.is_file())
+            .collect(),
+    }
+}
+
+/// What `searched` says in an error: the files, or how to give one.
+fn searched(files: &[PathBuf]) -> String {
+    if files.is_empty() {
+        return "no targets file: give one with --targets, or write targets.toml".to_string();
+    }
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    names.join(", ")
 }
 
 /// The target called `name`: from the scenario's own `[targets]`, else from `file` when given, else from the
@@ -74,17 +104,11 @@ pub fn find_remote(
     if let Some(target) = in_scenario.get(name) {
         return Ok(target.clone());
     }
-    let files = match file {
-        Some(file) => vec![file.to_path_buf()],
-        None => default_files()
-            .into_iter()
-            .filter(|f| f.is_file())
-            .collect(),
-    };
+    let files = files_to_search(file);
     let mut known = vec!["local".to_string(), "emulated-aarch64".to_string()];
     known.extend(in_scenario.keys().cloned());
     for file in &files {
-        let mut targets = read(file)?;
+        let mut targets = read(file)?.targets;
         if let Some(target) = targets.shift_remove(name) {
             return Ok(target);
         }
@@ -93,14 +117,39 @@ pub fn find_remote(
     if let Some(target) = built_in(name) {
         return Ok(target);
     }
-    let searched: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     bail!(
         "no target `{name}` (known: {}; searched {})",
         known.join(", "),
-        if searched.is_empty() {
-            "no targets file: give one with --targets, or write targets.toml".to_string()
-        } else {
-            searched.join(", ")
+        searched(&files)
+    )
+}
+
+/// The fleet called `name` (`--target @name`): its targets' names, from the scenario's own `[fleets]`, else
+/// from the targets files searched as for a target.
+pub fn find_fleet(
+    name: &str,
+    in_scenario: &IndexMap<String, FleetConfig>,
+    file: Option<&Path>,
+) -> Result<Vec<String>> {
+    if let Some(fleet) = in_scenario.get(name) {
+        return Ok(fleet.targets.clone());
+    }
+    let files = files_to_search(file);
+    let mut known: Vec<String> = in_scenario.keys().cloned().collect();
+    for file in &files {
+        let mut fleets = read(file)?.fleets;
+        if let Some(fleet) = fleets.shift_remove(name) {
+            return Ok(fleet.targets);
         }
+        known.extend(fleets.into_keys());
+    }
+    bail!(
+        "no fleet `{name}` (known: {}; searched {})",
+        if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        },
+        searched(&files)
     )
 }

@@ -2,9 +2,11 @@
 //! configuration and keys; files travel as tar streams over the same connection), or a folder on this
 //! machine whose binaries run under qemu-user. Both run shell command lines in the target's work folder.
 
+use super::process::Echo;
 use crate::machine::{Access, WORKER_LAUNCHER_VARIABLE};
 use crate::scenario::RemoteConfig;
 use anyhow::{bail, Context, Result};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 
@@ -12,8 +14,8 @@ pub trait Remote {
     /// One line for the user: where the target is.
     fn describe(&self) -> String;
 
-    /// Runs `command` (a shell command line) in the work folder; its output goes to this harness's standard
-    /// error.
+    /// Runs `command` (a shell command line) in the work folder; its output goes where the target's echo
+    /// says. A stop asked for here closes its standard input (see `process`).
     fn run_streaming(&self, command: &str) -> Result<ExitStatus>;
 
     /// Runs `command` and returns its output.
@@ -65,13 +67,15 @@ pub fn shell_quote(text: &str) -> String {
     }
 }
 
-pub fn connect(name: &str, config: &RemoteConfig) -> Result<Box<dyn Remote>> {
+/// The target `name`, whose processes' output goes to `echo`.
+pub fn connect(name: &str, config: &RemoteConfig, echo: Echo) -> Result<Box<dyn Remote>> {
     match config.kind {
         Access::Local => bail!("target {name} is local: run without --target"),
         Access::Ssh => Ok(Box::new(Ssh {
             host: config.host.clone().context("an ssh target needs `host`")?,
             config: config.clone(),
             work_dir: config.work_dir.clone().unwrap_or_else(|| "harness".into()),
+            echo,
         })),
         Access::Emulated => {
             let arch = config.arch();
@@ -94,6 +98,7 @@ pub fn connect(name: &str, config: &RemoteConfig) -> Result<Box<dyn Remote>> {
                 root,
                 arch,
                 cpu: config.qemu_cpu(),
+                echo,
             }))
         }
     }
@@ -103,6 +108,7 @@ struct Ssh {
     host: String,
     config: RemoteConfig,
     work_dir: String,
+    echo: Echo,
 }
 
 impl Ssh {
@@ -154,11 +160,9 @@ impl Remote for Ssh {
     fn run_streaming(&self, command: &str) -> Result<ExitStatus> {
         // The remote harness's standard output (its results folder's path) is progress here: this harness prints
         // where the results landed on this machine.
-        self.ssh()
-            .arg(self.in_work_dir(command))
-            .stdout(std::io::stderr())
-            .status()
-            .context("cannot start ssh")
+        let mut ssh = self.ssh();
+        ssh.arg(self.in_work_dir(command)).stdin(Stdio::piped());
+        self.echo.spawn(&mut ssh, true)?.wait_or_stop()
     }
 
     fn explain(&self, status: ExitStatus) -> String {
@@ -176,6 +180,7 @@ impl Remote for Ssh {
             .ssh()
             .arg(self.in_work_dir(command))
             .stdin(Stdio::null())
+            .process_group(0)
             .output()
             .context("cannot start ssh")?;
         if output.status.code() == Some(255) {
@@ -195,14 +200,14 @@ impl Remote for Ssh {
             .arg(from)
             .args(["-cf", "-", "."])
             .stdout(Stdio::piped())
+            .process_group(0)
             .spawn()
             .context("cannot start tar")?;
-        let status = self
-            .ssh()
-            .arg(self.in_work_dir(&format!("mkdir -p {to} && tar -C {to} -xf -")))
+        let mut ssh = self.ssh();
+        ssh.arg(self.in_work_dir(&format!("mkdir -p {to} && tar -C {to} -xf -")))
             .stdin(tar.stdout.take().expect("piped"))
-            .status()
-            .context("cannot start ssh")?;
+            .stdout(Stdio::null());
+        let status = self.echo.spawn(&mut ssh, false)?.wait()?;
         let packed = tar.wait()?;
         ssh_failure(status, &self.host)?;
         if !status.success() || !packed.success() {
@@ -212,18 +217,18 @@ impl Remote for Ssh {
     }
 
     fn download(&self, from: &str, to: &Path) -> Result<()> {
-        let mut ssh = self
-            .ssh()
+        let mut command = self.ssh();
+        command
             .arg(self.in_work_dir(&format!("tar -C {} -cf - .", shell_quote(from))))
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("cannot start ssh")?;
+            .stdout(Stdio::piped());
+        let mut ssh = self.echo.spawn(&mut command, false)?;
         std::fs::create_dir_all(to)?;
         let unpacked = Command::new("tar")
             .arg("-C")
             .arg(to)
             .args(["-xf", "-"])
-            .stdin(ssh.stdout.take().expect("piped"))
+            .stdin(ssh.child.stdout.take().expect("piped"))
+            .process_group(0)
             .status()
             .context("cannot start tar")?;
         let status = ssh_failure(ssh.wait()?, &self.host)?;
@@ -241,6 +246,7 @@ struct Emulated {
     root: PathBuf,
     arch: String,
     cpu: Option<String>,
+    echo: Echo,
 }
 
 impl Emulated {
@@ -275,14 +281,16 @@ impl Remote for Emulated {
     }
 
     fn run_streaming(&self, command: &str) -> Result<ExitStatus> {
-        self.shell(command)
-            .stdout(std::io::stderr())
-            .status()
-            .context("cannot start sh")
+        let mut shell = self.shell(command);
+        shell.stdin(Stdio::piped());
+        self.echo.spawn(&mut shell, true)?.wait_or_stop()
     }
 
     fn run_captured(&self, command: &str) -> Result<Output> {
-        self.shell(command).output().context("cannot start sh")
+        self.shell(command)
+            .process_group(0)
+            .output()
+            .context("cannot start sh")
     }
 
     fn upload(&self, from: &Path, to: &str) -> Result<()> {

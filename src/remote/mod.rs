@@ -8,15 +8,18 @@
 mod bundle;
 mod config;
 mod connection;
+mod process;
+mod slots;
 mod stage;
 
-pub use config::find_remote;
+pub use config::{find_fleet, find_remote};
+pub use connection::shell_quote;
+pub use process::{Echo, Echoed};
+pub use slots::Slots;
 
-use crate::scenario::RemoteConfig;
-
-use crate::scenario::Overrides;
+use crate::scenario::{Overrides, RemoteConfig, Scenario};
 use anyhow::{bail, Context, Result};
-use connection::{shell_quote, Remote};
+use connection::Remote;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 
@@ -26,6 +29,25 @@ pub struct RemoteOutcome {
     pub folders: Vec<PathBuf>,
     /// The remote harness's exit status.
     pub status: ExitStatus,
+}
+
+/// One target's run of a scenario: what `run --target` asks for, and each member of a fleet.
+pub struct TargetRun<'a> {
+    pub name: &'a str,
+    pub config: &'a RemoteConfig,
+    /// The scenario as checked here, with the run's options applied.
+    pub scenario: &'a Scenario,
+    /// The run's options: those a harness passes on, and the device name.
+    pub overrides: &'a Overrides,
+    /// A results folder of an earlier run on this target, copied back before: only what it lacks is measured.
+    pub resume: Option<&'a Path>,
+    /// Where the results folders land on this machine.
+    pub output: &'a Path,
+    pub echo: Echo,
+    /// Bounds how many targets copy bundles and jobs at once (`--jobs`).
+    pub deployments: &'a Slots,
+    /// Told once the bundle and the job are on the target (or could not be put there).
+    pub staged: &'a (dyn Fn() + Sync),
 }
 
 /// Runs `scenario` on the target `name` (see `config` for where targets are defined) and copies the results
@@ -40,16 +62,93 @@ pub fn run(
     let mut scenario = crate::scenario::load(scenario_path, &crate::backends::infos(&compiled))?;
     overrides.apply(&mut scenario)?;
     let config = find_remote(name, &scenario.targets, targets_file)?;
-    let device = overrides
+    run_target(&TargetRun {
+        name,
+        config: &config,
+        scenario: &scenario,
+        overrides,
+        resume: overrides.resume.as_deref(),
+        output: &scenario.output_dir,
+        echo: Echo::Terminal,
+        deployments: &Slots::new(1),
+        staged: &|| {},
+    })
+}
+
+/// Runs one target's job: connect, deploy the bundle, stage the job, run it there, copy its results back.
+pub fn run_target(job: &TargetRun) -> Result<RemoteOutcome> {
+    let (name, config, scenario, echo) = (job.name, job.config, job.scenario, &job.echo);
+    let device = job
+        .overrides
         .device
         .clone()
         .or(config.device.clone())
         .unwrap_or_else(|| name.to_string());
-    let remote = connection::connect(name, &config)?;
-    eprintln!("target {name}: {}", remote.describe());
+    let remote = connection::connect(name, config, echo.clone())?;
+    echo.say(&format!("target {name}: {}", remote.describe()));
 
-    let bundle_dir = deploy(remote.as_ref(), name, &config)?;
+    let (bundle_dir, job_name, resumed) = {
+        let _slot = job.deployments.take();
+        let staged = Staged(job.staged);
+        let bundle_dir = deploy(remote.as_ref(), name, config, echo)?;
+        let (job_name, resumed) = stage_job(remote.as_ref(), scenario, job.resume)?;
+        drop(staged);
+        (bundle_dir, job_name, resumed)
+    };
+    if crate::interrupt::requested() {
+        bail!(
+            "stopped by {} before the run on {name} started",
+            crate::interrupt::cause()
+        );
+    }
 
+    let mut arguments = vec![
+        format!("../../{bundle_dir}/harness"),
+        "run".into(),
+        "scenario.toml".into(),
+        "--device".into(),
+        device,
+        "--target-kind".into(),
+        config.kind.as_str().into(),
+        "--stop-on-eof".into(),
+    ];
+    arguments.extend(job.overrides.passed_on());
+    if let Some(name) = &resumed {
+        arguments.extend(["--resume".to_string(), format!("results/{name}")]);
+    }
+    let command = format!(
+        "cd {job_name} && exec {}",
+        remote.command_line(&arguments.iter().map(|a| shell_quote(a)).collect::<Vec<_>>())
+    );
+    echo.say(&format!("target {name}: running {job_name}"));
+    let status = remote.run_streaming(&command)?;
+
+    let folders = fetch(
+        remote.as_ref(),
+        (name, &job_name, echo),
+        status,
+        resumed.as_deref(),
+        job.output,
+    )?;
+    Ok(RemoteOutcome { folders, status })
+}
+
+/// Tells once, when dropped: on every way out of staging.
+struct Staged<'a>(&'a (dyn Fn() + Sync));
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+/// Copies the job (the scenario and the files it names, and the folder a resumed run continues) to the target.
+/// Returns the job's folder there and the resumed folder's name.
+fn stage_job(
+    remote: &dyn Remote,
+    scenario: &Scenario,
+    resume: Option<&Path>,
+) -> Result<(String, Option<String>)> {
     let job_name = format!(
         "jobs/{}-{}-{}",
         crate::export::folder::utc_stamp(std::time::SystemTime::now()),
@@ -57,9 +156,9 @@ pub fn run(
         std::process::id()
     );
     let staging = tempfile::tempdir().context("cannot create a staging folder")?;
-    stage::stage(&scenario, staging.path())?;
+    stage::stage(scenario, staging.path())?;
     // Resuming: the earlier folder, copied back from the target before, travels with the job.
-    let resumed = match &overrides.resume {
+    let resumed = match resume {
         Some(earlier) => {
             let name = earlier
                 .file_name()
@@ -72,50 +171,25 @@ pub fn run(
         None => None,
     };
     remote.upload(staging.path(), &job_name)?;
-
-    let mut arguments = vec![
-        format!("../../{bundle_dir}/harness"),
-        "run".into(),
-        "scenario.toml".into(),
-        "--device".into(),
-        device,
-        "--target-kind".into(),
-        config.kind.as_str().into(),
-    ];
-    arguments.extend(overrides.passed_on());
-    if let Some(name) = &resumed {
-        arguments.extend(["--resume".to_string(), format!("results/{name}")]);
-    }
-    let command = format!(
-        "cd {job_name} && {}",
-        remote.command_line(&arguments.iter().map(|a| shell_quote(a)).collect::<Vec<_>>())
-    );
-    eprintln!("target {name}: running {job_name}");
-    let status = remote.run_streaming(&command)?;
-
-    let folders = fetch(
-        remote.as_ref(),
-        (name, &job_name),
-        status,
-        resumed.as_deref(),
-        &scenario.output_dir,
-    )?;
-    Ok(RemoteOutcome { folders, status })
+    Ok((job_name, resumed))
 }
 
 /// Puts the bundle for the target's architecture on it unless it is there already (by hash), and checks that
 /// it starts there. Returns the bundle's folder on the target.
-fn deploy(remote: &dyn Remote, name: &str, config: &RemoteConfig) -> Result<String> {
+fn deploy(remote: &dyn Remote, name: &str, config: &RemoteConfig, echo: &Echo) -> Result<String> {
     let bundle = bundle::resolve(config, &config.arch())?;
     let bundle_dir = format!("bundles/{}", bundle.id);
     if remote.run_quietly(&format!("test -x {bundle_dir}/harness"))? {
-        eprintln!("target {name}: bundle {} already there", bundle.id);
+        echo.say(&format!(
+            "target {name}: bundle {} already there",
+            bundle.id
+        ));
     } else {
-        eprintln!(
+        echo.say(&format!(
             "target {name}: deploying bundle {} ({})",
             bundle.id,
             bundle.dir.display()
-        );
+        ));
         let partial = format!("{bundle_dir}.partial");
         remote.run_checked(&format!("rm -rf {partial}"))?;
         remote.upload(&bundle.dir, &partial)?;
@@ -144,7 +218,7 @@ fn deploy(remote: &dyn Remote, name: &str, config: &RemoteConfig) -> Result<Stri
 /// run failed. A successful job keeps its results on the target and drops its copies of models and images.
 fn fetch(
     remote: &dyn Remote,
-    (name, job_name): (&str, &str),
+    (name, job_name, echo): (&str, &str, &Echo),
     status: ExitStatus,
     resumed: Option<&str>,
     output: &Path,
@@ -171,7 +245,7 @@ fn fetch(
             .iter()
             .map(|f| format!("{} ({} rows)", f.display(), measured_rows(f)))
             .collect::<Vec<_>>();
-        eprintln!(
+        echo.say(&format!(
             "target {name}: the run ended with {}{}; saved: {}; the job stays in {job_name} on the target (resume \
              from a saved folder with --resume)",
             remote.explain(status),
@@ -184,7 +258,7 @@ fn fetch(
             } else {
                 saved.join(", ")
             }
-        );
+        ));
     }
     if folders.is_empty() && status.success() {
         bail!("the run on {name} finished but left no results folder in {job_name}/results");

@@ -3,6 +3,7 @@
 
 use super::Report;
 use crate::export::csv::{ProfileRow, SummaryRow};
+use crate::export::fleet_json::{FleetStatus, TargetState};
 use crate::report::charts::significant;
 use crate::results::EngineProfile;
 use std::fmt::Write;
@@ -293,6 +294,20 @@ fn warnings(report: &Report) -> Vec<String> {
             }
         }
     }
+    for shared in &report.shared_machines {
+        out.push(if shared.at_once {
+            format!(
+                "{} are one machine (the same running kernel) and were measured at the same time: each disturbed \
+                 the others' figures. For figures to compare, measure them on machines of their own, or one at a time.",
+                shared.devices.join(", ")
+            )
+        } else {
+            format!(
+                "{} are one machine (the same running kernel), measured one after the other.",
+                shared.devices.join(", ")
+            )
+        });
+    }
     for ((who, what), mut threads) in rows {
         threads.sort_unstable();
         let threads: Vec<String> = threads.into_iter().map(super::threads_label).collect();
@@ -398,6 +413,9 @@ fn blocks(report: &Report) -> Vec<Block> {
         blocks.push(Block::Heading("Warnings".into()));
         blocks.push(Block::List(warnings));
     }
+    if let Some(fleet) = &report.fleet {
+        blocks.extend(fleet_blocks(fleet));
+    }
     blocks.push(Block::Heading("Speed".into()));
     for (i, chart) in report.charts.iter().enumerate() {
         if chart.name.starts_with("speed-") {
@@ -459,6 +477,62 @@ fn blocks(report: &Report) -> Vec<Block> {
     blocks.push(Block::Heading("Environment".into()));
     blocks.push(Block::Table(environment_table(report)));
     blocks
+}
+
+/// A fleet's targets: what each did, for how long, and how to resume those that did not complete.
+fn fleet_blocks(fleet: &FleetStatus) -> Vec<Block> {
+    let complete = fleet
+        .targets
+        .iter()
+        .filter(|t| t.state == TargetState::Complete)
+        .count();
+    let mut text = format!(
+        "{} target{} measured at once, {complete} complete.",
+        fleet.targets.len(),
+        if fleet.targets.len() == 1 { "" } else { "s" },
+    );
+    if let Some(wall) = fleet.wall_seconds {
+        let _ = write!(
+            text,
+            " The fleet took {wall:.0} s; its targets' own times add up to {:.0} s (each from connecting to its \
+             results being back).",
+            fleet.sequential_seconds()
+        );
+    }
+    let rows = fleet
+        .targets
+        .iter()
+        .map(|t| {
+            vec![
+                t.name.clone(),
+                t.device.clone(),
+                t.kind.clone(),
+                t.state.as_str().to_string(),
+                t.seconds.map_or(String::new(), |s| format!("{s:.0} s")),
+                t.folders.join(", "),
+                match t.state {
+                    TargetState::Complete => String::new(),
+                    _ => format!("{} — resume: {}", t.error, t.resume),
+                },
+            ]
+        })
+        .collect();
+    vec![
+        Block::Heading("Fleet".into()),
+        Block::Paragraph(text),
+        Block::Table(Table {
+            header: vec![
+                "target",
+                "device",
+                "reached by",
+                "state",
+                "time",
+                "results folder",
+                "what happened",
+            ],
+            rows,
+        }),
+    ]
 }
 
 /// Where the time goes: per model, the stacked chart by operator class, each pass's overhead (or why an

@@ -9,6 +9,7 @@ use crate::analysis::change::{judge, welch_change, Change, NOISE_THRESHOLD};
 use crate::analysis::operators::OperatorClass;
 use crate::export::answer::threads_label;
 use crate::export::csv::SummaryRow;
+use crate::export::fleet_json::FleetStatus;
 use crate::export::run_status::RunState;
 use crate::key::SeriesKey;
 use crate::record::Status;
@@ -28,7 +29,62 @@ pub struct Report {
     pub studies: Vec<StudyRow>,
     /// Profiled passes, where the runs profiled.
     pub profiles: Vec<EngineProfile>,
+    /// Devices that are one machine.
+    pub shared_machines: Vec<SharedMachine>,
+    /// The fleet the folders came from, for a fleet's report.
+    pub fleet: Option<FleetStatus>,
     pub charts: Vec<Rendered>,
+}
+
+/// Devices whose folders report the same running kernel (environment.json's `boot_id`): one physical machine,
+/// such as a fleet's targets reached over the loopback, or containers on one host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedMachine {
+    pub devices: Vec<String>,
+    /// Whether measurements of different devices ran at the same time (their windows overlap), so that each
+    /// disturbed the others' figures.
+    pub at_once: bool,
+}
+
+/// The devices that share a machine, from the folders' boot ids and their rows' measurement windows.
+fn shared_machines(folders: &[ResultFolder]) -> Vec<SharedMachine> {
+    let boot_ids = distinct(
+        folders
+            .iter()
+            .filter_map(|f| f.environment["boot_id"].as_str()),
+    );
+    boot_ids
+        .into_iter()
+        .filter_map(|boot_id| {
+            let on_it: Vec<&ResultFolder> = folders
+                .iter()
+                .filter(|f| f.environment["boot_id"].as_str() == Some(boot_id))
+                .collect();
+            let devices = distinct(on_it.iter().flat_map(|f| f.devices()));
+            if devices.len() < 2 {
+                return None;
+            }
+            let windows: Vec<(&str, &str, &str)> = on_it
+                .iter()
+                .flat_map(|f| &f.rows)
+                .filter(|r| !r.started_utc.is_empty() && !r.ended_utc.is_empty())
+                .map(|r| {
+                    (
+                        r.device.as_str(),
+                        r.started_utc.as_str(),
+                        r.ended_utc.as_str(),
+                    )
+                })
+                .collect();
+            // ISO 8601 UTC times of one format compare as text.
+            let at_once = windows.iter().any(|(device, start, end)| {
+                windows
+                    .iter()
+                    .any(|(other, s, e)| other != device && s < end && start < e)
+            });
+            Some(SharedMachine { devices, at_once })
+        })
+        .collect()
 }
 
 /// A variant of a technique study measured on one engine, beside its baseline on the same engine.
@@ -202,10 +258,12 @@ impl Report {
             }
         }
         Ok(Report {
+            shared_machines: shared_machines(&folders),
             folders,
             measurements,
             studies,
             profiles,
+            fleet: None,
             charts,
         })
     }
@@ -254,6 +312,24 @@ pub fn report(folders: &[PathBuf], out: &Path) -> Result<Written> {
     Report::build(loaded)?.write(out)
 }
 
+/// Writes a fleet folder's report into it, from its targets' results folders (`fleet.json`). A target whose
+/// folder holds no row yet (stopped or failed before its first) is in the fleet's table, not in the figures.
+pub fn fleet_report(fleet: &Path) -> Result<Written> {
+    let status = FleetStatus::read(fleet)?;
+    let mut loaded = status
+        .targets
+        .iter()
+        .flat_map(|t| &t.folders)
+        .map(|f| fleet.join(f))
+        .filter(|f| f.join("summary.csv").is_file())
+        .map(|f| ResultFolder::load(&f))
+        .collect::<Result<Vec<_>>>()?;
+    apply_resumes(&mut loaded);
+    let mut report = Report::build(loaded)?;
+    report.fleet = Some(status);
+    report.write(fleet)
+}
+
 /// A resumed run re-measures what its earlier folder left interrupted: in a report of both, the earlier rows
 /// it re-measured are dropped, and once the resuming run finished the earlier one no longer counts as
 /// interrupted. The files themselves are never changed.
@@ -265,7 +341,10 @@ fn apply_resumes(folders: &mut [ResultFolder]) {
         let finished = folders[i].run_state() == RunState::Complete.as_str();
         let measured: Vec<_> = folders[i].rows.iter().map(SummaryRow::key).collect();
         for (j, earlier) in folders.iter_mut().enumerate() {
-            if j == i || !same_folder(&earlier.path, Path::new(&resumed)) {
+            // A run on a target names the folder by its path there: its name is what both share.
+            let named = earlier.path.file_name().is_some()
+                && earlier.path.file_name() == Path::new(&resumed).file_name();
+            if j == i || !(same_folder(&earlier.path, Path::new(&resumed)) || named) {
                 continue;
             }
             earlier.rows.retain(|r| {

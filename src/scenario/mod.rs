@@ -7,7 +7,7 @@ mod overrides;
 mod targets;
 
 pub use overrides::Overrides;
-pub use targets::RemoteConfig;
+pub use targets::{FleetConfig, RemoteConfig};
 
 use crate::analysis::parity::ParityRules;
 use crate::inputs::{InputDescription, InputSource, Preprocess, Quantization};
@@ -41,6 +41,8 @@ pub struct Scenario {
     pub verbose: bool,
     /// Targets defined in the scenario (`[targets.NAME]`), found before those of targets files.
     pub targets: IndexMap<String, RemoteConfig>,
+    /// Fleets defined in the scenario (`[fleets.NAME]`), found before those of targets files.
+    pub fleets: IndexMap<String, FleetConfig>,
     pub models: Vec<Model>,
     pub inputs: InputSource,
     pub backends: Vec<BackendRequest>,
@@ -171,6 +173,8 @@ struct RawScenario {
     parity: ParityRules,
     #[serde(default)]
     targets: IndexMap<String, RemoteConfig>,
+    #[serde(default)]
+    fleets: IndexMap<String, FleetConfig>,
 }
 
 #[derive(Deserialize)]
@@ -258,7 +262,8 @@ pub fn parse(
         target: Access::Local,
         resume_from: None,
         verbose: false,
-        targets: checker.targets(&raw.targets)?,
+        targets: checker.named_tables("targets", &raw.targets, RemoteConfig::check)?,
+        fleets: checker.named_tables("fleets", &raw.fleets, FleetConfig::check)?,
         models: checker.models(&raw.models, base)?,
         inputs: InputSource {
             images: raw.inputs.images.as_ref().map(|folder| base.join(folder)),
@@ -286,20 +291,23 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn targets(
+    /// `[targets.NAME]` or `[fleets.NAME]` tables, each checked by `check`.
+    fn named_tables<T: Clone>(
         &self,
-        targets: &IndexMap<String, RemoteConfig>,
-    ) -> Result<IndexMap<String, RemoteConfig>, ScenarioError> {
-        for (name, target) in targets {
-            if let Err((field, message)) = target.check() {
+        key: &str,
+        tables: &IndexMap<String, T>,
+        check: impl Fn(&T) -> Result<(), (&'static str, String)>,
+    ) -> Result<IndexMap<String, T>, ScenarioError> {
+        for (name, table) in tables {
+            if let Err((field, message)) = check(table) {
                 return Err(self.error(
-                    find_key(self.source, "targets", name),
-                    &format!("targets.{name}.{field}"),
+                    find_key(self.source, key, name),
+                    &format!("{key}.{name}.{field}"),
                     message,
                 ));
             }
         }
-        Ok(targets.clone())
+        Ok(tables.clone())
     }
 
     fn error(&self, span: Option<Range<usize>>, field: &str, message: String) -> ScenarioError {

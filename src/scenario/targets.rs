@@ -57,3 +57,25 @@ impl RemoteConfig {
         })
     }
 }
+
+/// A fleet (`[fleets.NAME]`): targets measured in one run, at once (`run --target @NAME`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetConfig {
+    pub targets: Vec<String>,
+}
+
+impl FleetConfig {
+    /// What is wrong with the fleet: the field and why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.targets.is_empty() {
+            return Err(("targets", "a fleet names at least one target".into()));
+        }
+        for (i, name) in self.targets.iter().enumerate() {
+            if self.targets[..i].contains(name) {
+                return Err(("targets", format!("`{name}` is named twice")));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // Each test file uses its own subset.
 
+pub mod sshd;
+
 use harness::run::isolation::{Isolation, Workers};
 use harness::run::RunOutcome;
 use harness::scenario;
@@ -38,6 +40,16 @@ pub fn run_harness(args: &[&str], scenario: &Path, cache: &Path) -> (Output, Pat
     assert!(out.status.success(), "{stderr}");
     let folder = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     (out, folder)
+}
+
+/// `harness ARGS` in `dir`, with a conversion cache of its own there.
+pub fn harness_in(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .current_dir(dir)
+        .env("HARNESS_CACHE", dir.join("cache"))
+        .output()
+        .unwrap()
 }
 
 pub fn root() -> &'static Path {
