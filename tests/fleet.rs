@@ -361,3 +361,57 @@ fn ctrl_c_stops_every_target_of_a_fleet_and_keeps_their_rows() {
             .contains(&format!("--target {name} --resume")));
     }
 }
+
+/// On a terminal (a pseudo-terminal from `script`, util-linux): a line per target, redrawn in place. The ssh
+/// processes run outside the terminal's foreground group, so that its Ctrl-C reaches the harness alone: one that
+/// read the terminal would be stopped by it, and the fleet would wait forever.
+#[test]
+fn on_a_terminal_each_target_has_a_line_redrawn_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let a = start_sshd(&dir.join("sshd-a"));
+    write_targets(
+        dir,
+        &[board(dir, "board-a", &a)],
+        "[targets.local]\nkind = \"local\"\ndevice = \"pc\"\n",
+    );
+    let scenario = scenario(dir, "terminal", 0.0);
+    let command = format!(
+        "{} run {} --target board-a,local --threads 1",
+        env!("CARGO_BIN_EXE_harness"),
+        scenario.display()
+    );
+    let typescript = dir.join("typescript");
+    let mut script = Command::new("script")
+        .args(["-qfec", &command])
+        .arg(&typescript)
+        .current_dir(dir)
+        .env("HARNESS_CACHE", dir.join("cache"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("script (util-linux)");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = script.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            let _ = script.kill();
+            panic!(
+                "the fleet did not end on a terminal in 5 minutes:\n{}",
+                String::from_utf8_lossy(&std::fs::read(&typescript).unwrap_or_default())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let screen = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
+    assert!(status.success(), "{screen}");
+    // Lines redrawn by moving the cursor up, not each message prefixed on a line of its own.
+    assert!(screen.contains("\x1b[2K"), "{screen}");
+    assert!(!screen.contains("[board-a] "), "{screen}");
+    assert!(
+        screen.contains("board-a: complete") && screen.contains("local: complete"),
+        "{screen}"
+    );
+}

@@ -199,6 +199,7 @@ impl Remote for Ssh {
             .arg("-C")
             .arg(from)
             .args(["-cf", "-", "."])
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .process_group(0)
             .spawn()
@@ -220,6 +221,8 @@ impl Remote for Ssh {
         let mut command = self.ssh();
         command
             .arg(self.in_work_dir(&format!("tar -C {} -cf - .", shell_quote(from))))
+            // Not the terminal: a process outside its foreground group that reads it is stopped.
+            .stdin(Stdio::null())
             .stdout(Stdio::piped());
         let mut ssh = self.echo.spawn(&mut command, false)?;
         std::fs::create_dir_all(to)?;
