@@ -384,6 +384,23 @@ fn a_target_defined_in_the_scenario_is_checked_with_the_rest() {
 }
 
 #[test]
+fn a_fleet_defined_in_the_scenario_is_checked_with_the_rest() {
+    let text = format!("{VALID}\n[fleets.shop]\ntargets = []\n");
+    assert_refused(
+        &text,
+        "19:9",
+        "fleets.shop.targets",
+        "a fleet names at least one target",
+    );
+    let text = format!("{VALID}\n[fleets.shop]\ntargets = [\"pi\", \"local\", \"pi\"]\n");
+    assert_refused(&text, "19:9", "fleets.shop.targets", "`pi` is named twice");
+    let (code, stderr, _) = check(&format!(
+        "{VALID}\n[fleets.shop]\ntargets = [\"pi\", \"local\"]\n"
+    ));
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
 fn named_inputs_are_checked_each_under_its_own_name() {
     let named = VALID.replace(
         "[models.input]\nshape = [1, 3, 8, 8]",

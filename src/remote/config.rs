@@ -141,7 +141,7 @@ pub fn find_fleet(
         if let Some(fleet) = fleets.shift_remove(name) {
             return Ok(fleet.targets);
         }
-        known.extend(fleets.into_keys());
+        known.extend(fleets.into_keys().filter(|k| !in_scenario.contains_key(k)));
     }
     bail!(
         "no fleet `{name}` (known: {}; searched {})",
@@ -152,4 +152,51 @@ pub fn find_fleet(
         },
         searched(&files)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fleet_is_found_in_the_scenario_first_then_in_the_targets_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("targets.toml");
+        std::fs::write(
+            &file,
+            "[targets.pi]\nkind = \"ssh\"\nhost = \"pi.local\"\n[fleets.shop]\ntargets = [\"pi\", \"local\"]\n",
+        )
+        .unwrap();
+        let none = IndexMap::new();
+        assert_eq!(
+            find_fleet("shop", &none, Some(&file)).unwrap(),
+            ["pi", "local"]
+        );
+        let in_scenario = IndexMap::from([(
+            "shop".to_string(),
+            FleetConfig {
+                targets: vec!["local".into()],
+            },
+        )]);
+        assert_eq!(
+            find_fleet("shop", &in_scenario, Some(&file)).unwrap(),
+            ["local"]
+        );
+        let missing = find_fleet("lab", &in_scenario, Some(&file))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("no fleet `lab` (known: shop; searched"),
+            "{missing}"
+        );
+
+        std::fs::write(&file, "[fleets.shop]\ntargets = []\n").unwrap();
+        let refused = find_fleet("shop", &none, Some(&file))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("field `fleets.shop.targets`: a fleet names at least one target"),
+            "{refused}"
+        );
+    }
 }

@@ -666,6 +666,47 @@ mod tests {
         }
     }
 
+    /// A folder of `device` on the machine `boot_id`, its one row measured from `start` to `end` (seconds).
+    fn on_machine(device: &str, boot_id: &str, (start, end): (u32, u32)) -> ResultFolder {
+        let mut row = row("m", "", 0, 1.0, 1);
+        row.device = device.into();
+        row.started_utc = format!("2026-12-02T10:00:{start:02}.000Z");
+        row.ended_utc = format!("2026-12-02T10:00:{end:02}.000Z");
+        ResultFolder {
+            environment: serde_json::json!({ "boot_id": boot_id }),
+            ..folder(vec![row])
+        }
+    }
+
+    #[test]
+    fn devices_on_one_running_kernel_are_one_machine_and_say_whether_they_overlapped() {
+        let folders = [
+            on_machine("board-a", "k1", (0, 10)),
+            on_machine("board-b", "k1", (5, 20)),
+            on_machine("pi", "k2", (0, 20)),
+        ];
+        assert_eq!(
+            shared_machines(&folders),
+            [SharedMachine {
+                devices: vec!["board-a".into(), "board-b".into()],
+                at_once: true
+            }]
+        );
+        // One after the other: still one machine, but neither disturbed the other.
+        let folders = [
+            on_machine("board-a", "k1", (0, 10)),
+            on_machine("board-b", "k1", (10, 20)),
+        ];
+        assert!(!shared_machines(&folders)[0].at_once);
+        // Machines of their own, or no boot id: nothing to say.
+        let folders = [
+            on_machine("board-a", "k1", (0, 10)),
+            on_machine("board-b", "k2", (0, 10)),
+            folder(vec![row("m", "", 0, 1.0, 1)]),
+        ];
+        assert!(shared_machines(&folders).is_empty());
+    }
+
     #[test]
     fn a_study_row_sets_the_variant_beside_its_baseline_on_the_same_engine() {
         // Three rounds each: the variant takes about half the time, with a seventh of the MACs.
