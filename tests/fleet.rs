@@ -61,6 +61,16 @@ fn write_targets(dir: &Path, tables: &[String], extra: &str) {
     std::fs::write(dir.join("targets.toml"), tables.concat() + extra).unwrap();
 }
 
+/// This machine as a target whose rows say `pc`.
+const LOCAL_PC: &str = "[targets.local]\nkind = \"local\"\ndevice = \"pc\"\n";
+
+/// targets.toml with `board-a` (an sshd, returned) and `local`.
+fn board_a_and_this_machine(dir: &Path) -> Sshd {
+    let sshd = start_sshd(&dir.join("sshd-a"));
+    write_targets(dir, &[board(dir, "board-a", &sshd)], LOCAL_PC);
+    sshd
+}
+
 fn board(dir: &Path, name: &str, sshd: &Sshd) -> String {
     ssh_target(name, name, sshd, &dir.join(name))
 }
@@ -76,7 +86,7 @@ fn a_fleet_of_two_ssh_targets_and_this_machine_measures_at_once_into_one_report(
     write_targets(
         dir,
         &[board(dir, "board-a", &a), board(dir, "board-b", &b)],
-        "[targets.local]\nkind = \"local\"\ndevice = \"pc\"\n[fleets.lab]\ntargets = [\"board-a\", \"board-b\", \"local\"]\n",
+        &(LOCAL_PC.to_string() + "[fleets.lab]\ntargets = [\"board-a\", \"board-b\", \"local\"]\n"),
     );
     let scenario = scenario(dir, "fleet", 1.5);
     let started = Instant::now();
@@ -189,11 +199,7 @@ fn an_unreachable_target_leaves_the_others_complete_and_is_resumed_into_the_flee
     let gone = start_sshd(&dir.join("sshd-gone"));
     let (gone_port, gone_table) = (gone.port, board(dir, "gone", &gone));
     drop(gone);
-    write_targets(
-        dir,
-        &[board(dir, "board-a", &a), gone_table],
-        "[targets.local]\nkind = \"local\"\ndevice = \"pc\"\n",
-    );
+    write_targets(dir, &[board(dir, "board-a", &a), gone_table], LOCAL_PC);
     let scenario = scenario(dir, "partial", 0.0);
     let out = harness_in(
         &[
@@ -286,12 +292,7 @@ fn job_results(work_dir: &Path) -> Vec<PathBuf> {
 fn ctrl_c_stops_every_target_of_a_fleet_and_keeps_their_rows() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let a = start_sshd(&dir.join("sshd-a"));
-    write_targets(
-        dir,
-        &[board(dir, "board-a", &a)],
-        "[targets.local]\nkind = \"local\"\ndevice = \"pc\"\n",
-    );
+    let _board = board_a_and_this_machine(dir);
     // Threads 1 and 2, both formats, three seconds each: far longer than the test waits.
     let scenario = scenario(dir, "stopped", 3.0);
     let harness = Command::new(env!("CARGO_BIN_EXE_harness"))
@@ -369,12 +370,7 @@ fn ctrl_c_stops_every_target_of_a_fleet_and_keeps_their_rows() {
 fn on_a_terminal_each_target_has_a_line_redrawn_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let a = start_sshd(&dir.join("sshd-a"));
-    write_targets(
-        dir,
-        &[board(dir, "board-a", &a)],
-        "[targets.local]\nkind = \"local\"\ndevice = \"pc\"\n",
-    );
+    let _board = board_a_and_this_machine(dir);
     let scenario = scenario(dir, "terminal", 0.0);
     let command = format!(
         "{} run {} --target board-a,local --threads 1",
