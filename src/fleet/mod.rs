@@ -55,6 +55,8 @@ struct Member {
     config: RemoteConfig,
     /// Index in the fleet's `targets`.
     index: usize,
+    /// Its progress line: its place in `--target`'s list.
+    line: usize,
     /// The results folder a resumed target continues.
     resume: Option<PathBuf>,
 }
@@ -78,61 +80,10 @@ pub fn run(request: &FleetRequest) -> Result<FleetOutcome> {
         .collect::<Result<Vec<_>>>()?;
 
     let started = Instant::now();
-    let (folder, mut status) = match &request.overrides.resume {
-        Some(folder) => (folder.clone(), FleetStatus::read(folder)?),
-        None => {
-            let folder = create_run_folder(
-                &scenario.output_dir,
-                &format!("{}-fleet", scenario.name),
-                SystemTime::now(),
-            )?;
-            let status = FleetStatus {
-                scenario: request.scenario.display().to_string(),
-                started_utc: String::new(),
-                ended_utc: String::new(),
-                wall_seconds: None,
-                targets: Vec::new(),
-            };
-            (folder, status)
-        }
-    };
+    let (folder, mut status) = open(request, &scenario)?;
     status.started_utc = utc_time(SystemTime::now());
     status.ended_utc.clear();
-    let mut members = Vec::new();
-    let mut skipped = Vec::new();
-    for (name, config) in names.iter().zip(configs) {
-        let index = match status.targets.iter().position(|t| &t.name == name) {
-            Some(index) => index,
-            None => {
-                status.targets.push(FleetTarget {
-                    name: name.clone(),
-                    device: device_name(name, &config),
-                    kind: config.kind.as_str().to_string(),
-                    state: TargetState::Waiting,
-                    folders: Vec::new(),
-                    error: String::new(),
-                    resume: String::new(),
-                    started_utc: String::new(),
-                    ended_utc: String::new(),
-                    seconds: None,
-                });
-                status.targets.len() - 1
-            }
-        };
-        let target = &mut status.targets[index];
-        if target.state == TargetState::Complete {
-            skipped.push(name.clone());
-            continue;
-        }
-        target.state = TargetState::Waiting;
-        let resume = target.folders.last().map(|f| folder.join(f));
-        members.push(Member {
-            name: name.clone(),
-            config,
-            index,
-            resume,
-        });
-    }
+    let (members, skipped) = enlist(&mut status, names.iter().zip(configs), &folder);
     status.write(&folder)?;
 
     let progress = FleetProgress::new(&names, &folder.join("logs"))?;
@@ -142,11 +93,7 @@ pub fn run(request: &FleetRequest) -> Result<FleetOutcome> {
         if names.len() == 1 { "" } else { "s" },
         folder.display()
     ));
-    for name in &skipped {
-        let line = names
-            .iter()
-            .position(|n| n == name)
-            .expect("a named target");
+    for line in skipped {
         progress.finish(line, "complete in this fleet already: not measured again");
     }
     let shared = Shared {
@@ -156,7 +103,6 @@ pub fn run(request: &FleetRequest) -> Result<FleetOutcome> {
         folder: &folder,
         status: Mutex::new(status),
         progress,
-        names: &names,
         deployments: Slots::new(request.jobs),
         staging: Countdown::new(
             members
@@ -193,6 +139,71 @@ pub fn run(request: &FleetRequest) -> Result<FleetOutcome> {
         status,
         report,
     })
+}
+
+/// The fleet folder and its record: the one to resume, or a new one in the scenario's output folder.
+fn open(request: &FleetRequest, scenario: &Scenario) -> Result<(PathBuf, FleetStatus)> {
+    if let Some(folder) = &request.overrides.resume {
+        return Ok((folder.clone(), FleetStatus::read(folder)?));
+    }
+    let folder = create_run_folder(
+        &scenario.output_dir,
+        &format!("{}-fleet", scenario.name),
+        SystemTime::now(),
+    )?;
+    let status = FleetStatus {
+        scenario: request.scenario.display().to_string(),
+        started_utc: String::new(),
+        ended_utc: String::new(),
+        wall_seconds: None,
+        targets: Vec::new(),
+    };
+    Ok((folder, status))
+}
+
+/// Each named target in the fleet's record (added when new, waiting again when it did not complete): the
+/// members to run, and the lines of those complete already.
+fn enlist(
+    status: &mut FleetStatus,
+    targets: impl Iterator<Item = (impl AsRef<str>, RemoteConfig)>,
+    folder: &Path,
+) -> (Vec<Member>, Vec<usize>) {
+    let (mut members, mut skipped) = (Vec::new(), Vec::new());
+    for (line, (name, config)) in targets.enumerate() {
+        let name = name.as_ref();
+        let index = match status.targets.iter().position(|t| t.name == name) {
+            Some(index) => index,
+            None => {
+                status.targets.push(FleetTarget {
+                    name: name.to_string(),
+                    device: device_name(name, &config),
+                    kind: config.kind.as_str().to_string(),
+                    state: TargetState::Waiting,
+                    folders: Vec::new(),
+                    error: String::new(),
+                    resume: String::new(),
+                    started_utc: String::new(),
+                    ended_utc: String::new(),
+                    seconds: None,
+                });
+                status.targets.len() - 1
+            }
+        };
+        let target = &mut status.targets[index];
+        if target.state == TargetState::Complete {
+            skipped.push(line);
+            continue;
+        }
+        target.state = TargetState::Waiting;
+        members.push(Member {
+            name: name.to_string(),
+            resume: target.folders.last().map(|f| folder.join(f)),
+            config,
+            index,
+            line,
+        });
+    }
+    (members, skipped)
 }
 
 /// `--target`'s names, `@fleet`s expanded; each target once.
@@ -259,7 +270,6 @@ struct Shared<'a> {
     folder: &'a Path,
     status: Mutex<FleetStatus>,
     progress: std::sync::Arc<FleetProgress>,
-    names: &'a [String],
     deployments: Slots,
     /// Remote targets still copying their bundles and jobs: the local member waits for them.
     staging: Countdown,
@@ -268,11 +278,7 @@ struct Shared<'a> {
 impl Shared<'_> {
     /// Runs one target and records what it did.
     fn measure(&self, member: &Member) {
-        let line = self
-            .names
-            .iter()
-            .position(|n| *n == member.name)
-            .expect("a named target");
+        let line = member.line;
         let echo = self.progress.echo(line);
         let output = self.folder.join(crate::export::folder::slug(&member.name));
         if member.config.kind == Access::Local {
@@ -468,6 +474,7 @@ mod tests {
             name: name.into(),
             config,
             index,
+            line: index,
             resume: None,
         };
         let members = [

@@ -208,8 +208,16 @@ impl Remote for Ssh {
         ssh.arg(self.in_work_dir(&format!("mkdir -p {to} && tar -C {to} -xf -")))
             .stdin(tar.stdout.take().expect("piped"))
             .stdout(Stdio::null());
-        let status = self.echo.spawn(&mut ssh, false)?.wait()?;
+        let status = self.echo.spawn(&mut ssh, false)?.wait_or_kill()?;
         let packed = tar.wait()?;
+        if crate::interrupt::requested() && !status.success() {
+            bail!(
+                "copying {} to {}:{to} was stopped by {}",
+                from.display(),
+                self.host,
+                crate::interrupt::cause()
+            );
+        }
         ssh_failure(status, &self.host)?;
         if !status.success() || !packed.success() {
             bail!("copying {} to {}:{to} failed", from.display(), self.host);

@@ -100,10 +100,22 @@ impl Echoed {
         Ok(status)
     }
 
+    /// Waits for the process, ending it when a stop is asked for (Ctrl-C): for a copy to the target, which
+    /// a stop makes pointless, and which could take minutes over a slow link.
+    pub fn wait_or_kill(self) -> Result<ExitStatus> {
+        self.wait_polling(|child| {
+            let _ = child.kill();
+        })
+    }
+
     /// Waits for a process whose standard input is a pipe held here, closing it when a stop is asked for
     /// (Ctrl-C): a harness started with `--stop-on-eof` then stops as after its own Ctrl-C, keeping its rows.
-    pub fn wait_or_stop(mut self) -> Result<ExitStatus> {
-        let mut stdin = self.child.stdin.take();
+    pub fn wait_or_stop(self) -> Result<ExitStatus> {
+        self.wait_polling(|child| drop(child.stdin.take()))
+    }
+
+    /// Waits for the process and the last of its output, calling `stop` on it while a stop is asked for.
+    fn wait_polling(mut self, stop: impl Fn(&mut Child)) -> Result<ExitStatus> {
         loop {
             if let Some(status) = self.child.try_wait()? {
                 self.readers
@@ -112,7 +124,7 @@ impl Echoed {
                 return Ok(status);
             }
             if crate::interrupt::requested() {
-                drop(stdin.take());
+                stop(&mut self.child);
             }
             std::thread::sleep(Duration::from_millis(100));
         }
