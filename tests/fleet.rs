@@ -64,11 +64,28 @@ fn write_targets(dir: &Path, tables: &[String], extra: &str) {
 /// This machine as a target whose rows say `pc`.
 const LOCAL_PC: &str = "[targets.local]\nkind = \"local\"\ndevice = \"pc\"\n";
 
-/// targets.toml with `board-a` (an sshd, returned) and `local`.
+/// targets.toml with `board-a` (an sshd, returned) and `local`. Its connections share one ssh master
+/// connection (ControlMaster, as a user's ssh configuration may set up), its socket in `dir`.
 fn board_a_and_this_machine(dir: &Path) -> Sshd {
     let sshd = start_sshd(&dir.join("sshd-a"));
-    write_targets(dir, &[board(dir, "board-a", &sshd)], LOCAL_PC);
+    let multiplexed = board(dir, "board-a", &sshd).replace(
+        "\"LogLevel=ERROR\"]",
+        &format!(
+            "\"LogLevel=ERROR\", \"ControlMaster=auto\", \"ControlPath={}/cm-%C\", \"ControlPersist=30\"]",
+            dir.display()
+        ),
+    );
+    assert!(multiplexed.contains("ControlMaster"), "{multiplexed}");
+    write_targets(dir, &[multiplexed], LOCAL_PC);
     sshd
+}
+
+/// Whether an ssh master connection's socket is in `dir`.
+fn has_master_connection(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with("cm-"))
 }
 
 fn board(dir: &Path, name: &str, sshd: &Sshd) -> String {
@@ -338,6 +355,8 @@ fn ctrl_c_stops_every_target_of_a_fleet_and_keeps_their_rows() {
     let out = harness.wait_with_output().unwrap();
     let stderr = std::fs::read_to_string(dir.join("stderr.txt")).unwrap();
     assert_eq!(out.status.code(), Some(130), "{stderr}");
+    // The stop reached the board through a multiplexed connection.
+    assert!(has_master_connection(dir));
     let fleet = fleet_folder(&out);
     let record = fleet_json(&fleet);
     for name in ["board-a", "local"] {
@@ -403,6 +422,7 @@ fn on_a_terminal_each_target_has_a_line_redrawn_in_place() {
     };
     let screen = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
     assert!(status.success(), "{screen}");
+    assert!(has_master_connection(dir));
     // Lines redrawn by moving the cursor up, not each message prefixed on a line of its own.
     assert!(screen.contains("\x1b[2K"), "{screen}");
     assert!(!screen.contains("[board-a] "), "{screen}");
