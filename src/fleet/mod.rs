@@ -305,8 +305,7 @@ impl Shared<'_> {
                 &echo,
             )
         } else {
-            let staged = Once::new(|| self.staging.count_down());
-            let outcome = crate::remote::run_target(&TargetRun {
+            crate::remote::run_target(&TargetRun {
                 name: &member.name,
                 config: &member.config,
                 scenario: self.scenario,
@@ -315,10 +314,8 @@ impl Shared<'_> {
                 output: &output,
                 echo: echo.clone(),
                 deployments: &self.deployments,
-                staged: &|| staged.call(),
-            });
-            staged.call();
-            outcome
+                staged: &|| self.staging.count_down(),
+            })
         };
         let (state, error) = judge(&outcome);
         let folders: Vec<String> = outcome
@@ -428,30 +425,16 @@ impl Countdown {
         }
     }
 
+    /// Waits for zero, or for a stop (after which some never count down: they do not start).
     fn wait(&self) {
         let mut left = self.left.lock().unwrap_or_else(|e| e.into_inner());
-        while *left > 0 {
-            left = self.reached.wait(left).unwrap_or_else(|e| e.into_inner());
+        while *left > 0 && !crate::interrupt::requested() {
+            left = self
+                .reached
+                .wait_timeout(left, std::time::Duration::from_millis(100))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
-    }
-}
-
-/// A function called at most once, however many times asked.
-struct Once<F: Fn()> {
-    function: F,
-    done: std::sync::Once,
-}
-
-impl<F: Fn()> Once<F> {
-    fn new(function: F) -> Once<F> {
-        Once {
-            function,
-            done: std::sync::Once::new(),
-        }
-    }
-
-    fn call(&self) {
-        self.done.call_once(|| (self.function)());
     }
 }
 

@@ -46,7 +46,7 @@ pub struct TargetRun<'a> {
     pub echo: Echo,
     /// Bounds how many targets copy bundles and jobs at once (`--jobs`).
     pub deployments: &'a Slots,
-    /// Told once the bundle and the job are on the target (or could not be put there).
+    /// Told once, when the bundle and the job are on the target (or could not be put there).
     pub staged: &'a (dyn Fn() + Sync),
 }
 
@@ -78,6 +78,8 @@ pub fn run(
 /// Runs one target's job: connect, deploy the bundle, stage the job, run it there, copy its results back.
 pub fn run_target(job: &TargetRun) -> Result<RemoteOutcome> {
     let (name, config, scenario, echo) = (job.name, job.config, job.scenario, &job.echo);
+    // Told when staging ends, or when anything before it fails.
+    let staged = Staged(job.staged);
     let device = job
         .overrides
         .device
@@ -89,7 +91,6 @@ pub fn run_target(job: &TargetRun) -> Result<RemoteOutcome> {
 
     let (bundle_dir, job_name, resumed) = {
         let _slot = job.deployments.take();
-        let staged = Staged(job.staged);
         let bundle_dir = deploy(remote.as_ref(), name, config, echo)?;
         let (job_name, resumed) = stage_job(remote.as_ref(), scenario, job.resume)?;
         drop(staged);
@@ -133,7 +134,7 @@ pub fn run_target(job: &TargetRun) -> Result<RemoteOutcome> {
     Ok(RemoteOutcome { folders, status })
 }
 
-/// Tells once, when dropped: on every way out of staging.
+/// Tells `TargetRun::staged` when dropped: on every way out of staging.
 struct Staged<'a>(&'a (dyn Fn() + Sync));
 
 impl Drop for Staged<'_> {

@@ -408,13 +408,14 @@ fn blocks(report: &Report) -> Vec<Block> {
         report.measurements.len(),
         if report.measurements.len() == 1 { "" } else { "s" },
     )));
+    // A fleet's table first: which targets are in the figures below, and which are not.
+    if let Some(fleet) = &report.fleet {
+        blocks.extend(fleet_blocks(fleet));
+    }
     let warnings = warnings(report);
     if !warnings.is_empty() {
         blocks.push(Block::Heading("Warnings".into()));
         blocks.push(Block::List(warnings));
-    }
-    if let Some(fleet) = &report.fleet {
-        blocks.extend(fleet_blocks(fleet));
     }
     blocks.push(Block::Heading("Speed".into()));
     for (i, chart) in report.charts.iter().enumerate() {
