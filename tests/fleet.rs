@@ -431,3 +431,33 @@ fn on_a_terminal_each_target_has_a_line_redrawn_in_place() {
         "{screen}"
     );
 }
+
+#[test]
+fn a_fleet_that_cannot_run_says_why_before_it_writes_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    // Nothing is reached: every refusal comes before the first connection.
+    std::fs::write(
+        dir.join("targets.toml"),
+        "[targets.a]\nkind = \"ssh\"\nhost = \"a.invalid\"\ndevice = \"pi\"\n\
+         [targets.b]\nkind = \"ssh\"\nhost = \"b.invalid\"\ndevice = \"pi\"\n",
+    )
+    .unwrap();
+    let scenario = scenario(dir, "refused", 0.0);
+    let scenario = scenario.to_str().unwrap();
+    for (targets, why) in [
+        ("a,b", "targets `a` and `b` both tag their rows `pi`"),
+        ("a,a", "--target names `a` twice"),
+        (
+            "@shop",
+            "no fleet `shop` (known: none; searched targets.toml)",
+        ),
+        ("a,nowhere", "no target `nowhere`"),
+    ] {
+        let out = harness_in(&["run", scenario, "--target", targets], dir);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{targets}: {stderr}");
+        assert!(stderr.contains(why), "{targets}: {stderr}");
+    }
+    assert!(!dir.join("results").exists());
+}

@@ -79,6 +79,21 @@ pub fn run(request: &FleetRequest) -> Result<FleetOutcome> {
         .map(|name| find_remote(name, &scenario.targets, request.targets_file))
         .collect::<Result<Vec<_>>>()?;
 
+    let devices: Vec<String> = names
+        .iter()
+        .zip(&configs)
+        .map(|(name, config)| device_name(name, config))
+        .collect();
+    if let Some((a, b)) = same_device(&devices) {
+        bail!(
+            "targets `{}` and `{}` both tag their rows `{}`: their figures would mix in one report; give each its \
+             own `device` in the targets file",
+            names[a],
+            names[b],
+            devices[a]
+        );
+    }
+
     let started = Instant::now();
     let (folder, mut status) = open(request, &scenario)?;
     status.started_utc = utc_time(SystemTime::now());
@@ -223,6 +238,15 @@ fn target_names(request: &FleetRequest, scenario: &Scenario) -> Result<Vec<Strin
         }
     }
     Ok(names)
+}
+
+/// The first two positions in `devices` that hold the same name.
+fn same_device(devices: &[String]) -> Option<(usize, usize)> {
+    (0..devices.len()).find_map(|a| {
+        (a + 1..devices.len())
+            .find(|&b| devices[b] == devices[a])
+            .map(|b| (a, b))
+    })
 }
 
 /// The name a target's rows carry.
@@ -471,6 +495,13 @@ mod tests {
             .map(|lane| lane.iter().map(|m| m.name.as_str()).collect())
             .collect();
         assert_eq!(lanes, [vec!["a", "a-again"], vec!["b"], vec!["local"]]);
+    }
+
+    #[test]
+    fn two_targets_may_not_tag_their_rows_alike() {
+        let devices = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(same_device(&devices(&["pi", "pc", "rk"])), None);
+        assert_eq!(same_device(&devices(&["pi", "pc", "pi"])), Some((0, 2)));
     }
 
     #[test]

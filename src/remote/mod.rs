@@ -90,7 +90,11 @@ pub fn run_target(job: &TargetRun) -> Result<RemoteOutcome> {
     echo.say(&format!("target {name}: {}", remote.describe()));
 
     let (bundle_dir, job_name, resumed) = {
-        let _slot = job.deployments.take();
+        let _slot = job.deployments.take(|| {
+            echo.say(&format!(
+                "target {name}: waiting for other targets' copies to end (--jobs)"
+            ))
+        });
         let bundle_dir = deploy(remote.as_ref(), name, config, echo)?;
         let (job_name, resumed) = stage_job(remote.as_ref(), scenario, job.resume)?;
         drop(staged);

@@ -18,9 +18,12 @@ impl Slots {
         }
     }
 
-    /// Waits for a free slot and holds it.
-    pub fn take(&self) -> Slot<'_> {
+    /// Waits for a free slot and holds it; `waiting` is called first when none is free.
+    pub fn take(&self, waiting: impl FnOnce()) -> Slot<'_> {
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        if *free == 0 {
+            waiting();
+        }
         while *free == 0 {
             free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
         }
@@ -48,7 +51,7 @@ mod tests {
         std::thread::scope(|scope| {
             for _ in 0..6 {
                 scope.spawn(|| {
-                    let _slot = slots.take();
+                    let _slot = slots.take(|| {});
                     let now = holding.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
                     std::thread::sleep(std::time::Duration::from_millis(20));
