@@ -440,7 +440,8 @@ fn a_fleet_that_cannot_run_says_why_before_it_writes_anything() {
     std::fs::write(
         dir.join("targets.toml"),
         "[targets.a]\nkind = \"ssh\"\nhost = \"a.invalid\"\ndevice = \"pi\"\n\
-         [targets.b]\nkind = \"ssh\"\nhost = \"b.invalid\"\ndevice = \"pi\"\n",
+         [targets.b]\nkind = \"ssh\"\nhost = \"b.invalid\"\ndevice = \"pi\"\n\
+         [targets.c]\nkind = \"ssh\"\nhost = \"c.invalid\"\n",
     )
     .unwrap();
     let scenario = scenario(dir, "refused", 0.0);
@@ -453,8 +454,14 @@ fn a_fleet_that_cannot_run_says_why_before_it_writes_anything() {
             "no fleet `shop` (known: none; searched targets.toml)",
         ),
         ("a,nowhere", "no target `nowhere`"),
+        (
+            "a,c --resume results/x",
+            "--resume results/x with several targets takes a fleet folder",
+        ),
     ] {
-        let out = harness_in(&["run", scenario, "--target", targets], dir);
+        let mut args = vec!["run", scenario, "--target"];
+        args.extend(targets.split(' '));
+        let out = harness_in(&args, dir);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{targets}: {stderr}");
         assert!(stderr.contains(why), "{targets}: {stderr}");

@@ -159,6 +159,14 @@ pub fn run(request: &FleetRequest) -> Result<FleetOutcome> {
 /// The fleet folder and its record: the one to resume, or a new one in the scenario's output folder.
 fn open(request: &FleetRequest, scenario: &Scenario) -> Result<(PathBuf, FleetStatus)> {
     if let Some(folder) = &request.overrides.resume {
+        if !FleetStatus::is_fleet(folder) {
+            bail!(
+                "--resume {} with several targets takes a fleet folder (one with {}); a single target's results \
+                 folder resumes with --target naming that target alone",
+                folder.display(),
+                FleetStatus::FILE
+            );
+        }
         return Ok((folder.clone(), FleetStatus::read(folder)?));
     }
     let folder = create_run_folder(
