@@ -36,6 +36,8 @@ fn an_ssh_target_runs_the_scenario_there_and_its_results_merge_with_a_local_run(
     let stderr = String::from_utf8_lossy(&remote.stderr);
     assert!(remote.status.success(), "{stderr}");
     assert!(stderr.contains("deploying bundle"), "{stderr}");
+    // This very binary went there: no note about another commit.
+    assert!(!stderr.contains("note: the bundle there"), "{stderr}");
     let folders = results_folders(&remote);
     assert_eq!(folders.len(), 1, "{stderr}");
     let board = &folders[0];
@@ -276,4 +278,43 @@ fn the_aarch64_bundle_runs_the_default_scenario_under_qemu_and_every_row_says_em
     );
     let report = std::fs::read_to_string(folders[0].join("report.md")).unwrap();
     assert!(report.contains("qemu-board (emulated)"), "{report}");
+}
+
+#[test]
+fn a_bundle_from_another_commit_is_named_when_the_run_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let sshd = start_sshd(dir.path());
+    // A bundle whose harness answers --version as an older build and refuses today's options.
+    let bundle = dir.path().join("old-bundle");
+    std::fs::create_dir_all(bundle.join("lib")).unwrap();
+    std::fs::write(
+        bundle.join("harness"),
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'harness 0.0.1 (commit 0123456789ab)'; exit 0; fi\n\
+         echo \"error: unexpected argument '--stop-on-eof' found\" >&2; exit 2\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        bundle.join("harness"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("targets.toml"),
+        loopback_target(dir.path(), &sshd) + &format!("bundle = \"{}\"\n", bundle.display()),
+    )
+    .unwrap();
+    let scenario = tract_scenario(dir.path(), "old", 3);
+    let out = harness_in(
+        &["run", scenario.to_str().unwrap(), "--target", "loopback"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "note: the bundle there is harness 0.0.1 (commit 0123456789ab), this harness is commit"
+        ) && stderr.contains("make the bundle again (scripts/bundle.sh)"),
+        "{stderr}"
+    );
 }

@@ -215,6 +215,16 @@ fn deploy(remote: &dyn Remote, name: &str, config: &RemoteConfig, echo: &Echo) -
             String::from_utf8_lossy(&started.stderr).trim()
         );
     }
+    // A bundle made from another commit may lack an option this harness passes on (it then refuses to run).
+    let theirs = String::from_utf8_lossy(&started.stdout);
+    if !theirs.contains(env!("HARNESS_GIT_COMMIT")) {
+        echo.say(&format!(
+            "target {name}: note: the bundle there is {}, this harness is commit {}; if its run refuses an option, \
+             make the bundle again (scripts/bundle.sh)",
+            theirs.trim(),
+            env!("HARNESS_GIT_COMMIT")
+        ));
+    }
 
     Ok(bundle_dir)
 }
