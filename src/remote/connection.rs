@@ -54,6 +54,13 @@ pub trait Remote {
     }
 }
 
+/// Puts a command that reaches a target in a process group of its own, so that the terminal's Ctrl-C reaches
+/// this harness alone (which passes the stop on), and gives it no terminal to read: a process outside the
+/// terminal's foreground group that reads it is stopped. Callers that feed it set its standard input after.
+fn outside_the_terminal(command: &mut Command) {
+    command.process_group(0).stdin(Stdio::null());
+}
+
 /// `text` quoted for a POSIX shell.
 pub fn shell_quote(text: &str) -> String {
     if !text.is_empty()
@@ -116,6 +123,7 @@ impl Ssh {
     fn ssh(&self) -> Command {
         let mut command = Command::new("ssh");
         command.args(["-o", "BatchMode=yes"]);
+        outside_the_terminal(&mut command);
         if let Some(file) = &self.config.ssh_config {
             command.arg("-F").arg(file);
         }
@@ -179,8 +187,6 @@ impl Remote for Ssh {
         let output = self
             .ssh()
             .arg(self.in_work_dir(command))
-            .stdin(Stdio::null())
-            .process_group(0)
             .output()
             .context("cannot start ssh")?;
         if output.status.code() == Some(255) {
@@ -195,13 +201,13 @@ impl Remote for Ssh {
 
     fn upload(&self, from: &Path, to: &str) -> Result<()> {
         let to = shell_quote(to);
-        let mut tar = Command::new("tar")
+        let mut packing = Command::new("tar");
+        outside_the_terminal(&mut packing);
+        let mut tar = packing
             .arg("-C")
             .arg(from)
             .args(["-cf", "-", "."])
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .process_group(0)
             .spawn()
             .context("cannot start tar")?;
         let mut ssh = self.ssh();
@@ -229,17 +235,16 @@ impl Remote for Ssh {
         let mut command = self.ssh();
         command
             .arg(self.in_work_dir(&format!("tar -C {} -cf - .", shell_quote(from))))
-            // Not the terminal: a process outside its foreground group that reads it is stopped.
-            .stdin(Stdio::null())
             .stdout(Stdio::piped());
         let mut ssh = self.echo.spawn(&mut command, false)?;
         std::fs::create_dir_all(to)?;
-        let unpacked = Command::new("tar")
+        let mut unpacking = Command::new("tar");
+        outside_the_terminal(&mut unpacking);
+        let unpacked = unpacking
             .arg("-C")
             .arg(to)
             .args(["-xf", "-"])
             .stdin(ssh.child.stdout.take().expect("piped"))
-            .process_group(0)
             .status()
             .context("cannot start tar")?;
         let status = ssh_failure(ssh.wait()?, &self.host)?;
@@ -268,6 +273,7 @@ impl Emulated {
             .arg(command)
             .current_dir(&self.root)
             .env(WORKER_LAUNCHER_VARIABLE, &self.qemu);
+        outside_the_terminal(&mut shell);
         if let Some(cpu) = &self.cpu {
             shell.env("QEMU_CPU", cpu);
         }
@@ -298,10 +304,7 @@ impl Remote for Emulated {
     }
 
     fn run_captured(&self, command: &str) -> Result<Output> {
-        self.shell(command)
-            .process_group(0)
-            .output()
-            .context("cannot start sh")
+        self.shell(command).output().context("cannot start sh")
     }
 
     fn upload(&self, from: &Path, to: &str) -> Result<()> {
