@@ -406,11 +406,7 @@ fn run_fleet(request: &harness::fleet::FleetRequest) -> Result<ExitCode> {
         eprintln!("report: {}", report.display());
     }
     println!("{}", outcome.folder.display());
-    let complete = status
-        .targets
-        .iter()
-        .filter(|t| t.state == TargetState::Complete)
-        .count();
+    let complete = status.complete();
     Ok(if harness::interrupt::requested() {
         ExitCode::from(harness::interrupt::exit_status())
     } else if complete == status.targets.len() {

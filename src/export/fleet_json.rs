@@ -89,6 +89,14 @@ impl FleetStatus {
         std::fs::rename(&partial, &path).with_context(|| format!("cannot write {}", path.display()))
     }
 
+    /// How many targets completed.
+    pub fn complete(&self) -> usize {
+        self.targets
+            .iter()
+            .filter(|t| t.state == TargetState::Complete)
+            .count()
+    }
+
     /// The targets' own times added up: what the fleet would have taken one target after the other.
     pub fn sequential_seconds(&self) -> f64 {
         self.targets.iter().filter_map(|t| t.seconds).sum()
@@ -125,5 +133,6 @@ mod tests {
         assert!(FleetStatus::is_fleet(dir.path()));
         assert_eq!(FleetStatus::read(dir.path()).unwrap(), status);
         assert_eq!(status.sequential_seconds(), 119.0);
+        assert_eq!(status.complete(), 0);
     }
 }

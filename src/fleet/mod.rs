@@ -14,7 +14,7 @@ use crate::export::fleet_json::{FleetStatus, FleetTarget, TargetState};
 use crate::export::folder::{create_run_folder, utc_time};
 use crate::machine::Access;
 use crate::remote::{find_fleet, find_remote, shell_quote, RemoteOutcome, Slots, TargetRun};
-use crate::scenario::{Overrides, RemoteConfig, Scenario};
+use crate::scenario::{first_repeat, Overrides, RemoteConfig, Scenario};
 use anyhow::{bail, Result};
 use progress::FleetProgress;
 use std::path::{Path, PathBuf};
@@ -82,9 +82,9 @@ pub fn run(request: &FleetRequest) -> Result<FleetOutcome> {
     let devices: Vec<String> = names
         .iter()
         .zip(&configs)
-        .map(|(name, config)| device_name(name, config))
+        .map(|(name, config)| config.device_name(name))
         .collect();
-    if let Some((a, b)) = same_device(&devices) {
+    if let Some((a, b)) = first_repeat(&devices) {
         bail!(
             "targets `{}` and `{}` both tag their rows `{}`: their figures would mix in one report; give each its \
              own `device` in the targets file",
@@ -98,7 +98,7 @@ pub fn run(request: &FleetRequest) -> Result<FleetOutcome> {
     let (folder, mut status) = open(request, &scenario)?;
     status.started_utc = utc_time(SystemTime::now());
     status.ended_utc.clear();
-    let (members, skipped) = enlist(&mut status, names.iter().zip(configs), &folder);
+    let (members, skipped) = enlist(&mut status, names.iter().zip(configs).zip(devices), &folder);
     status.write(&folder)?;
 
     let progress = FleetProgress::new(&names, &folder.join("logs"))?;
@@ -188,18 +188,18 @@ fn open(request: &FleetRequest, scenario: &Scenario) -> Result<(PathBuf, FleetSt
 /// members to run, and the lines of those complete already.
 fn enlist(
     status: &mut FleetStatus,
-    targets: impl Iterator<Item = (impl AsRef<str>, RemoteConfig)>,
+    targets: impl Iterator<Item = ((impl AsRef<str>, RemoteConfig), String)>,
     folder: &Path,
 ) -> (Vec<Member>, Vec<usize>) {
     let (mut members, mut skipped) = (Vec::new(), Vec::new());
-    for (line, (name, config)) in targets.enumerate() {
+    for (line, ((name, config), device)) in targets.enumerate() {
         let name = name.as_ref();
         let index = match status.targets.iter().position(|t| t.name == name) {
             Some(index) => index,
             None => {
                 status.targets.push(FleetTarget {
                     name: name.to_string(),
-                    device: device_name(name, &config),
+                    device,
                     kind: config.kind.as_str().to_string(),
                     state: TargetState::Waiting,
                     folders: Vec::new(),
@@ -238,32 +238,15 @@ fn target_names(request: &FleetRequest, scenario: &Scenario) -> Result<Vec<Strin
             None if item.is_empty() => bail!("--target has an empty name in `{}`", request.targets),
             None => vec![item.to_string()],
         };
-        for name in expanded {
-            if names.contains(&name) {
-                bail!("--target names `{name}` twice: a target measures once per fleet");
-            }
-            names.push(name);
-        }
+        names.extend(expanded);
+    }
+    if let Some((_, twice)) = first_repeat(&names) {
+        bail!(
+            "--target names `{}` twice: a target measures once per fleet",
+            names[twice]
+        );
     }
     Ok(names)
-}
-
-/// The first two positions in `devices` that hold the same name.
-fn same_device(devices: &[String]) -> Option<(usize, usize)> {
-    (0..devices.len()).find_map(|a| {
-        (a + 1..devices.len())
-            .find(|&b| devices[b] == devices[a])
-            .map(|b| (a, b))
-    })
-}
-
-/// The name a target's rows carry.
-fn device_name(name: &str, config: &RemoteConfig) -> String {
-    match (&config.device, config.kind) {
-        (Some(device), _) => device.clone(),
-        (None, Access::Local) => crate::export::environment::device_name(),
-        (None, _) => name.to_string(),
-    }
 }
 
 /// The members grouped by the machine they reach, in the order named: one lane per machine.
@@ -503,13 +486,6 @@ mod tests {
             .map(|lane| lane.iter().map(|m| m.name.as_str()).collect())
             .collect();
         assert_eq!(lanes, [vec!["a", "a-again"], vec!["b"], vec!["local"]]);
-    }
-
-    #[test]
-    fn two_targets_may_not_tag_their_rows_alike() {
-        let devices = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
-        assert_eq!(same_device(&devices(&["pi", "pc", "rk"])), None);
-        assert_eq!(same_device(&devices(&["pi", "pc", "pi"])), Some((0, 2)));
     }
 
     #[test]

@@ -66,11 +66,16 @@ impl FleetProgress {
         Echo::Lines(Arc::new(move |text: &str| progress.line(index, text)))
     }
 
-    /// A message from target `index`.
-    pub fn line(&self, index: usize, text: &str) {
+    /// Appends `text` to target `index`'s log.
+    fn log(&self, index: usize, text: &str) {
         if let Ok(mut log) = self.logs[index].lock() {
             let _ = writeln!(log, "{text}");
         }
+    }
+
+    /// A message from target `index`.
+    pub fn line(&self, index: usize, text: &str) {
+        self.log(index, text);
         let text = text.trim();
         if text.is_empty() {
             return;
@@ -83,9 +88,7 @@ impl FleetProgress {
 
     /// Target `index` is done: its line stays, with `text`.
     pub fn finish(&self, index: usize, text: &str) {
-        if let Ok(mut log) = self.logs[index].lock() {
-            let _ = writeln!(log, "{text}");
-        }
+        self.log(index, text);
         match &self.bars {
             Some((_, bars)) => bars[index].finish_with_message(text.to_string()),
             None => eprintln!("[{}] {text}", self.names[index]),

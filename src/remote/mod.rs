@@ -84,8 +84,7 @@ pub fn run_target(job: &TargetRun) -> Result<RemoteOutcome> {
         .overrides
         .device
         .clone()
-        .or(config.device.clone())
-        .unwrap_or_else(|| name.to_string());
+        .unwrap_or_else(|| config.device_name(name));
     let remote = connection::connect(name, config, echo.clone())?;
     echo.say(&format!("target {name}: {}", remote.describe()));
 

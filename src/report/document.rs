@@ -482,11 +482,7 @@ fn blocks(report: &Report) -> Vec<Block> {
 
 /// A fleet's targets: what each did, for how long, and how to resume those that did not complete.
 fn fleet_blocks(fleet: &FleetStatus) -> Vec<Block> {
-    let complete = fleet
-        .targets
-        .iter()
-        .filter(|t| t.state == TargetState::Complete)
-        .count();
+    let complete = fleet.complete();
     let mut text = format!(
         "{} target{} measured at once, {complete} complete.",
         fleet.targets.len(),

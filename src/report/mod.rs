@@ -304,30 +304,33 @@ impl Report {
 
 /// Loads the folders and writes their report into `out`.
 pub fn report(folders: &[PathBuf], out: &Path) -> Result<Written> {
-    let mut loaded = folders
-        .iter()
-        .map(|f| ResultFolder::load(f))
-        .collect::<Result<Vec<_>>>()?;
-    apply_resumes(&mut loaded);
-    Report::build(loaded)?.write(out)
+    Report::build(load_resumed(folders)?)?.write(out)
 }
 
 /// Writes a fleet folder's report into it, from its targets' results folders (`fleet.json`). A target whose
 /// folder holds no row yet (stopped or failed before its first) is in the fleet's table, not in the figures.
 pub fn fleet_report(fleet: &Path) -> Result<Written> {
     let status = FleetStatus::read(fleet)?;
-    let mut loaded = status
+    let folders: Vec<PathBuf> = status
         .targets
         .iter()
         .flat_map(|t| &t.folders)
         .map(|f| fleet.join(f))
         .filter(|f| f.join("summary.csv").is_file())
-        .map(|f| ResultFolder::load(&f))
-        .collect::<Result<Vec<_>>>()?;
-    apply_resumes(&mut loaded);
-    let mut report = Report::build(loaded)?;
+        .collect();
+    let mut report = Report::build(load_resumed(&folders)?)?;
     report.fleet = Some(status);
     report.write(fleet)
+}
+
+/// The folders read back, with each resumed run's earlier rows settled (`apply_resumes`).
+fn load_resumed(folders: &[PathBuf]) -> Result<Vec<ResultFolder>> {
+    let mut loaded = folders
+        .iter()
+        .map(|f| ResultFolder::load(f))
+        .collect::<Result<Vec<_>>>()?;
+    apply_resumes(&mut loaded);
+    Ok(loaded)
 }
 
 /// A resumed run re-measures what its earlier folder left interrupted: in a report of both, the earlier rows

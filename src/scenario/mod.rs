@@ -7,7 +7,7 @@ mod overrides;
 mod targets;
 
 pub use overrides::Overrides;
-pub use targets::{FleetConfig, RemoteConfig};
+pub use targets::{first_repeat, FleetConfig, RemoteConfig};
 
 use crate::analysis::parity::ParityRules;
 use crate::inputs::{InputDescription, InputSource, Preprocess, Quantization};

@@ -50,6 +50,15 @@ impl RemoteConfig {
             .or_else(|| (self.arch() == "aarch64").then(|| "cortex-a72".to_string()))
     }
 
+    /// The name the rows of target `name` carry: its `device`, else the host name for this machine, else `name`.
+    pub fn device_name(&self, name: &str) -> String {
+        match (&self.device, self.kind) {
+            (Some(device), _) => device.clone(),
+            (None, Access::Local) => crate::export::environment::device_name(),
+            (None, _) => name.to_string(),
+        }
+    }
+
     pub fn arch(&self) -> String {
         self.arch.clone().unwrap_or_else(|| match self.kind {
             Access::Emulated => "aarch64".to_string(),
@@ -71,11 +80,33 @@ impl FleetConfig {
         if self.targets.is_empty() {
             return Err(("targets", "a fleet names at least one target".into()));
         }
-        for (i, name) in self.targets.iter().enumerate() {
-            if self.targets[..i].contains(name) {
-                return Err(("targets", format!("`{name}` is named twice")));
-            }
+        if let Some((_, twice)) = first_repeat(&self.targets) {
+            return Err((
+                "targets",
+                format!("`{}` is named twice", self.targets[twice]),
+            ));
         }
         Ok(())
+    }
+}
+
+/// The first two positions in `items` that hold equal values (a target or device named twice).
+pub fn first_repeat<T: PartialEq>(items: &[T]) -> Option<(usize, usize)> {
+    (0..items.len()).find_map(|a| {
+        (a + 1..items.len())
+            .find(|&b| items[b] == items[a])
+            .map(|b| (a, b))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_name_given_twice_is_found() {
+        assert_eq!(first_repeat(&["pi", "pc", "rk"]), None);
+        assert_eq!(first_repeat(&["pi", "pc", "pi"]), Some((0, 2)));
+        assert_eq!(first_repeat::<&str>(&[]), None);
     }
 }
