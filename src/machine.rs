@@ -29,6 +29,18 @@ impl Access {
 /// `qemu-aarch64`): a binary emulated by qemu-user cannot start another one directly without binfmt_misc.
 pub const WORKER_LAUNCHER_VARIABLE: &str = "HARNESS_WORKER_LAUNCHER";
 
+/// This machine's physical memory in bytes, when the system says.
+pub fn memory_bytes() -> Option<u64> {
+    // SAFETY: sysconf reads system constants and has no preconditions.
+    let (pages, page_size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    (pages > 0 && page_size > 0).then(|| pages as u64 * page_size as u64)
+}
+
 /// A system file's trimmed text, or None when it is missing or empty.
 pub fn read_trimmed(path: &str) -> Option<String> {
     std::fs::read_to_string(path)

@@ -200,6 +200,12 @@ const COMPARE_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A file-size limit (`ulimit -f`) makes the write that passes it fail with EFBIG instead of killing the
+    // process mid-row: results written so far are then cut back to their last whole row, as on a full disk.
+    // SAFETY: setting a signal's disposition, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     if !matches!(cli.command, Command::Run { .. } | Command::Worker { .. }) {
         // Commands that only print end quietly when their reader goes away (`harness compare a b | head`), as
         // Unix tools do. `run` keeps Rust's default: it writes jobs to worker processes that may have died, and
@@ -452,6 +458,14 @@ fn report(folders: &[PathBuf], out: Option<PathBuf>) -> Result<ExitCode> {
     }
     let out = match (out, folders) {
         (Some(out), _) => {
+            let reported = |folder: &PathBuf| harness::results::same_folder(folder, &out);
+            if out.join("run.json").is_file() && !folders.iter().any(reported) {
+                bail!(
+                    "--out {} is another results folder: its own report would be overwritten by this one; give \
+                     --out a folder of its own",
+                    out.display()
+                );
+            }
             std::fs::create_dir_all(&out)
                 .with_context(|| format!("cannot create {}", out.display()))?;
             out
@@ -580,10 +594,12 @@ fn check(path: &Path, json: bool) -> Result<ExitCode> {
         }
         (Err(e), false) => return Err(e.into()),
     };
-    harness::run::prepare_models(&scenario)?;
+    // The files first: a shape they cannot take is said before inputs of that shape are made.
+    scenario.check_files_exist()?;
     for model in &scenario.models {
         harness::model_info::check_files(model)?;
     }
+    harness::run::prepare_models(&scenario)?;
     harness::run::check_cpus(scenario.measure.cpus.as_deref())?;
     let count = harness::plan::expand(&scenario).len();
     if json {

@@ -105,15 +105,37 @@ pub fn declared_inputs(path: &Path, format: ModelFormat) -> Result<Vec<DeclaredI
     inputs.with_context(|| format!("cannot read the inputs of {}", path.display()))
 }
 
+/// The shapes the scenario gives `model`'s inputs.
+fn scenario_shapes(model: &crate::scenario::Model) -> Vec<harness_backend_api::InputShape> {
+    model
+        .inputs
+        .iter()
+        .map(crate::inputs::InputDescription::bound_shape)
+        .collect()
+}
+
+/// The scenario's shapes against the fixed dimensions each file of `model` declares, before any input is made:
+/// a shape the file cannot take is an error naming the input and both shapes. A file this harness cannot read
+/// is left to the engines, whose rows say why.
+pub fn check_shapes(model: &crate::scenario::Model) -> Result<()> {
+    let shapes = scenario_shapes(model);
+    for (&format, file) in &model.files {
+        let Ok(declared) = declared_inputs(file, format) else {
+            continue;
+        };
+        let inputs: Vec<TensorInfo> = declared.into_iter().map(|input| input.info).collect();
+        harness_backend_api::bind_shapes(&shapes, &inputs)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("model `{}`, {}", model.name, file.display()))?;
+    }
+    Ok(())
+}
+
 /// `harness check`'s look at each model file, without any engine: it must read as the format it is given as,
 /// declare outputs, and take the scenario's input shapes (named inputs it has, fixed dimensions that match,
 /// free ones bound). A run does not stop for these: each engine then says why it cannot load the file.
 pub fn check_files(model: &crate::scenario::Model) -> Result<()> {
-    let shapes: Vec<_> = model
-        .inputs
-        .iter()
-        .map(crate::inputs::InputDescription::bound_shape)
-        .collect();
+    let shapes = scenario_shapes(model);
     for (&format, file) in &model.files {
         let inputs: Vec<TensorInfo> = declared_inputs(file, format)?
             .into_iter()

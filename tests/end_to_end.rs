@@ -380,9 +380,10 @@ fn a_full_disk_keeps_the_rows_already_written_valid() {
         .replace("min_runs = 3", "min_runs = 200");
     std::fs::write(&path, text).unwrap();
     // A 16 KB file-size limit stands in for a full disk: the first measurement's 200 samples fit in
-    // samples.csv, the second's do not (writes past the limit fail with EFBIG once SIGXFSZ is ignored).
+    // samples.csv, the second's do not. The harness ignores SIGXFSZ itself (no `trap '' XFSZ` here), so the
+    // write past the limit fails with EFBIG instead of killing it.
     let script = format!(
-        "trap '' XFSZ; ulimit -f 16; exec {} run --threads 1,2 {}",
+        "ulimit -f 16; exec {} run --threads 1,2 {}",
         env!("CARGO_BIN_EXE_harness"),
         path.display()
     );
@@ -419,6 +420,48 @@ fn a_full_disk_keeps_the_rows_already_written_valid() {
             .unwrap()],
         "ok"
     );
+    // The second measurement is in no file (its summary row is cut back with its samples), and run.json says
+    // why the run ended: the folder is a results folder for `report` and `--resume`.
+    assert_eq!(summary.len(), 1);
+    assert!(
+        stderr.contains("the run stopped after 1 of 2 measurements"),
+        "{stderr}"
+    );
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["status"], "write_failed");
+    assert_eq!(run["measurements_done"], 1);
+    let folder_arg = folder.to_str().unwrap();
+    let report = common::harness_in(&["report", folder_arg], dir.path());
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let resumed = common::harness_in(
+        &[
+            "run",
+            "--threads",
+            "1,2",
+            "--resume",
+            folder_arg,
+            path.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let again = PathBuf::from(String::from_utf8_lossy(&resumed.stdout).trim());
+    let (_, rows) = read_csv(&again.join("summary.csv"));
+    assert_eq!(rows.len(), 1, "only the measurement the limit cut off");
+    let threads = summary_columns()
+        .iter()
+        .position(|c| *c == "threads")
+        .unwrap();
+    assert_eq!(rows[0][threads], "2");
 }
 
 #[test]

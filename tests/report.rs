@@ -420,3 +420,69 @@ fn a_study_checks_variants_against_the_baseline_and_reports_their_speed_up() {
     assert!(chart.iter().any(|t| t == "with_bn"), "{chart:?}");
     assert!(chart.iter().any(|t| t == "tract · onnx · 1t"), "{chart:?}");
 }
+
+#[test]
+fn report_refuses_an_empty_summary_a_bad_cell_and_another_folders_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = common::tract_scenario(dir.path(), "report-refusals", 3);
+    let first = run(&scenario, "pc", "1");
+    let second = run(&scenario, "pc", "1");
+    let refused = |args: &[&str], words: &str| {
+        let out = harness(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(words), "`{words}` in: {stderr}");
+    };
+
+    // `--out` naming another results folder would overwrite that folder's own report.
+    let theirs = read(&second.join("report.md"));
+    let first_arg = first.to_str().unwrap();
+    refused(
+        &["report", first_arg, "--out", second.to_str().unwrap()],
+        "is another results folder: its own report would be overwritten by this one",
+    );
+    assert_eq!(read(&second.join("report.md")), theirs);
+    // Its own folder, named as --out, is fine.
+    let own = harness(&["report", first_arg, "--out", first_arg]);
+    assert!(
+        own.status.success(),
+        "{}",
+        String::from_utf8_lossy(&own.stderr)
+    );
+
+    // A cell that is not what its column holds is named by its column.
+    let summary = first.join("summary.csv");
+    let mut reader = csv::Reader::from_path(&summary).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let runs = header.iter().position(|c| c == "runs").unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let mut writer = csv::Writer::from_path(&summary).unwrap();
+    writer.write_record(&header).unwrap();
+    for (i, row) in rows.iter().enumerate() {
+        let cells = row.iter().enumerate().map(|(column, cell)| {
+            if i == 0 && column == runs {
+                "many"
+            } else {
+                cell
+            }
+        });
+        writer.write_record(cells).unwrap();
+    }
+    writer.flush().unwrap();
+    let out_dir = dir.path().join("out");
+    let out = out_dir.to_str().unwrap();
+    refused(
+        &["report", first_arg, "--out", out],
+        &format!(
+            "{}: line 2: column `runs`: invalid digit",
+            summary.display()
+        ),
+    );
+
+    // A summary.csv cut off before its header is not a folder of no measurements.
+    std::fs::write(&summary, b"").unwrap();
+    refused(
+        &["report", first_arg, "--out", out],
+        "summary.csv is empty: it has not even its header row",
+    );
+}

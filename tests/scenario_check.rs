@@ -44,7 +44,12 @@ fn check(text: &str) -> (i32, String, String) {
 fn check_with_model(text: &str, model: &[u8]) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("m.onnx"), model).unwrap();
-    let file = dir.path().join("broken.toml");
+    check_in(dir.path(), text)
+}
+
+/// Runs `harness check` on `text` written as `broken.toml` in `dir`; returns exit code, stderr and the file.
+fn check_in(dir: &Path, text: &str) -> (i32, String, String) {
+    let file = dir.join("broken.toml");
     std::fs::write(&file, text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_harness"))
         .arg("check")
@@ -78,10 +83,24 @@ fn a_valid_scenario_passes() {
 
 #[test]
 fn invalid_toml() {
+    // An array left open is reported where it opens, with where the parser gave up.
     let text = VALID.replace("threads = [1]", "threads = [1");
     assert_refused(
         &text,
-        "4:1",
+        "2:1",
+        "threads",
+        "this array is never closed (the parser stopped at 4:1: missing comma between array elements",
+    );
+    // With a trailing comma the parser reads on into [[models]] and stops at a later key.
+    let text = VALID.replace("threads = [1]", "threads = [1,");
+    let (_, stderr, _) = check(&text);
+    assert_refused(&text, "2:1", "threads", "this array is never closed");
+    assert!(!stderr.contains("field `models"), "{stderr}");
+    // An error inside a value that closes is where the parser says.
+    let text = VALID.replace("threads = [1]", "threads = [\n  1\n  2\n]");
+    assert_refused(
+        &text,
+        "4:3",
         "threads",
         "missing comma between array elements",
     );
@@ -223,7 +242,11 @@ fn model_files_check_reads_without_an_engine() {
             good[..good.len() / 2].to_vec(),
             "cannot read the inputs of",
         ),
-        ("of the other format", tflite, "cannot read the inputs of"),
+        (
+            "of the other format",
+            tflite,
+            "is a TFLite file (its header holds the identifier TFL3), not ONNX: give it as `tflite = ...`",
+        ),
     ];
     for (what, bytes, expected) in cases {
         let (code, stderr, _) = check_with_model(VALID, &bytes);
@@ -428,5 +451,54 @@ fn named_inputs_are_checked_each_under_its_own_name() {
         "4:1",
         "models[0].inputs",
         "give either `[models.input]` (a model with one input) or `[models.inputs.NAME]` tables",
+    );
+}
+
+#[test]
+fn a_model_path_that_is_a_folder_or_a_file_of_the_other_format_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("folder.onnx")).unwrap();
+    std::fs::write(dir.path().join("m.onnx"), model_bytes()).unwrap();
+    let cases = [
+        (
+            VALID.replace("\"m.onnx\"", "\"folder.onnx\""),
+            "6:8: field `models[0].onnx`",
+            "folder.onnx is a folder, not a model file",
+        ),
+        (
+            VALID.replace("onnx = \"m.onnx\"", "tflite = \"m.onnx\""),
+            "6:10: field `models[0].tflite`",
+            "m.onnx is not a TFLite file (no TFL3 identifier at byte 4) and starts as an ONNX file does: give it \
+             as `onnx = ...`",
+        ),
+    ];
+    for (text, place, words) in cases {
+        let (code, stderr, file) = check_in(dir.path(), &text);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(
+            stderr.contains(&format!("{file}:{place}: ")) && stderr.contains(words),
+            "`{place}` and `{words}` in: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_npy_file_is_named_by_its_field() {
+    let text = VALID.replace(
+        "shape = [1, 3, 8, 8]",
+        "shape = [1, 3, 8, 8]\nnpy = \"data/absent\"",
+    );
+    let (code, stderr, file) = check(&text);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{file}: field `models[0].input.npy`: cannot read {}",
+            Path::new(&file)
+                .parent()
+                .unwrap()
+                .join("data/absent")
+                .display()
+        )),
+        "{stderr}"
     );
 }

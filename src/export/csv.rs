@@ -487,18 +487,41 @@ pub fn sample_columns() -> Vec<String> {
     columns::<SampleRow>()
 }
 
-/// Reads every row of a CSV file written by a [`RowWriter`] of `T`; an error names the file and line.
+/// Reads every row of a CSV file written by a [`RowWriter`] of `T`; an error names the file, the line and the
+/// column. A file without even its header row (cut off before its first write) is an error, not a file of no rows.
 pub fn read_rows<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     let mut reader = ::csv::Reader::from_path(path)
         .with_context(|| format!("cannot read {}", path.display()))?;
+    let header = reader
+        .headers()
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .clone();
+    if header.is_empty() {
+        anyhow::bail!(
+            "{} is empty: it has not even its header row (the run that wrote it may have been cut off before \
+             its first write)",
+            path.display()
+        );
+    }
     reader
         .deserialize()
         .enumerate()
         .map(|(i, row)| {
             // Line 1 is the header.
-            row.with_context(|| format!("{}: line {}", path.display(), i + 2))
+            row.map_err(|e| in_words(e, &header))
+                .with_context(|| format!("{}: line {}", path.display(), i + 2))
         })
         .collect()
+}
+
+/// A CSV error with the column's name where the csv crate gives its position ("field 5").
+fn in_words(error: ::csv::Error, header: &::csv::StringRecord) -> anyhow::Error {
+    if let ::csv::ErrorKind::Deserialize { err, .. } = error.kind() {
+        if let Some(column) = err.field().and_then(|f| header.get(f as usize)) {
+            return anyhow::anyhow!("column `{column}`: {}", err.kind());
+        }
+    }
+    error.into()
 }
 
 /// A CSV file of `T` rows created new (never overwriting), written a measurement at a time: its rows are
@@ -547,6 +570,19 @@ impl<T: Serialize + Default> RowWriter<T> {
             .into_inner()
             .map_err(|e| anyhow::anyhow!("encoding rows: {}", e.error()))?;
         self.write_bytes(bytes)
+    }
+
+    /// How many bytes of the file are complete rows: a mark to cut back to.
+    pub fn mark(&self) -> u64 {
+        self.written
+    }
+
+    /// Cuts the file back to `mark`: the rows written since then go (another file of the same measurement
+    /// could not be written, and a measurement is on disk whole or not at all).
+    pub fn cut_back(&mut self, mark: u64) {
+        if self.file.set_len(mark).is_ok() {
+            self.written = mark;
+        }
     }
 
     fn write_bytes(&mut self, bytes: Vec<u8>) -> Result<()> {

@@ -8,6 +8,8 @@ pub enum RunState {
     Complete,
     /// The user stopped the run before every measurement was made.
     Interrupted,
+    /// A result file could not be written (a full disk, a file-size limit): the rows before are intact.
+    WriteFailed,
 }
 
 impl RunState {
@@ -15,6 +17,7 @@ impl RunState {
         match self {
             RunState::Complete => "complete",
             RunState::Interrupted => "interrupted",
+            RunState::WriteFailed => "write_failed",
         }
     }
 }

@@ -32,7 +32,7 @@ pub fn run(
     let mut harness = echo.spawn(&mut command, false)?;
     let mut stdout = harness.child.stdout.take().expect("piped");
     // Its standard output is the results folder's path alone, read once it ends.
-    let status = harness.wait_or_stop()?;
+    let status = harness.wait_or_stop()?.status;
     let mut printed = String::new();
     stdout.read_to_string(&mut printed)?;
     let folders = printed

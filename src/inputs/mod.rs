@@ -102,6 +102,12 @@ impl InputDescription {
                 self.shape
             ));
         }
+        if self.tensor_bytes().is_none() {
+            return Err(format!(
+                "shape {:?} has more elements than a tensor can hold",
+                self.shape
+            ));
+        }
         let fills = [
             self.uniform.is_some(),
             self.range.is_some(),
@@ -178,6 +184,16 @@ impl InputDescription {
             }
         }
         Ok(())
+    }
+
+    /// The bytes one tensor of this input takes; `None` when its size overflows.
+    pub fn tensor_bytes(&self) -> Option<u64> {
+        self.shape
+            .iter()
+            .try_fold(self.element_type.size() as u64, |bytes, &dimension| {
+                bytes.checked_mul(u64::try_from(dimension).ok()?)
+            })
+            .filter(|&bytes| usize::try_from(bytes).is_ok())
     }
 
     /// Whether the input has values of its own (`uniform`, `range`, `value` or `npy`), rather than the

@@ -117,6 +117,19 @@ impl MeasureRules {
                 format!("must be above 0, not {limit}"),
             ));
         }
+        if let Some(limit) = self
+            .time_limit_seconds
+            .filter(|&t| t < self.warmup_seconds + self.min_seconds)
+        {
+            return Err((
+                "time_limit_seconds",
+                format!(
+                    "{limit} s is less than the warm-up and the shortest measurement take (warmup_seconds {} + \
+                     min_seconds {} s): every measurement's worker would be killed before it could finish",
+                    self.warmup_seconds, self.min_seconds
+                ),
+            ));
+        }
         if self
             .cpus
             .as_ref()
@@ -140,5 +153,25 @@ impl MeasureRules {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_time_limit_shorter_than_the_shortest_measurement_is_refused() {
+        let rules = |limit| MeasureRules {
+            time_limit_seconds: Some(limit),
+            ..MeasureRules::default()
+        };
+        let (field, why) = rules(1.5).check().unwrap_err();
+        assert_eq!(field, "time_limit_seconds");
+        assert!(
+            why.starts_with("1.5 s is less than the warm-up and the shortest measurement take (warmup_seconds 0.5 + min_seconds 2 s)"),
+            "{why}"
+        );
+        assert_eq!(rules(2.5).check(), Ok(()));
     }
 }

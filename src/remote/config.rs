@@ -62,6 +62,9 @@ fn read(path: &Path) -> Result<TargetsFile> {
     let file: TargetsFile =
         toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     for (name, target) in &file.targets {
+        if let Err(why) = crate::scenario::check_printable("the target name", name) {
+            bail!("{}: field `targets`: {why}", path.display());
+        }
         if let Err((field, why)) = target.check() {
             bail!("{}: field `targets.{name}.{field}`: {why}", path.display());
         }
@@ -94,25 +97,31 @@ fn searched(files: &[PathBuf]) -> String {
     names.join(", ")
 }
 
-/// The target called `name`: from the scenario's own `[targets]`, else from `file` when given, else from the
-/// first default targets file that defines it, else a built-in one.
+/// The target called `name`: from `file` when given, else from the first default targets file that defines it,
+/// else from the scenario's own `[targets]`, else a built-in one. The user's own files come first: a scenario
+/// may come from anyone (its targets are checked for what they may not do, `RemoteConfig::check_from_scenario`).
 pub fn find_remote(
     name: &str,
     in_scenario: &IndexMap<String, RemoteConfig>,
     file: Option<&Path>,
 ) -> Result<RemoteConfig> {
-    if let Some(target) = in_scenario.get(name) {
-        return Ok(target.clone());
-    }
+    crate::scenario::check_printable("the target name", name).map_err(anyhow::Error::msg)?;
     let files = files_to_search(file);
     let mut known = vec!["local".to_string(), "emulated-aarch64".to_string()];
-    known.extend(in_scenario.keys().cloned());
     for file in &files {
         let mut targets = read(file)?.targets;
         if let Some(target) = targets.shift_remove(name) {
             return Ok(target);
         }
         known.extend(targets.into_keys());
+    }
+    if let Some(target) = in_scenario.get(name) {
+        return Ok(target.clone());
+    }
+    for name in in_scenario.keys() {
+        if !known.contains(name) {
+            known.push(name.clone());
+        }
     }
     if let Some(target) = built_in(name) {
         return Ok(target);
@@ -157,6 +166,56 @@ pub fn find_fleet(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_users_own_targets_file_wins_over_a_scenarios_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("targets.toml");
+        std::fs::write(&file, "[targets.pi]\nkind = \"ssh\"\nhost = \"pi.home\"\n").unwrap();
+        let in_scenario = IndexMap::from([
+            (
+                "pi".to_string(),
+                RemoteConfig {
+                    kind: Access::Ssh,
+                    host: Some("somewhere.else".into()),
+                    ..RemoteConfig::default()
+                },
+            ),
+            (
+                "lab".to_string(),
+                RemoteConfig {
+                    kind: Access::Ssh,
+                    host: Some("lab.local".into()),
+                    ..RemoteConfig::default()
+                },
+            ),
+        ]);
+        let host = |name| find_remote(name, &in_scenario, Some(&file)).unwrap().host;
+        assert_eq!(host("pi").as_deref(), Some("pi.home"));
+        assert_eq!(host("lab").as_deref(), Some("lab.local"));
+        let missing = find_remote("nowhere", &in_scenario, Some(&file))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("known: local, emulated-aarch64, pi, lab"),
+            "{missing}"
+        );
+
+        std::fs::write(
+            &file,
+            "[targets.pi]\nkind = \"ssh\"\nhost = \"-oProxyCommand=x\"\n",
+        )
+        .unwrap();
+        let refused = find_remote("pi", &in_scenario, Some(&file))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains(
+                "field `targets.pi.host`: `-oProxyCommand=x` would be read by ssh as an option"
+            ),
+            "{refused}"
+        );
+    }
 
     #[test]
     fn a_fleet_is_found_in_the_scenario_first_then_in_the_targets_file() {

@@ -2,7 +2,8 @@
 //! configuration and keys; files travel as tar streams over the same connection), or a folder on this
 //! machine whose binaries run under qemu-user. Both run shell command lines in the target's work folder.
 
-use super::process::Echo;
+use super::intake::{self, Refused};
+use super::process::{Echo, Finished};
 use crate::machine::{Access, WORKER_LAUNCHER_VARIABLE};
 use crate::scenario::RemoteConfig;
 use anyhow::{bail, Context, Result};
@@ -15,8 +16,9 @@ pub trait Remote {
     fn describe(&self) -> String;
 
     /// Runs `command` (a shell command line) in the work folder; its output goes where the target's echo
-    /// says. A stop asked for here closes its standard input (see `process`).
-    fn run_streaming(&self, command: &str) -> Result<ExitStatus>;
+    /// says, the last line of its standard output kept. A stop asked for here closes its standard input (see
+    /// `process`).
+    fn run_streaming(&self, command: &str) -> Result<Finished>;
 
     /// Runs `command` and returns its output.
     fn run_captured(&self, command: &str) -> Result<Output>;
@@ -29,8 +31,9 @@ pub trait Remote {
     /// Copies the contents of the local folder `from` into `to` (relative to the work folder), created.
     fn upload(&self, from: &Path, to: &str) -> Result<()>;
 
-    /// Copies the contents of `from` (relative to the work folder) into the local folder `to`.
-    fn download(&self, from: &str, to: &Path) -> Result<()>;
+    /// Copies the contents of `from` (relative to the work folder) into the new local folder `to`: regular files
+    /// and folders only (see `intake`), anything else named in `refused`.
+    fn download(&self, from: &str, to: &Path, refused: &mut Refused) -> Result<()>;
 
     /// The command line that runs a target binary with `arguments` (already quoted).
     fn command_line(&self, arguments: &[String]) -> String {
@@ -43,7 +46,7 @@ pub trait Remote {
     }
 
     fn run_checked(&self, command: &str) -> Result<()> {
-        let status = self.run_streaming(command)?;
+        let status = self.run_streaming(command)?.status;
         if !status.success() {
             bail!(
                 "`{command}` failed on the target ({})",
@@ -139,6 +142,8 @@ impl Ssh {
         for option in &self.config.ssh_options {
             command.args(["-o", option]);
         }
+        // The destination is never an option, whatever it says (its check refuses a leading `-` too).
+        command.arg("--");
         match &self.config.user {
             Some(user) => command.arg(format!("{user}@{}", self.host)),
             None => command.arg(&self.host),
@@ -165,7 +170,7 @@ impl Remote for Ssh {
         format!("ssh {} (work folder {})", self.host, self.work_dir)
     }
 
-    fn run_streaming(&self, command: &str) -> Result<ExitStatus> {
+    fn run_streaming(&self, command: &str) -> Result<Finished> {
         // The remote harness's standard output (its results folder's path) is progress here: this harness prints
         // where the results landed on this machine.
         let mut ssh = self.ssh();
@@ -231,24 +236,17 @@ impl Remote for Ssh {
         Ok(())
     }
 
-    fn download(&self, from: &str, to: &Path) -> Result<()> {
+    fn download(&self, from: &str, to: &Path, refused: &mut Refused) -> Result<()> {
         let mut command = self.ssh();
         command
             .arg(self.in_work_dir(&format!("tar -C {} -cf - .", shell_quote(from))))
             .stdout(Stdio::piped());
         let mut ssh = self.echo.spawn(&mut command, false)?;
-        std::fs::create_dir_all(to)?;
-        let mut unpacking = Command::new("tar");
-        outside_the_terminal(&mut unpacking);
-        let unpacked = unpacking
-            .arg("-C")
-            .arg(to)
-            .args(["-xf", "-"])
-            .stdin(ssh.child.stdout.take().expect("piped"))
-            .status()
-            .context("cannot start tar")?;
+        // Unpacked here, not by the system's tar: the board's stream is taken member by member.
+        let unpacked = intake::unpack(ssh.child.stdout.take().expect("piped"), to, refused);
         let status = ssh_failure(ssh.wait()?, &self.host)?;
-        if !status.success() || !unpacked.success() {
+        unpacked.with_context(|| format!("copying {}:{from} back failed", self.host))?;
+        if !status.success() {
             bail!("copying {}:{from} back failed", self.host);
         }
         Ok(())
@@ -297,7 +295,7 @@ impl Remote for Emulated {
         )
     }
 
-    fn run_streaming(&self, command: &str) -> Result<ExitStatus> {
+    fn run_streaming(&self, command: &str) -> Result<Finished> {
         let mut shell = self.shell(command);
         shell.stdin(Stdio::piped());
         self.echo.spawn(&mut shell, true)?.wait_or_stop()
@@ -311,8 +309,8 @@ impl Remote for Emulated {
         super::copy_tree(from, &self.root.join(to))
     }
 
-    fn download(&self, from: &str, to: &Path) -> Result<()> {
-        super::copy_tree(&self.root.join(from), to)
+    fn download(&self, from: &str, to: &Path, refused: &mut Refused) -> Result<()> {
+        intake::take_tree(&self.root, &self.root.join(from), to, refused)
     }
 
     fn command_line(&self, arguments: &[String]) -> String {

@@ -8,6 +8,7 @@
 mod bundle;
 mod config;
 mod connection;
+mod intake;
 mod process;
 mod slots;
 mod stage;
@@ -125,12 +126,15 @@ pub fn run_target(job: &TargetRun) -> Result<RemoteOutcome> {
         remote.command_line(&arguments.iter().map(|a| shell_quote(a)).collect::<Vec<_>>())
     );
     echo.say(&format!("target {name}: running {job_name}"));
-    let status = remote.run_streaming(&command)?;
-
+    let finished = remote.run_streaming(&command)?;
+    let status = finished.status;
+    let printed = finished
+        .last_line
+        .map(|line| printed_folder(&line).ok_or(line));
     let folders = fetch(
         remote.as_ref(),
         (name, &job_name, echo),
-        status,
+        (status, printed),
         resumed.as_deref(),
         job.output,
     )?;
@@ -228,27 +232,67 @@ fn deploy(remote: &dyn Remote, name: &str, config: &RemoteConfig, echo: &Echo) -
     Ok(bundle_dir)
 }
 
-/// Copies back whatever the job's run wrote, finished or not, into `output`, and says what was saved when the
-/// run failed. A successful job keeps its results on the target and drops its copies of models and images.
+/// The results folder a target's harness printed as its last line (`…/results/NAME`, as the board sees it), as
+/// `NAME`: one plain name, or `None` for anything else (`..` anywhere, control characters). Only the name is
+/// used: the copy back is asked for in this job's own results folder.
+fn printed_folder(line: &str) -> Option<String> {
+    use std::path::Component;
+    let parts: Vec<_> = Path::new(line.trim()).components().collect();
+    if parts.contains(&Component::ParentDir) {
+        return None;
+    }
+    match parts[..] {
+        [.., Component::Normal(results), Component::Normal(name)] if results == "results" => {
+            let name = name.to_str()?;
+            (!name.chars().any(char::is_control)).then(|| name.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Copies back what the job's run wrote, finished or not, into `output`, and says what was saved when the run
+/// failed. Only the folder the run printed comes back (`printed`: its name, or the line that named none); a run
+/// that printed nothing (it was cut off) sends every folder in its results but the resumed one. A successful job
+/// keeps its results on the target and drops its copies of models and images.
 fn fetch(
     remote: &dyn Remote,
     (name, job_name, echo): (&str, &str, &Echo),
-    status: ExitStatus,
+    (status, printed): (ExitStatus, Option<Result<String, String>>),
     resumed: Option<&str>,
     output: &Path,
 ) -> Result<Vec<PathBuf>> {
-    // Whatever the remote run wrote comes back, finished or not.
     let fetched = tempfile::tempdir().context("cannot create a folder for the results")?;
-    let copied = remote.download(&format!("{job_name}/results"), fetched.path());
+    let mut refused = intake::Refused::default();
+    let copied = match &printed {
+        Some(Ok(folder)) => remote.download(
+            &format!("{job_name}/results/{folder}"),
+            &fetched.path().join(folder),
+            &mut refused,
+        ),
+        Some(Err(line)) => Err(anyhow::anyhow!(
+            "its harness named `{}` as its results folder, which is not a folder in {job_name}/results",
+            line.escape_debug()
+        )),
+        None => remote.download(&format!("{job_name}/results"), fetched.path(), &mut refused),
+    };
+    // What did come back is kept, even when the copy was cut short: every file in it was checked on the way in.
     let mut folders = Vec::new();
-    if copied.is_ok() {
-        for entry in std::fs::read_dir(fetched.path())? {
-            let entry = entry?;
-            if resumed == Some(&*entry.file_name().to_string_lossy()) {
-                continue;
-            }
-            folders.push(place(&entry.path(), output)?);
+    for entry in std::fs::read_dir(fetched.path())? {
+        let entry = entry?;
+        let entry_name = entry.file_name().to_string_lossy().into_owned();
+        if resumed == Some(&*entry_name) {
+            continue;
         }
+        if !entry.file_type()?.is_dir() {
+            refused
+                .0
+                .push(format!("{entry_name} (not a results folder)"));
+            continue;
+        }
+        folders.push(place(&entry.path(), output)?);
+    }
+    if let Some(said) = refused.describe() {
+        echo.say(&format!("target {name}: {said}"));
     }
     if status.success() && copied.is_ok() {
         // The results stay on the target with the job's scenario; the copies of models and images go.
@@ -294,16 +338,22 @@ fn place(fetched: &Path, output: &Path) -> Result<PathBuf> {
             1 => output.join(&*name),
             n => output.join(format!("{name}-{n}")),
         };
-        if destination.exists() {
+        if destination.symlink_metadata().is_ok() {
             continue;
         }
-        copy_tree(fetched, &destination)?;
+        intake::take_tree(
+            fetched,
+            fetched,
+            &destination,
+            &mut intake::Refused::default(),
+        )?;
         return Ok(destination);
     }
     unreachable!("the attempts never run out")
 }
 
-/// Copies a folder tree (files and folders only).
+/// Copies a folder tree of this machine's own (files and folders; links followed): what is staged for a target.
+/// What comes back from one goes through `intake` instead.
 pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
     for entry in

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use std::io::BufRead;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -30,22 +30,16 @@ impl Echo {
     }
 
     /// Starts `command` in a process group of its own, its standard error (and its standard output with
-    /// `stdout_too`) going where this echo says.
+    /// `stdout_too`, whose last line is kept: a harness prints its results folder there) going where this
+    /// echo says.
     pub fn spawn(&self, command: &mut Command, stdout_too: bool) -> Result<Echoed> {
         command.process_group(0);
         match self {
-            Echo::Terminal => {
-                command.stderr(Stdio::inherit());
-                if stdout_too {
-                    command.stdout(std::io::stderr());
-                }
-            }
-            Echo::Lines(_) => {
-                command.stderr(Stdio::piped());
-                if stdout_too {
-                    command.stdout(Stdio::piped());
-                }
-            }
+            Echo::Terminal => command.stderr(Stdio::inherit()),
+            Echo::Lines(_) => command.stderr(Stdio::piped()),
+        };
+        if stdout_too {
+            command.stdout(Stdio::piped());
         }
         let program = command.get_program().to_string_lossy().into_owned();
         let mut child = command
@@ -56,13 +50,31 @@ impl Echo {
             if let Some(stderr) = child.stderr.take() {
                 readers.push(forward(stderr, line.clone()));
             }
-            if stdout_too {
-                if let Some(stdout) = child.stdout.take() {
-                    readers.push(forward(stdout, line.clone()));
-                }
-            }
         }
-        Ok(Echoed { child, readers })
+        let last_line = Arc::new(Mutex::new(None));
+        // The caller's own pipe is left to the caller.
+        let echoed_stdout = if stdout_too {
+            child.stdout.take()
+        } else {
+            None
+        };
+        if let Some(stdout) = echoed_stdout {
+            let (echo, kept) = (self.clone(), last_line.clone());
+            readers.push(forward(
+                stdout,
+                Arc::new(move |text: &str| {
+                    echo.say(text);
+                    if !text.trim().is_empty() {
+                        *kept.lock().expect("never poisoned") = Some(text.to_string());
+                    }
+                }),
+            ));
+        }
+        Ok(Echoed {
+            child,
+            readers,
+            last_line,
+        })
     }
 }
 
@@ -81,10 +93,18 @@ fn forward(
     })
 }
 
+/// How a process that a stop could end ended, and the last line it printed on its standard output when that
+/// was kept.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub last_line: Option<String>,
+}
+
 /// A process started by [`Echo::spawn`].
 pub struct Echoed {
     pub child: Child,
     readers: Vec<JoinHandle<()>>,
+    last_line: Arc<Mutex<Option<String>>>,
 }
 
 impl Echoed {
@@ -110,8 +130,11 @@ impl Echoed {
 
     /// Waits for a process whose standard input is a pipe held here, closing it when a stop is asked for
     /// (Ctrl-C): a harness started with `--stop-on-eof` then stops as after its own Ctrl-C, keeping its rows.
-    pub fn wait_or_stop(self) -> Result<ExitStatus> {
-        self.wait_polling(|child| drop(child.stdin.take()))
+    pub fn wait_or_stop(self) -> Result<Finished> {
+        let last_line = self.last_line.clone();
+        let status = self.wait_polling(|child| drop(child.stdin.take()))?;
+        let last_line = last_line.lock().expect("never poisoned").take();
+        Ok(Finished { status, last_line })
     }
 
     /// Waits for the process and the last of its output, calling `stop` on it while a stop is asked for.

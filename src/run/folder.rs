@@ -65,10 +65,27 @@ impl RunFolder {
         })
     }
 
-    /// Writes one measurement's rows; `classes` when its predictions are listed.
+    /// Writes one measurement's rows; `classes` when its predictions are listed. When one file cannot be
+    /// written, the others are cut back too: a measurement is in every file or in none (a resume measures it
+    /// again).
     pub fn add(&mut self, record: &MeasurementRecord, classes: Option<Classes<'_>>) -> Result<()> {
-        self.summary
-            .add(&[SummaryRow::of(&self.scenario, record)])?;
+        let marks = (
+            self.summary.mark(),
+            self.samples.mark(),
+            self.predictions.as_ref().map(RowWriter::mark),
+        );
+        let written = self.write(record, classes);
+        if written.is_err() {
+            self.summary.cut_back(marks.0);
+            self.samples.cut_back(marks.1);
+            if let (Some(out), Some(mark)) = (self.predictions.as_mut(), marks.2) {
+                out.cut_back(mark);
+            }
+        }
+        written
+    }
+
+    fn write(&mut self, record: &MeasurementRecord, classes: Option<Classes<'_>>) -> Result<()> {
         self.samples.add(&SampleRow::of(&self.scenario, record))?;
         if let (Some(out), Some(classes)) = (self.predictions.as_mut(), classes) {
             out.add(&PredictionRow::of(
@@ -78,7 +95,8 @@ impl RunFolder {
                 classes.labels,
             ))?;
         }
-        Ok(())
+        // The summary row last: a reader that sees it finds the measurement's other rows there.
+        self.summary.add(&[SummaryRow::of(&self.scenario, record)])
     }
 
     /// Writes the rows of `record`'s profiled pass, its nodes classified against the model file's `graph`.

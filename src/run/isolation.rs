@@ -298,6 +298,8 @@ struct Outcome {
     peak_rss_kb: u64,
     reply: Result<Reply>,
     stderr: Vec<u8>,
+    /// Whether the kernel's out-of-memory killer struck while the worker ran; `None` where it keeps no count.
+    oom_kill_seen: Option<bool>,
 }
 
 /// What a worker sends back on its standard output: its record and its outputs.
@@ -435,6 +437,7 @@ fn supervise(
     });
 
     let exit = ExitWatch::new(pid);
+    let oom_kills_before = oom_kills();
     let deadline = Instant::now() + limits.time;
     let mut status = 0;
     // SAFETY: rusage is plain data; wait4 fills it for our own child.
@@ -473,7 +476,39 @@ fn supervise(
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("reading its reply failed"))),
         stderr: err_reader.join().unwrap_or_default(),
+        oom_kill_seen: oom_kills_before
+            .zip(oom_kills())
+            .map(|(before, after)| after > before),
     })
+}
+
+/// A failure under an address-space limit whose words show that the limit refused memory (a library that
+/// could not be mapped, an allocation refused), said as such first: "dlopen failed" alone points elsewhere.
+fn blame_the_memory_limit(limit_bytes: u64, error: &str) -> String {
+    const SIGNS: [&str; 4] = [
+        "failed to map segment from shared object",
+        "annot allocate memory",
+        "std::bad_alloc",
+        "memory allocation of",
+    ];
+    if SIGNS.iter().any(|sign| error.contains(sign)) {
+        format!(
+            "the worker's memory limit (memory_limit_mb = {}) is too small for this engine: {error}",
+            limit_bytes / (1024 * 1024)
+        )
+    } else {
+        error.to_string()
+    }
+}
+
+/// How many processes the kernel's out-of-memory killer has ended since boot (`oom_kill` in /proc/vmstat,
+/// Linux 4.13 and later), which tells a SIGKILL from it apart from one sent by another process.
+fn oom_kills() -> Option<u64> {
+    std::fs::read_to_string("/proc/vmstat")
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("oom_kill "))
+        .and_then(|count| count.trim().parse().ok())
 }
 
 impl Outcome {
@@ -493,7 +528,7 @@ impl Outcome {
             return Some((
                 Status::TimedOut,
                 format!(
-                    "killed after the {:.0} s time limit{}",
+                    "killed after the {} s time limit{}",
                     limits.time.as_secs_f64(),
                     with(&last_words)
                 ),
@@ -528,16 +563,40 @@ impl Outcome {
                 Status::Aborted,
                 format!("aborted (signal 6){}", with(&last_words)),
             ),
-            libc::SIGKILL => (
-                Status::OutOfMemory,
-                format!(
-                    "killed by signal 9, most likely by the kernel's out-of-memory killer{}",
-                    with(&last_words)
+            libc::SIGKILL => match self.oom_kill_seen {
+                Some(true) => (
+                    Status::OutOfMemory,
+                    format!(
+                        "killed by the kernel's out-of-memory killer (signal 9, SIGKILL; the kernel's count of \
+                         such kills rose while it ran; peak resident memory {} MB){}",
+                        self.peak_rss_kb / 1024,
+                        with(&last_words)
+                    ),
                 ),
-            ),
+                Some(false) => (
+                    Status::Crashed,
+                    format!(
+                        "killed by signal 9 (SIGKILL) from outside the harness: not by the out-of-memory killer, \
+                         whose count of kills did not rise{}",
+                        with(&last_words)
+                    ),
+                ),
+                None => (
+                    Status::OutOfMemory,
+                    format!(
+                        "killed by signal 9 (SIGKILL), most likely by the kernel's out-of-memory killer (this \
+                         system keeps no count of its kills to tell){}",
+                        with(&last_words)
+                    ),
+                ),
+            },
             other => (
                 Status::Crashed,
-                format!("ended by signal {other}{}", with(&last_words)),
+                format!(
+                    "ended by signal {other} ({}){}",
+                    signal_name(other),
+                    with(&last_words)
+                ),
             ),
         })
     }
@@ -570,6 +629,9 @@ impl Outcome {
         match reply.and_then(Reply::into_record) {
             Ok(mut record) => {
                 record.peak_rss_kb = record.peak_rss_kb.or(Some(self.peak_rss_kb));
+                if let (Some(bytes), Some(error)) = (limits.memory_bytes, &mut record.error) {
+                    *error = blame_the_memory_limit(bytes, error);
+                }
                 record
             }
             Err(e) => failed(Status::RunFailed, self.without_result(&e)),
@@ -646,13 +708,88 @@ fn signal_name(signal: i32) -> &'static str {
         libc::SIGBUS => "bus error",
         libc::SIGILL => "illegal instruction",
         libc::SIGFPE => "arithmetic error",
-        _ => "signal",
+        libc::SIGXFSZ => "SIGXFSZ: a file grew past the file-size limit, ulimit -f",
+        libc::SIGXCPU => "SIGXCPU: the CPU-time limit, ulimit -t",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGPIPE => "SIGPIPE: it wrote to a pipe nobody reads",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGSYS => "SIGSYS: a bad system call",
+        _ => "no name known here",
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn killed(signal: i32, oom_kill_seen: Option<bool>) -> Outcome {
+        Outcome {
+            // A wait status for a death by `signal`: the signal number in the low bits.
+            status: signal,
+            timed_out: false,
+            interrupted: false,
+            peak_rss_kb: 2048,
+            reply: Err(anyhow::anyhow!("none")),
+            stderr: Vec::new(),
+            oom_kill_seen,
+        }
+    }
+
+    #[test]
+    fn a_sigkill_is_out_of_memory_only_when_the_kernel_counted_a_kill() {
+        let limits = Limits {
+            time: Duration::from_secs_f64(1.5),
+            memory_bytes: None,
+        };
+        let (status, why) = killed(libc::SIGKILL, Some(true)).failure(limits).unwrap();
+        assert_eq!(status, Status::OutOfMemory);
+        assert!(
+            why.starts_with("killed by the kernel's out-of-memory killer"),
+            "{why}"
+        );
+        assert!(why.contains("peak resident memory 2 MB"), "{why}");
+        let (status, why) = killed(libc::SIGKILL, Some(false)).failure(limits).unwrap();
+        assert_eq!(status, Status::Crashed);
+        assert!(why.contains("not by the out-of-memory killer"), "{why}");
+        let (status, why) = killed(libc::SIGKILL, None).failure(limits).unwrap();
+        assert_eq!(status, Status::OutOfMemory);
+        assert!(why.contains("most likely"), "{why}");
+        let (_, why) = killed(libc::SIGXFSZ, None).failure(limits).unwrap();
+        assert!(
+            why.starts_with("ended by signal 25 (SIGXFSZ: a file grew past the file-size limit"),
+            "{why}"
+        );
+        let timed_out = Outcome {
+            timed_out: true,
+            ..killed(libc::SIGKILL, None)
+        };
+        let (_, why) = timed_out.failure(limits).unwrap();
+        assert_eq!(why, "killed after the 1.5 s time limit");
+    }
+
+    #[test]
+    fn a_library_the_memory_limit_could_not_map_names_the_limit() {
+        let dlopen = "cannot load libonnxruntime.so: dlopen failed: libonnxruntime.so: failed to map segment from \
+                      shared object";
+        assert_eq!(
+            blame_the_memory_limit(64 << 20, dlopen),
+            format!("the worker's memory limit (memory_limit_mb = 64) is too small for this engine: {dlopen}")
+        );
+        assert_eq!(
+            blame_the_memory_limit(64 << 20, "no such file"),
+            "no such file"
+        );
+    }
+
+    #[test]
+    fn the_kernels_count_of_oom_kills_is_read_where_it_is_kept() {
+        let kept = std::fs::read_to_string("/proc/vmstat").is_ok_and(|v| v.contains("\noom_kill "));
+        assert_eq!(oom_kills().is_some(), kept);
+    }
 
     #[test]
     fn last_lines_keeps_the_end_of_the_story() {

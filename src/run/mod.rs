@@ -59,6 +59,9 @@ pub fn run(
     check_thread_counts(&scenario.threads, out)?;
     check_cpus(scenario.measure.cpus.as_deref())?;
     let plans = pending(scenario, earlier.as_ref(), &device)?;
+    for model in &scenario.models {
+        crate::model_info::check_shapes(model)?;
+    }
     let prepared = prepare_models(scenario)?;
     let mut environment = folder::environment(scenario, backends);
     if let Isolation::Subprocess(workers) = isolation {
@@ -83,6 +86,9 @@ pub fn run(
 
     let mut graphs = Graphs::default();
     let mut records = Vec::new();
+    // A result file that cannot be written (a full disk, a file-size limit) stops the run: what is on disk
+    // stays valid, and run.json says why it ended.
+    let mut write_failure = None;
     for (i, plan) in plans.iter().enumerate() {
         let index = scenario.model_index(&plan.model);
         let (model, prepared) = (&scenario.models[index], &prepared[index]);
@@ -103,15 +109,23 @@ pub fn run(
             input_names: &prepared.inputs.names,
             labels: prepared.labels.as_deref(),
         });
-        folder.add(&record, classes)?;
+        if let Err(e) = folder.add(&record, classes) {
+            write_failure = Some(e);
+            break;
+        }
         // After the timed rows are on disk: a profiled pass that crashes costs only its own rows.
         if is_profiled(plan, &record) {
             progress.profiling(plan)?;
             let profile = profile_pass(plan, backend, &prepared.inputs, &device, isolation);
             progress.profiled(&profile)?;
-            folder.add_profile(&record, &profile, graphs.of(plan))?;
+            if let Err(e) = folder.add_profile(&record, &profile, graphs.of(plan)) {
+                write_failure = Some(e);
+            }
         }
         records.push(record);
+        if write_failure.is_some() {
+            break;
+        }
         if crate::interrupt::requested() {
             break;
         }
@@ -127,7 +141,9 @@ pub fn run(
     }
     folder.finish(
         &RunStatus {
-            status: if interrupted {
+            status: if write_failure.is_some() {
+                RunState::WriteFailed
+            } else if interrupted {
                 RunState::Interrupted
             } else {
                 RunState::Complete
@@ -139,6 +155,14 @@ pub fn run(
         },
         crate::export::answer::warnings(&records),
     )?;
+    if let Some(failure) = write_failure {
+        return Err(failure.context(format!(
+            "the run stopped after {done} of {} measurements: {} keeps those, for `harness report` and \
+             `harness run --resume`",
+            plans.len(),
+            folder.path.display()
+        )));
+    }
     // The measurements are on disk already: a report that cannot be drawn costs only the report. A resumed
     // run's report covers the earlier folder's rows too.
     let reported: Vec<PathBuf> = earlier

@@ -136,6 +136,17 @@ pub fn write(request: &ModelRequest, available: &[BackendInfo]) -> Result<String
             .iter()
             .find(|(n, _)| *n == input.name)
             .map(|(_, s)| s.clone());
+        if let Some(shape) = given.as_ref().filter(|s| !input.accepts_shape(s)) {
+            bail!(
+                "--shape {}={}: {} declares input `{}` as {}, which that shape does not fit (--shape binds free \
+                 dimensions only)",
+                input.name,
+                shape.iter().map(usize::to_string).collect::<Vec<_>>().join("x"),
+                primary.display(),
+                input.name,
+                declared_input.shape_text()
+            );
+        }
         let Some((shape, note)) = bind(input, given) else {
             unbound.push(declared_input);
             continue;

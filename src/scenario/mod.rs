@@ -2,12 +2,15 @@
 //!
 //! Every error names the file, the line and column, and the field, so that a user can go straight to it.
 
+mod files;
 pub mod from_models;
 mod overrides;
+mod syntax;
 mod targets;
 
+pub use files::ScenarioFile;
 pub use overrides::Overrides;
-pub use targets::{first_repeat, FleetConfig, RemoteConfig};
+pub use targets::{check_printable, first_repeat, FleetConfig, RemoteConfig};
 
 use crate::analysis::parity::ParityRules;
 use crate::inputs::{InputDescription, InputSource, Preprocess, Quantization};
@@ -60,10 +63,19 @@ impl Scenario {
         use sha2::{Digest, Sha256};
         let mut hash = Sha256::new();
         for model in &self.models {
+            // An npy file counts by its contents, hashed below, not by where it is (a target's job moves it).
+            let inputs: Vec<InputDescription> = model
+                .inputs
+                .iter()
+                .map(|input| InputDescription {
+                    npy: None,
+                    ..input.clone()
+                })
+                .collect();
             hash.update(format!(
                 "{}|{:?}|{:?}|{}|{}|{:?}\n",
                 model.name,
-                model.inputs,
+                inputs,
                 model.preprocess,
                 model.classifier,
                 model.quantized,
@@ -73,6 +85,14 @@ impl Scenario {
                 hash.update(format.as_str());
                 // An unreadable file hashes as empty: the run says why when it loads it.
                 hash.update(std::fs::read(file).unwrap_or_default());
+            }
+        }
+        for file in self.files() {
+            if let ScenarioFile::Npy { path, .. } = file {
+                hash.update(file.field());
+                for data in files::contents(path) {
+                    hash.update(data);
+                }
             }
         }
         // Profiling adds a pass after each measurement and changes none: a profiled run resumes an unprofiled one.
@@ -262,9 +282,13 @@ pub fn parse(
         target: Access::Local,
         resume_from: None,
         verbose: false,
-        targets: checker.named_tables("targets", &raw.targets, RemoteConfig::check)?,
+        targets: checker.named_tables(
+            "targets",
+            &raw.targets,
+            RemoteConfig::check_from_scenario,
+        )?,
         fleets: checker.named_tables("fleets", &raw.fleets, FleetConfig::check)?,
-        models: checker.models(&raw.models, base)?,
+        models: checker.models(&raw.models, base, sets_of_inputs(&raw.inputs))?,
         inputs: InputSource {
             images: raw.inputs.images.as_ref().map(|folder| base.join(folder)),
             ..raw.inputs.clone()
@@ -285,6 +309,49 @@ pub fn parse(
     Ok(Scenario { source, ..scenario })
 }
 
+/// Why `path` cannot be the model file of `format`, when its first bytes already say so: a folder, or a file of
+/// the other format. Anything else (an empty or damaged file) is left to `check`'s reading of the file and to the
+/// engines, whose rows say why they refuse it.
+fn model_file_problem(path: &Path, format: ModelFormat) -> Option<String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read the model file {}: {e}", path.display());
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) => return Some(cannot(e)),
+    };
+    if path.is_dir() {
+        return Some(format!("{} is a folder, not a model file", path.display()));
+    }
+    let mut head = Vec::new();
+    if let Err(e) = file.by_ref().take(8).read_to_end(&mut head) {
+        return Some(cannot(e));
+    }
+    // A TFLite file is a FlatBuffer with the identifier TFL3 at byte 4; an ONNX file is a protobuf message whose
+    // first field is normally ir_version (tag byte 0x08).
+    let tflite = head.get(4..8) == Some(b"TFL3");
+    match (format, head.first()) {
+        (ModelFormat::Onnx, _) if tflite => Some(format!(
+            "{} is a TFLite file (its header holds the identifier TFL3), not ONNX: give it as `tflite = ...`",
+            path.display()
+        )),
+        (ModelFormat::Tflite, Some(0x08)) if !tflite => Some(format!(
+            "{} is not a TFLite file (no TFL3 identifier at byte 4) and starts as an ONNX file does: give it as \
+             `onnx = ...`",
+            path.display()
+        )),
+        _ => None,
+    }
+}
+
+/// How many sets of inputs the scenario makes (random sets; an image folder's size is not known here, and its
+/// images are bounded by their preprocessing).
+fn sets_of_inputs(source: &InputSource) -> usize {
+    source
+        .random
+        .as_ref()
+        .map_or(1, |random| random.count.max(1))
+}
+
 struct Checker<'a> {
     path: &'a Path,
     source: &'a str,
@@ -299,6 +366,9 @@ impl Checker<'_> {
         check: impl Fn(&T) -> Result<(), (&'static str, String)>,
     ) -> Result<IndexMap<String, T>, ScenarioError> {
         for (name, table) in tables {
+            if let Err(message) = check_printable(&format!("the name of [{key}]"), name) {
+                return Err(self.error(find_key(self.source, key, name), key, message));
+            }
             if let Err((field, message)) = check(table) {
                 return Err(self.error(
                     find_key(self.source, key, name),
@@ -321,10 +391,25 @@ impl Checker<'_> {
 
     fn deserialize(&self) -> Result<RawScenario, ScenarioError> {
         let deserializer = toml::de::Deserializer::parse(self.source).map_err(|e| {
-            let field = e
-                .span()
-                .map_or_else(String::new, |s| field_at(self.source, s.start));
-            self.error(e.span(), &field, e.message().to_string())
+            let message = e.message().trim_end().to_string();
+            let Some(span) = e.span() else {
+                return self.error(None, "", message);
+            };
+            // Past a value left open, the parser stops somewhere later: the place to mend is where it opened.
+            match syntax::never_closed(self.source, span.start) {
+                Some(open) => {
+                    let (line, column) = line_column(self.source, span.start);
+                    self.error(
+                        Some(open.key.clone()),
+                        &syntax::field_at(self.source, open.key.start),
+                        format!(
+                            "this {} is never closed (the parser stopped at {line}:{column}: {message})",
+                            open.what
+                        ),
+                    )
+                }
+                None => self.error(Some(span.clone()), &syntax::field_at(self.source, span.start), message),
+            }
         })?;
         serde_path_to_error::deserialize(deserializer).map_err(|e| {
             // `Spanned` wrappers show up in the path as a private field name: leave them out.
@@ -342,6 +427,7 @@ impl Checker<'_> {
         &self,
         raw: &Spanned<Vec<RawModel>>,
         base: &Path,
+        sets: usize,
     ) -> Result<Vec<Model>, ScenarioError> {
         if raw.get_ref().is_empty() {
             return Err(self.error(Some(raw.span()), "models", "lists no model".into()));
@@ -359,6 +445,8 @@ impl Checker<'_> {
                     ));
                 }
                 names.push(model.name.clone());
+                check_printable("the model name", &model.name)
+                    .map_err(|m| self.error(Some(raw.span()), &format!("models[{i}].name"), m))?;
                 let mut files = BTreeMap::new();
                 for (format, file) in [
                     (ModelFormat::Onnx, &model.onnx),
@@ -367,12 +455,8 @@ impl Checker<'_> {
                     if let Some(file) = file {
                         let resolved = base.join(file.get_ref());
                         let field = format!("models[{i}].{format}");
-                        std::fs::File::open(&resolved).map_err(|e| {
-                            self.error(
-                                Some(file.span()),
-                                &field,
-                                format!("cannot read the model file {}: {e}", resolved.display()),
-                            )
+                        model_file_problem(&resolved, format).map_or(Ok(()), |why| {
+                            Err(self.error(Some(file.span()), &field, why))
                         })?;
                         files.insert(format, resolved);
                     }
@@ -419,11 +503,15 @@ impl Checker<'_> {
                         )),
                     };
                 for (field, input) in &inputs {
-                    input
-                        .get_ref()
-                        .check()
+                    let described = input.get_ref();
+                    described
+                        .name
+                        .as_deref()
+                        .map_or(Ok(()), |name| check_printable("the input name", name))
+                        .and_then(|()| described.check())
                         .map_err(|m| self.error(Some(input.span()), field, m))?;
                 }
+                self.fits_in_memory(&inputs, sets)?;
                 let labels = match &model.labels {
                     Some(file) => {
                         let resolved = base.join(file.get_ref());
@@ -462,6 +550,44 @@ impl Checker<'_> {
             })
             .collect::<Result<Vec<Model>, ScenarioError>>()
             .and_then(|models| self.check_baselines(raw, models))
+    }
+
+    /// A model's inputs, as many sets as the scenario makes, must fit in this machine's memory: refused before
+    /// anything is allocated (an allocation that fails aborts the process).
+    fn fits_in_memory(
+        &self,
+        inputs: &[(String, Spanned<InputDescription>)],
+        sets: usize,
+    ) -> Result<(), ScenarioError> {
+        let Some(memory) = crate::machine::memory_bytes() else {
+            return Ok(());
+        };
+        let gb = |bytes: u64| bytes as f64 / 1e9;
+        let mut total = 0u64;
+        for (field, input) in inputs {
+            let described = input.get_ref();
+            // `check` has made sure each tensor's size is countable.
+            let bytes = described.tensor_bytes().unwrap_or(u64::MAX);
+            total = total.saturating_add(bytes.saturating_mul(sets as u64));
+            if total > memory {
+                return Err(self.error(
+                    Some(input.span()),
+                    &format!("{field}.shape"),
+                    format!(
+                        "{} of shape {:?} ({}) takes {:.1} GB a set, and the inputs of {sets} set{} take {:.1} GB \
+                         or more: more than this machine's memory ({:.1} GB)",
+                        described.label(),
+                        described.shape,
+                        described.element_type,
+                        gb(bytes),
+                        if sets == 1 { "" } else { "s" },
+                        gb(total),
+                        gb(memory)
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// A variant names another model of the scenario, which is not itself a variant.
@@ -506,6 +632,8 @@ impl Checker<'_> {
             .iter()
             .map(|(name, request)| {
                 let field = format!("backends.{name}");
+                check_printable("the backend entry", name)
+                    .map_err(|m| self.error(Some(request.span()), &field, m))?;
                 let (engine, span, engine_field) = match &request.get_ref().engine {
                     Some(engine) => (
                         engine.get_ref().clone(),
@@ -615,6 +743,8 @@ impl Checker<'_> {
                 ),
             ));
         }
+        check_printable("the scenario name", name)
+            .map_err(|m| self.error(Some(raw.span()), "name", m))?;
         Ok(name.clone())
     }
 
@@ -749,44 +879,6 @@ fn find_key(source: &str, table: &str, key: &str) -> Option<Range<usize>> {
             .find(|(k, _)| k.get_ref() == key)
             .map(|(k, _)| k.span()),
         _ => None,
-    }
-}
-
-/// The dotted name of the field a syntax error falls in: the last `key =` at or before `offset`, inside
-/// the last table header before it. TOML that does not parse has no tree to ask, so this reads lines.
-fn field_at(source: &str, offset: usize) -> String {
-    let mut table = String::new();
-    let mut key = String::new();
-    let mut start = 0;
-    for line in source.split_inclusive('\n') {
-        if start > offset {
-            break;
-        }
-        let text = line.trim();
-        // An error at the very start of a header is about the value before it (say, an unclosed array).
-        let inside = start + (line.len() - line.trim_start().len()) < offset;
-        if let Some(header) = text.strip_prefix('[').filter(|_| inside) {
-            table = header
-                .trim_matches(|c| c == '[' || c == ']')
-                .trim()
-                .to_string();
-            key.clear();
-        } else if let Some((name, _)) = text.split_once('=') {
-            let name = name.trim();
-            if !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-.\"".contains(c))
-            {
-                key = name.to_string();
-            }
-        }
-        start += line.len();
-    }
-    match (table.is_empty(), key.is_empty()) {
-        (_, true) => table,
-        (true, false) => key,
-        (false, false) => format!("{table}.{key}"),
     }
 }
 

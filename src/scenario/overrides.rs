@@ -103,6 +103,7 @@ impl Overrides {
             scenario.resume_from = Some(earlier.clone());
         }
         if let Some(device) = &self.device {
+            super::check_printable("--device", device).map_err(anyhow::Error::msg)?;
             // Emulated timings carry the mark in the device name itself, so that no table or chart shows
             // them as a device without it.
             let marked = scenario.target == Access::Emulated && !device.contains("emulated");

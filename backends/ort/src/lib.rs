@@ -29,14 +29,24 @@ struct Runtime {
     environment: ort::environment::Environment,
 }
 
+/// ONNX Runtime's own switch for its telemetry.
+const TELEMETRY_VARIABLE: &str = "ORT_DISABLE_TELEMETRY";
+
 static RUNTIME: LazyRuntime<Runtime> = LazyRuntime::new(LIBRARY_VARIABLE, "onnxruntime", LIBRARY);
 
 /// Loads the library and creates the process's one ONNX Runtime environment, once.
 fn runtime() -> Result<&'static Runtime, String> {
     RUNTIME.get(|path| {
+        // The Linux wheel's telemetry (1DS) keeps an event database with a device id under the user's cache
+        // folder unless this is set when the library starts; the user's own setting stands.
+        if std::env::var_os(TELEMETRY_VARIABLE).is_none() {
+            std::env::set_var(TELEMETRY_VARIABLE, "1");
+        }
         let environment = ort::init_from(&path)
             .map_err(|e| format!("cannot load {}: {e}", path.display()))?
             .with_name("harness")
+            // A benchmark reports nothing about the user's models to anyone (see docs/methodology.md).
+            .with_telemetry(false)
             .build()
             .map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", path.display()))?;
         let version = loaded_version(&path)?;
