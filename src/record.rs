@@ -4,6 +4,7 @@ use crate::analysis::parity::Parity;
 use crate::analysis::{Summary, Validity};
 use crate::inputs::InputDescription;
 use crate::key::MeasurementKey;
+use crate::measure::StoppedBy;
 use crate::plan::MeasurementPlan;
 use harness_backend_api::{Adaptation, Setting, Tensor};
 use serde::{Deserialize, Serialize};
@@ -77,6 +78,9 @@ pub struct MeasurementRecord {
     #[serde(default)]
     pub ended_utc: String,
     pub warmup_runs: u64,
+    /// What ended the timed runs; None when there were none.
+    #[serde(default)]
+    pub stopped_by: Option<StoppedBy>,
     pub summary: Option<Summary>,
     pub validity: Option<Validity>,
     pub samples_ns: Vec<u64>,
@@ -131,6 +135,7 @@ impl MeasurementRecord {
             started_utc: String::new(),
             ended_utc: String::new(),
             warmup_runs: 0,
+            stopped_by: None,
             summary: None,
             validity: None,
             samples_ns: Vec::new(),

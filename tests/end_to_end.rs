@@ -645,3 +645,45 @@ fn a_resumed_run_measures_only_what_the_earlier_folder_lacks_and_reports_both() 
         "{stderr}"
     );
 }
+
+#[test]
+fn each_row_says_what_stopped_its_runs_and_how_precise_its_median_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixed = small_scenario(dir.path());
+    let targeted = dir.path().join("targeted.toml");
+    std::fs::write(
+        &targeted,
+        std::fs::read_to_string(&fixed).unwrap().replace(
+            "max_seconds = 20",
+            "max_seconds = 20\ntarget_interval_fraction = 0.05",
+        ),
+    )
+    .unwrap();
+    for (scenario, stopped) in [
+        (&fixed, &["minimums"][..]),
+        (&targeted, &["precision", "time_cap"][..]),
+    ] {
+        let out = common::harness_in(
+            &["run", scenario.to_str().unwrap(), "--threads", "1"],
+            dir.path(),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let folder = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        for row in common::summary_rows(&folder) {
+            assert!(stopped.contains(&row["stopped_by"].as_str()), "{row:?}");
+            let precision: f64 = row["median_precision_pct"].parse().unwrap();
+            assert!(precision >= 0.0, "{row:?}");
+            if row["stopped_by"] == "precision" {
+                assert!(precision <= 5.0, "met the ±5% target: {row:?}");
+                assert!(
+                    row["runs"].parse::<u64>().unwrap() >= 3,
+                    "never before min_runs"
+                );
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Statistics of a set of latencies, and whether they can be trusted.
 
-use crate::measure::{MeasureRules, Timings};
+pub use crate::measure::{median_interval, percentile};
+use crate::measure::{MeasureRules, StoppedBy, Timings};
 use serde::{Deserialize, Serialize};
 
 /// Latency statistics in milliseconds.
@@ -21,6 +22,14 @@ pub struct Summary {
     pub outliers: usize,
     /// Inferences per second over the timed runs, one after another.
     pub throughput_per_s: f64,
+}
+
+impl Summary {
+    /// How precisely the median is known: the 95% interval's half-width as a share of the median.
+    pub fn median_precision(&self) -> Option<f64> {
+        (self.median_ms > 0.0)
+            .then(|| (self.median_high_ms - self.median_low_ms) / 2.0 / self.median_ms)
+    }
 }
 
 /// Whether a measurement can be trusted.
@@ -52,8 +61,6 @@ pub struct Validity {
 
 /// The modified z-score above which a sample counts as an outlier (Iglewicz and Hoaglin, as hyperfine).
 const OUTLIER_Z: f64 = 3.5;
-/// The normal quantile for a two-sided 95% interval.
-const Z95: f64 = 1.959_964;
 
 pub fn summarize(samples_ns: &[u64]) -> Option<Summary> {
     if samples_ns.is_empty() {
@@ -90,24 +97,6 @@ pub fn summarize(samples_ns: &[u64]) -> Option<Summary> {
     })
 }
 
-/// The `p`-th percentile of sorted data, interpolating linearly between ranks (numpy's default).
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = p / 100.0 * (sorted.len() - 1) as f64;
-    let low = rank.floor() as usize;
-    let high = rank.ceil() as usize;
-    sorted[low] + (sorted[high] - sorted[low]) * (rank - low as f64)
-}
-
-/// The 95% confidence interval of the median from order statistics, with the normal approximation to the
-/// binomial: ranks j = ⌊(n − z√n)/2⌋ and k = ⌈1 + (n + z√n)/2⌉ (1-based), clamped to the sample.
-pub fn median_interval(sorted: &[f64]) -> (f64, f64) {
-    let n = sorted.len() as f64;
-    let half_width = Z95 * n.sqrt();
-    let j = ((n - half_width) / 2.0).floor().max(1.0) as usize;
-    let k = (1.0 + (n + half_width) / 2.0).ceil().min(n) as usize;
-    (sorted[j - 1], sorted[k - 1])
-}
-
 /// Counts samples whose modified z-score 0.6745·|x − median| / MAD exceeds 3.5. With a MAD of zero
 /// (over half the samples identical) no score is defined and none is counted.
 pub fn count_outliers(sorted: &[f64]) -> usize {
@@ -128,11 +117,25 @@ pub fn count_outliers(sorted: &[f64]) -> usize {
 pub fn assess(summary: &Summary, timings: &Timings, rules: &MeasureRules) -> Validity {
     let mut reasons = Vec::new();
     let mut verdict = Verdict::Valid;
-    if timings.hit_time_cap && (summary.runs as u64) < rules.min_runs {
+    let capped = timings.stopped_by == StoppedBy::TimeCap;
+    if capped && (summary.runs as u64) < rules.min_runs {
         verdict = Verdict::Invalid;
         reasons.push(format!(
             "the {} s cap ended the run after {} of the {} runs required",
             rules.max_seconds, summary.runs, rules.min_runs
+        ));
+    }
+    if let (Some(target), true, Some(reached)) = (
+        rules.target_interval_fraction,
+        capped,
+        summary.median_precision(),
+    ) {
+        reasons.push(format!(
+            "the {} s cap came before the precision target: the median is known to ±{:.2}%, the target was \
+             ±{:.2}%",
+            rules.max_seconds,
+            reached * 100.0,
+            target * 100.0
         ));
     }
     let width = (summary.median_high_ms - summary.median_low_ms) / summary.median_ms;
@@ -169,16 +172,6 @@ mod tests {
     }
 
     #[test]
-    fn percentiles_interpolate_like_numpy() {
-        let sorted: Vec<f64> = (1..=10).map(f64::from).collect();
-        // numpy.percentile(range(1, 11), [50, 90, 99]) = 5.5, 9.1, 9.91
-        assert!((percentile(&sorted, 50.0) - 5.5).abs() < 1e-12);
-        assert!((percentile(&sorted, 90.0) - 9.1).abs() < 1e-12);
-        assert!((percentile(&sorted, 99.0) - 9.91).abs() < 1e-12);
-        assert_eq!(percentile(&[4.0], 99.0), 4.0);
-    }
-
-    #[test]
     fn summary_of_a_known_sample() {
         let s = summarize(&ms(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0])).unwrap();
         assert_eq!(s.runs, 8);
@@ -189,18 +182,6 @@ mod tests {
         assert_eq!((s.min_ms, s.max_ms), (2.0, 9.0));
         // 8 runs in 40 ms: 200 per second.
         assert!((s.throughput_per_s - 200.0).abs() < 1e-6);
-    }
-
-    #[test]
-    fn median_interval_uses_the_right_order_statistics() {
-        // n = 100: z·√n = 19.6, j = ⌊40.2⌋ = 40, k = ⌈60.8⌉ = 61 (1-based).
-        let sorted: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(median_interval(&sorted), (40.0, 61.0));
-        // n = 9: z·3 = 5.88, j = ⌊1.56⌋ = 1, k = ⌈8.44⌉ = 9: the whole range.
-        let sorted: Vec<f64> = (1..=9).map(f64::from).collect();
-        assert_eq!(median_interval(&sorted), (1.0, 9.0));
-        // A single run gives a degenerate interval, not a panic.
-        assert_eq!(median_interval(&[3.0]), (3.0, 3.0));
     }
 
     #[test]
@@ -224,7 +205,11 @@ mod tests {
             first_run: Duration::ZERO,
             warmup_runs: 0,
             samples_ns,
-            hit_time_cap,
+            stopped_by: if hit_time_cap {
+                StoppedBy::TimeCap
+            } else {
+                StoppedBy::Minimums
+            },
         }
     }
 
@@ -270,6 +255,28 @@ mod tests {
             v.reasons
                 .iter()
                 .any(|r| r.contains("2 of 12 runs are outliers")),
+            "{:?}",
+            v.reasons
+        );
+
+        // With a precision target, a cap that came first is said in those words.
+        let targeted = MeasureRules {
+            target_interval_fraction: Some(0.01),
+            ..rules.clone()
+        };
+        let drifting: Vec<u64> = ms(&(1..=40).map(f64::from).collect::<Vec<_>>());
+        let s = summarize(&drifting).unwrap();
+        let v = assess(&s, &timings(drifting, true), &targeted);
+        assert_eq!(v.verdict, Verdict::Noisy);
+        assert!(
+            v.reasons[0].starts_with(
+                "the 30 s cap came before the precision target: the median is known to ±"
+            ),
+            "{:?}",
+            v.reasons
+        );
+        assert!(
+            v.reasons[0].ends_with("the target was ±1.00%"),
             "{:?}",
             v.reasons
         );

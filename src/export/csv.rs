@@ -5,6 +5,7 @@
 //! are written as soon as it ends, so that a crash or Ctrl-C keeps what was measured.
 
 use crate::analysis::operators::{Graph, OperatorClass};
+use crate::analysis::Summary;
 use crate::key::{MeasurementKey, SeriesKey};
 use crate::record::{MeasurementRecord, ProfileRecord, Status};
 use anyhow::{Context, Result};
@@ -99,6 +100,11 @@ keyed_row! {
         #[serde(serialize_with = "fixed6")]
         pub p99_ms: Option<f64>,
         pub outliers: Option<usize>,
+        /// What ended the timed runs: `minimums`, `precision` (the target was met) or `time_cap`.
+        pub stopped_by: String,
+        /// How precisely the median is known: the 95% interval's half-width, in % of the median.
+        #[serde(serialize_with = "fixed6")]
+        pub median_precision_pct: Option<f64>,
         #[serde(serialize_with = "fixed6")]
         pub throughput_per_s: Option<f64>,
         #[serde(serialize_with = "fixed6")]
@@ -343,6 +349,10 @@ impl SummaryRow {
             p90_ms: s.map(|s| s.p90_ms),
             p99_ms: s.map(|s| s.p99_ms),
             outliers: s.map(|s| s.outliers),
+            stopped_by: r
+                .stopped_by
+                .map_or(String::new(), |by| by.as_str().to_string()),
+            median_precision_pct: s.and_then(Summary::median_precision).map(|p| p * 100.0),
             throughput_per_s: s.map(|s| s.throughput_per_s),
             load_ms: r.load_ms,
             conversion_ms: r.conversion_ms,
@@ -616,7 +626,7 @@ mod tests {
     fn the_files_keep_their_columns() {
         let key = "scenario device model backend format threads timing round";
         let summary = "target engine_version status validity validity_reasons runs mean_ms median_ms \
-            median_low_ms median_high_ms min_ms max_ms std_ms p90_ms p99_ms outliers throughput_per_s load_ms \
+            median_low_ms median_high_ms min_ms max_ms std_ms p90_ms p99_ms outliers stopped_by median_precision_pct throughput_per_s load_ms \
             conversion_ms first_run_ms handover_ms started_utc ended_utc warmup_runs peak_rss_mb rss_after_load_mb rss_after_runs_mb others_cpu_percent steal_percent disturbed model_file_mb model_macs gmac_per_s \
             observed_threads pinned_cpus inputs input_adaptation model_adaptation settings baseline_model parity \
             parity_reference max_abs_diff max_rel_diff min_cosine top1_agreed top5_agreed parity_inputs parity_reasons \

@@ -1,15 +1,19 @@
 //! Timing one loaded session: first run, warm-up by count and by time, then timed runs until both the
-//! minimum count and the minimum time are met, capped by the maximum time. Every latency is kept.
+//! minimum count and the minimum time are met (and, with a precision target, until the median is known that
+//! well), capped by the maximum time. Every latency is kept.
 
 mod clock;
+mod precision;
 mod process;
 mod rules;
 
 pub use clock::{Clock, MonotonicClock};
+pub use precision::{half_width_fraction, median_interval, percentile};
 pub use process::{CpuShares, CpuTimes, ProcessStatus};
 pub use rules::{MeasureRules, Order};
 
 use harness_backend_api::{BackendError, PreparedInput, Session};
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Raw timings of one session; analysis happens elsewhere.
@@ -19,8 +23,29 @@ pub struct Timings {
     pub warmup_runs: u64,
     /// One latency per timed run, in nanoseconds, in the order they were taken.
     pub samples_ns: Vec<u64>,
-    /// The maximum time ended the timed runs before the minimums were met.
-    pub hit_time_cap: bool,
+    pub stopped_by: StoppedBy,
+}
+
+/// What ended a measurement's timed runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoppedBy {
+    /// The minimum count and time were met, and no precision target was set (the fixed rules).
+    Minimums,
+    /// The minimums were met and the median's interval came within the precision target.
+    Precision,
+    /// The maximum time came first: before the minimums, or before the precision target.
+    TimeCap,
+}
+
+impl StoppedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoppedBy::Minimums => "minimums",
+            StoppedBy::Precision => "precision",
+            StoppedBy::TimeCap => "time_cap",
+        }
+    }
 }
 
 /// Which prepared input each run uses: all of them in turn, or one pinned input.
@@ -88,26 +113,40 @@ pub fn time_runs(
 
     let min_time = Duration::from_secs_f64(rules.min_seconds);
     let mut samples_ns = Vec::with_capacity(rules.min_runs as usize * 2);
+    // With a precision target: the run count at which the interval is next looked at. The first look is when
+    // the minimums are met, then at each doubling of the count, so that looking often does not bias the
+    // interval (the more looks, the likelier one catches a lucky narrow one).
+    let mut next_look = None;
     let start = clock.now();
-    let hit_time_cap = loop {
+    let stopped_by = loop {
         let input = pick(samples_ns.len());
         let t0 = clock.now();
         run(input)?;
         let t1 = clock.now();
         samples_ns.push(t1.saturating_sub(t0).as_nanos() as u64);
         let elapsed = t1.saturating_sub(start);
-        if samples_ns.len() as u64 >= rules.min_runs && elapsed >= min_time {
-            break false;
+        let runs = samples_ns.len() as u64;
+        if runs >= rules.min_runs && elapsed >= min_time {
+            let Some(target) = rules.target_interval_fraction else {
+                break StoppedBy::Minimums;
+            };
+            let look = next_look.get_or_insert(runs);
+            if runs >= *look {
+                if half_width_fraction(&samples_ns).is_some_and(|reached| reached <= target) {
+                    break StoppedBy::Precision;
+                }
+                *look = runs * 2;
+            }
         }
         if elapsed >= cap {
-            break true;
+            break StoppedBy::TimeCap;
         }
     };
     Ok(Timings {
         first_run,
         warmup_runs,
         samples_ns,
-        hit_time_cap,
+        stopped_by,
     })
 }
 
@@ -209,7 +248,7 @@ mod tests {
         // 10 ms runs, at least 30 runs and 1 s: the time rule needs 100 runs.
         let (t, _) = run(&[10], &rules(0, 0.0, 30, 1.0, 10.0), 1, Rotation::Cycle);
         assert_eq!(t.samples_ns.len(), 100);
-        assert!(!t.hit_time_cap);
+        assert_eq!(t.stopped_by, StoppedBy::Minimums);
         assert!(t.samples_ns.iter().all(|&ns| ns == 10_000_000));
     }
 
@@ -218,7 +257,7 @@ mod tests {
         // 100 ms runs, at least 30 runs and 1 s: the count rule needs 30 runs (3 s).
         let (t, _) = run(&[100], &rules(0, 0.0, 30, 1.0, 10.0), 1, Rotation::Cycle);
         assert_eq!(t.samples_ns.len(), 30);
-        assert!(!t.hit_time_cap);
+        assert_eq!(t.stopped_by, StoppedBy::Minimums);
     }
 
     #[test]
@@ -226,7 +265,48 @@ mod tests {
         // 1 s runs, 30 runs wanted, 5 s cap: stops after 5 runs.
         let (t, _) = run(&[1000], &rules(0, 0.0, 30, 1.0, 5.0), 1, Rotation::Cycle);
         assert_eq!(t.samples_ns.len(), 5);
-        assert!(t.hit_time_cap);
+        assert_eq!(t.stopped_by, StoppedBy::TimeCap);
+    }
+
+    fn targeted(target: f64, min_runs: u64, max_s: f64) -> MeasureRules {
+        MeasureRules {
+            target_interval_fraction: Some(target),
+            ..rules(0, 0.0, min_runs, 0.0, max_s)
+        }
+    }
+
+    #[test]
+    fn a_steady_series_stops_at_the_first_look_that_meets_the_target() {
+        // Every run 10 ms: the interval has no width as soon as the minimums are met.
+        let (t, _) = run(&[10], &targeted(0.01, 20, 30.0), 1, Rotation::Cycle);
+        assert_eq!(t.samples_ns.len(), 20);
+        assert_eq!(t.stopped_by, StoppedBy::Precision);
+    }
+
+    #[test]
+    fn the_interval_is_looked_at_each_doubling_of_the_runs() {
+        // 10 runs alternating 10 and 11 ms, then 10 ms steadily. At 10 runs the interval (ranks 1 and 10)
+        // spans 10 to 11 ms, ±4.8% of the 10.5 ms median; at 20 runs (ranks 5 and 16, of 15 tens and 5 elevens)
+        // still 10 to 11 ms, ±5%; at 40 (ranks 13 and 28) 10 to 10 ms: the target is met there, and only there.
+        let mut costs = [10, 11].repeat(5);
+        costs.push(10);
+        let (t, _) = run(&costs, &targeted(0.01, 10, 30.0), 1, Rotation::Cycle);
+        assert_eq!(
+            t.samples_ns.len(),
+            40,
+            "looks at 10, 20 and 40 runs, none between"
+        );
+        assert_eq!(t.stopped_by, StoppedBy::Precision);
+    }
+
+    #[test]
+    fn a_drifting_series_runs_to_its_cap_and_says_so() {
+        // Each run 1 ms slower than the one before: the median never settles, and the 5 s cap ends it.
+        let costs: Vec<u64> = (10..200).collect();
+        let (t, _) = run(&costs, &targeted(0.01, 10, 5.0), 1, Rotation::Cycle);
+        assert_eq!(t.stopped_by, StoppedBy::TimeCap);
+        let total: u64 = t.samples_ns.iter().sum();
+        assert!(total >= 5_000_000_000, "ran to the cap: {total} ns");
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub struct MeasureRules {
     pub max_seconds: f64,
     /// A measurement whose 95% interval of the median is wider than this fraction of the median is noisy.
     pub max_interval_fraction: f64,
+    /// A precision target: once the minimums are met, the timed runs go on until the 95% interval's
+    /// half-width is within this share of the median (checked at each doubling of the run count), or the
+    /// maximum time. None: the fixed rules, the minimums alone.
+    pub target_interval_fraction: Option<f64>,
     /// A measurement with more than this fraction of outliers is noisy.
     pub max_outlier_fraction: f64,
     /// Also time each run end to end, image decoding and preprocessing included, as separate rows.
@@ -53,6 +57,7 @@ impl Default for MeasureRules {
             min_seconds: 2.0,
             max_seconds: 30.0,
             max_interval_fraction: 0.05,
+            target_interval_fraction: None,
             max_outlier_fraction: 0.1,
             end_to_end: false,
             time_limit_seconds: None,
@@ -115,6 +120,17 @@ impl MeasureRules {
             return Err((
                 "time_limit_seconds",
                 format!("must be above 0, not {limit}"),
+            ));
+        }
+        if let Some(target) = self
+            .target_interval_fraction
+            .filter(|t| !(t.is_finite() && *t > 0.0 && *t < 1.0))
+        {
+            return Err((
+                "target_interval_fraction",
+                format!(
+                    "must be a share of the median above 0 and below 1 (0.01 is ±1%), not {target}"
+                ),
             ));
         }
         if let Some(limit) = self

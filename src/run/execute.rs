@@ -94,6 +94,7 @@ pub fn execute(
         conversion_ms: conversion.map(|c| c.as_secs_f64() * 1e3),
         first_run_ms: Some(timings.first_run.as_secs_f64() * 1e3),
         warmup_runs: timings.warmup_runs,
+        stopped_by: Some(timings.stopped_by),
         summary,
         validity,
         samples_ns: timings.samples_ns,
