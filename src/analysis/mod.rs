@@ -3,6 +3,7 @@
 //! measurement changed between runs, and the operator classes of a profile's nodes.
 
 pub mod change;
+pub mod evidence;
 pub mod operators;
 pub mod parity;
 mod timing;

@@ -25,10 +25,29 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The p90 latency when the runs support it (`evidence`: 64 runs), else the runs it needs.
+    pub fn supported_p90(&self) -> Result<f64, u64> {
+        supported(self.runs, 0.90, self.p90_ms)
+    }
+
+    /// The p99 latency when the runs support it (662 runs), else the runs it needs.
+    pub fn supported_p99(&self) -> Result<f64, u64> {
+        supported(self.runs, 0.99, self.p99_ms)
+    }
+
     /// How precisely the median is known: the 95% interval's half-width as a share of the median.
     pub fn median_precision(&self) -> Option<f64> {
         (self.median_ms > 0.0)
             .then(|| (self.median_high_ms - self.median_low_ms) / 2.0 / self.median_ms)
+    }
+}
+
+fn supported(runs: usize, percentile: f64, value: f64) -> Result<f64, u64> {
+    let needed = super::evidence::runs_for(percentile);
+    if runs as u64 >= needed {
+        Ok(value)
+    } else {
+        Err(needed)
     }
 }
 
@@ -182,6 +201,19 @@ mod tests {
         assert_eq!((s.min_ms, s.max_ms), (2.0, 9.0));
         // 8 runs in 40 ms: 200 per second.
         assert!((s.throughput_per_s - 200.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn percentiles_are_given_only_with_the_runs_that_support_them() {
+        let samples = |n: u64| (1..=n).map(|ms| ms * 1_000_000).collect::<Vec<u64>>();
+        let few = summarize(&samples(63)).unwrap();
+        assert_eq!(few.supported_p90(), Err(64));
+        assert_eq!(few.supported_p99(), Err(662));
+        let enough = summarize(&samples(64)).unwrap();
+        assert_eq!(enough.supported_p90(), Ok(enough.p90_ms));
+        assert_eq!(enough.supported_p99(), Err(662));
+        let many = summarize(&samples(662)).unwrap();
+        assert_eq!(many.supported_p99(), Ok(many.p99_ms));
     }
 
     #[test]

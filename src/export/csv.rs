@@ -95,10 +95,14 @@ keyed_row! {
         pub max_ms: Option<f64>,
         #[serde(serialize_with = "fixed6")]
         pub std_ms: Option<f64>,
+        /// Blank where the runs are too few to support them (analysis::evidence); the count they need is then
+        /// in the `_runs_needed` column.
         #[serde(serialize_with = "fixed6")]
         pub p90_ms: Option<f64>,
         #[serde(serialize_with = "fixed6")]
         pub p99_ms: Option<f64>,
+        pub p90_runs_needed: Option<u64>,
+        pub p99_runs_needed: Option<u64>,
         pub outliers: Option<usize>,
         /// What ended the timed runs: `minimums`, `precision` (the target was met) or `time_cap`.
         pub stopped_by: String,
@@ -346,8 +350,10 @@ impl SummaryRow {
             min_ms: s.map(|s| s.min_ms),
             max_ms: s.map(|s| s.max_ms),
             std_ms: s.map(|s| s.std_ms),
-            p90_ms: s.map(|s| s.p90_ms),
-            p99_ms: s.map(|s| s.p99_ms),
+            p90_ms: s.and_then(|s| s.supported_p90().ok()),
+            p99_ms: s.and_then(|s| s.supported_p99().ok()),
+            p90_runs_needed: s.and_then(|s| s.supported_p90().err()),
+            p99_runs_needed: s.and_then(|s| s.supported_p99().err()),
             outliers: s.map(|s| s.outliers),
             stopped_by: r
                 .stopped_by
@@ -626,7 +632,7 @@ mod tests {
     fn the_files_keep_their_columns() {
         let key = "scenario device model backend format threads timing round";
         let summary = "target engine_version status validity validity_reasons runs mean_ms median_ms \
-            median_low_ms median_high_ms min_ms max_ms std_ms p90_ms p99_ms outliers stopped_by median_precision_pct throughput_per_s load_ms \
+            median_low_ms median_high_ms min_ms max_ms std_ms p90_ms p99_ms p90_runs_needed p99_runs_needed outliers stopped_by median_precision_pct throughput_per_s load_ms \
             conversion_ms first_run_ms handover_ms started_utc ended_utc warmup_runs peak_rss_mb rss_after_load_mb rss_after_runs_mb others_cpu_percent steal_percent disturbed model_file_mb model_macs gmac_per_s \
             observed_threads pinned_cpus inputs input_adaptation model_adaptation settings baseline_model parity \
             parity_reference max_abs_diff max_rel_diff min_cosine top1_agreed top5_agreed parity_inputs parity_reasons \

@@ -31,7 +31,10 @@ pub fn render(records: &[MeasurementRecord]) -> String {
             (Some(s), Status::Ok) => vec![
                 format!("{:.3}", s.median_ms),
                 format!("{:.3}–{:.3}", s.median_low_ms, s.median_high_ms),
-                format!("{:.3}", s.p90_ms),
+                match s.supported_p90() {
+                    Ok(p90) => format!("{p90:.3}"),
+                    Err(needed) => format!("(needs {needed} runs)"),
+                },
                 r.load_ms.map_or(String::new(), |v| format!("{v:.1}")),
                 r.first_run_ms.map_or(String::new(), |v| format!("{v:.2}")),
                 format!("×{:.2}", s.median_ms / fastest),

@@ -135,7 +135,10 @@ fn summary_table(report: &Report) -> Table {
                         },
                         format!("×{:.2}", median / fastest(r)),
                         achieved(r),
-                        optional(r.p99_ms),
+                        match (r.p99_ms, r.p99_runs_needed) {
+                            (None, Some(needed)) => format!("(needs {needed} runs)"),
+                            (p99, _) => optional(p99),
+                        },
                         optional(r.load_ms),
                         optional(r.first_run_ms),
                         optional(r.peak_rss_mb),
