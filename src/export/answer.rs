@@ -4,6 +4,7 @@
 //! per-round detail is `table.rs` (`run --verbose`), `report.md` and the CSV files.
 
 use crate::export::table::aligned;
+use crate::measure::StoppedBy;
 use crate::plan::Timing;
 use crate::record::{MeasurementRecord, Status};
 use std::fmt::Write;
@@ -355,7 +356,17 @@ pub fn warnings(records: &[MeasurementRecord]) -> Vec<String> {
         if let Some(cause) = r.cpu_shares.and_then(|s| s.describe()) {
             add(3, "~ disturbed", who.clone(), &cause, threads);
         }
-        if let Some(v) = r.validity.as_ref().filter(|v| !v.reasons.is_empty()) {
+        let targeted = r.plan.rules.target_interval_fraction.is_some();
+        if targeted && r.stopped_by == Some(StoppedBy::TimeCap) {
+            // What `noisy` means once a precision target is set, in its own words.
+            add(
+                4,
+                "~ the time cap came before the precision target",
+                who,
+                "",
+                threads,
+            );
+        } else if let Some(v) = r.validity.as_ref().filter(|v| !v.reasons.is_empty()) {
             add(4, &format!("~ {}", v.verdict.as_str()), who, "", threads);
         }
     }
@@ -508,6 +519,14 @@ mod tests {
                 "! load_failed: m c · onnx (threads 1, 2): c could not load m.onnx: no",
                 "~ noisy: m a · onnx (threads 1, 2); m b · onnx (threads 2)",
             ]
+        );
+        // With a precision target, a row the cap stopped says so instead of `noisy`.
+        let mut capped = record("d", 1, 0, Status::Ok, "");
+        capped.plan.rules.target_interval_fraction = Some(0.01);
+        capped.stopped_by = Some(StoppedBy::TimeCap);
+        assert_eq!(
+            warnings(&[capped]),
+            ["~ the time cap came before the precision target: m d · onnx (threads 1)"]
         );
         // An engine that prints a whole operator in one line: the terminal gets its start, the file all of it.
         let dump = format!(

@@ -82,6 +82,25 @@ pub fn time_session(
     )
 }
 
+/// The fewest warm-up runs in each of the two windows whose medians `settled` compares.
+const MIN_SETTLING_WINDOW: u64 = 5;
+
+/// Whether the median of the last `window` runs is within `target` of the median of the `window` before
+/// them: the engine's caches, allocator and clock have stopped changing what a run costs.
+fn settled(runs_ns: &[u64], window: usize, target: f64) -> bool {
+    let Some(start) = runs_ns.len().checked_sub(2 * window) else {
+        return false;
+    };
+    let median = |runs: &[u64]| {
+        let mut sorted: Vec<f64> = runs.iter().map(|&ns| ns as f64).collect();
+        sorted.sort_by(f64::total_cmp);
+        percentile(&sorted, 50.0)
+    };
+    let (before, last) = runs_ns[start..].split_at(window);
+    let (before, last) = (median(before), median(last));
+    before > 0.0 && (last - before).abs() <= target * before
+}
+
 /// The stopping rule around any unit of work: `run(i)` does one timed run on input `i` (of `input_count`).
 /// Only `run` sits between the two clock reads.
 pub fn time_runs(
@@ -101,13 +120,21 @@ pub fn time_runs(
     let cap = Duration::from_secs_f64(rules.max_seconds);
     let warmup_start = clock.now();
     let mut warmup_runs = 0u64;
+    // With a precision target, warm-up also waits for the running median to settle (`settled`).
+    let mut warmup_ns = Vec::new();
+    let window = rules.warmup_runs.max(MIN_SETTLING_WINDOW) as usize;
     loop {
         let elapsed = clock.now().saturating_sub(warmup_start);
-        let satisfied = warmup_runs >= rules.warmup_runs && elapsed >= warmup_time;
-        if satisfied || elapsed >= cap {
+        let minimums = warmup_runs >= rules.warmup_runs && elapsed >= warmup_time;
+        let steady = rules
+            .target_interval_fraction
+            .is_none_or(|target| settled(&warmup_ns, window, target));
+        if (minimums && steady) || elapsed >= cap {
             break;
         }
+        let t0 = clock.now();
         run(pick(warmup_runs as usize + 1))?;
+        warmup_ns.push(clock.now().saturating_sub(t0).as_nanos() as u64);
         warmup_runs += 1;
     }
 
@@ -285,10 +312,12 @@ mod tests {
 
     #[test]
     fn the_interval_is_looked_at_each_doubling_of_the_runs() {
-        // 10 runs alternating 10 and 11 ms, then 10 ms steadily. At 10 runs the interval (ranks 1 and 10)
-        // spans 10 to 11 ms, ±4.8% of the 10.5 ms median; at 20 runs (ranks 5 and 16, of 15 tens and 5 elevens)
-        // still 10 to 11 ms, ±5%; at 40 (ranks 13 and 28) 10 to 10 ms: the target is met there, and only there.
-        let mut costs = [10, 11].repeat(5);
+        // The first run and a warm-up of 10 runs at 10 ms (settled), then 10 timed runs alternating 10 and
+        // 11 ms, then 10 ms steadily. At 10 timed runs the interval (ranks 1 and 10) spans 10 to 11 ms, ±4.8% of
+        // the 10.5 ms median; at 20 (ranks 5 and 16, of 15 tens and 5 elevens) still 10 to 11 ms, ±5%; at 40
+        // (ranks 13 and 28) 10 to 10 ms: the target is met there, and only there.
+        let mut costs = vec![10; 11];
+        costs.extend([10, 11].repeat(5));
         costs.push(10);
         let (t, _) = run(&costs, &targeted(0.01, 10, 30.0), 1, Rotation::Cycle);
         assert_eq!(
@@ -307,6 +336,22 @@ mod tests {
         assert_eq!(t.stopped_by, StoppedBy::TimeCap);
         let total: u64 = t.samples_ns.iter().sum();
         assert!(total >= 5_000_000_000, "ran to the cap: {total} ns");
+    }
+
+    #[test]
+    fn with_a_target_warmup_waits_for_the_median_to_settle() {
+        // A first run, then runs that get faster until the 12th warm-up run (100, 90, … 10 ms), then 10 ms.
+        let mut costs = vec![500];
+        costs.extend((1..=10).rev().map(|step| step * 10));
+        costs.push(10);
+        let fixed = rules(2, 0.0, 5, 0.0, 30.0);
+        let (t, _) = run(&costs, &fixed, 1, Rotation::Cycle);
+        assert_eq!(t.warmup_runs, 2, "the fixed rules stop at the minimum");
+        let (t, _) = run(&costs, &targeted(0.01, 5, 30.0), 1, Rotation::Cycle);
+        // Windows of 5 runs: the first two whose medians agree are runs 8–12 (30, 20, 10, 10, 10 ms: median 10)
+        // and 13–17 (all 10 ms).
+        assert_eq!(t.warmup_runs, 17);
+        assert!(t.samples_ns.iter().all(|&ns| ns == 10_000_000));
     }
 
     #[test]

@@ -7,6 +7,9 @@ pub enum Order {
     Shuffled,
 }
 
+/// The loosest precision target `--quick` keeps: the median to ±5%.
+const QUICK_TARGET: f64 = 0.05;
+
 /// How long to warm up and measure, and when a measurement is too noisy to trust.
 /// Defaults follow TFLite's benchmark_model and hyperfine: both a count and a time must be met.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -82,6 +85,10 @@ impl MeasureRules {
             min_seconds: 0.3,
             max_seconds: 5.0,
             rounds: 1,
+            // A loose target where the scenario sets one; the fixed rules stay fixed.
+            target_interval_fraction: self
+                .target_interval_fraction
+                .map(|target| target.max(QUICK_TARGET)),
             ..self.clone()
         }
     }
@@ -175,6 +182,22 @@ impl MeasureRules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quick_loosens_a_precision_target_and_keeps_the_fixed_rules_fixed() {
+        let fixed = MeasureRules::default();
+        assert_eq!(fixed.quick().target_interval_fraction, None);
+        let tight = MeasureRules {
+            target_interval_fraction: Some(0.01),
+            ..MeasureRules::default()
+        };
+        assert_eq!(tight.quick().target_interval_fraction, Some(0.05));
+        let loose = MeasureRules {
+            target_interval_fraction: Some(0.1),
+            ..MeasureRules::default()
+        };
+        assert_eq!(loose.quick().target_interval_fraction, Some(0.1));
+    }
 
     #[test]
     fn a_time_limit_shorter_than_the_shortest_measurement_is_refused() {
