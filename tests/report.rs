@@ -121,6 +121,11 @@ fn a_run_writes_its_charts_and_both_reports() {
     );
     // Achieved multiply-accumulates per second and their share of the measured peak.
     assert!(markdown.contains("| GMAC/s (of peak) |"), "{markdown}");
+    // Each row says what stopped its runs (the fixed rules here) and how precise its median is; a dozen runs
+    // support no p99.
+    assert!(markdown.contains("| stopped by |"), "{markdown}");
+    assert!(markdown.contains("| minimums (±"), "{markdown}");
+    assert!(markdown.contains("| (needs 662 runs) |"), "{markdown}");
     assert!(markdown.contains("| FMA peak per core |"), "{markdown}");
     // The row of the measurements table (it has the "vs fastest" factor), not the parity table's.
     let tract_row = markdown

@@ -65,6 +65,16 @@ fn optional(value: Option<f64>) -> String {
     value.map_or_else(String::new, significant)
 }
 
+/// What ended a row's timed runs and how precisely its median is known: "precision (±0.8%)".
+fn stopped(row: &SummaryRow) -> String {
+    let by = row.stopped_by.replace('_', " ");
+    match row.median_precision_pct {
+        Some(pct) if !by.is_empty() => format!("{by} (±{pct:.1}%)"),
+        Some(pct) => format!("±{pct:.1}%"),
+        None => by,
+    }
+}
+
 fn summary_table(report: &Report) -> Table {
     let rows: Vec<&SummaryRow> = report.folders.iter().flat_map(|f| &f.rows).collect();
     let several_rounds = rows.iter().any(|r| r.round > 0);
@@ -101,6 +111,7 @@ fn summary_table(report: &Report) -> Table {
             "threads",
             "median ms",
             "95% interval",
+            "stopped by",
             "vs fastest",
             "GMAC/s (of peak)",
             "p99 ms",
@@ -133,6 +144,7 @@ fn summary_table(report: &Report) -> Table {
                             }
                             _ => String::new(),
                         },
+                        stopped(r),
                         format!("×{:.2}", median / fastest(r)),
                         achieved(r),
                         match (r.p99_ms, r.p99_runs_needed) {
@@ -146,7 +158,7 @@ fn summary_table(report: &Report) -> Table {
                         r.parity.clone(),
                     ]),
                     None => {
-                        cells.extend(std::iter::repeat_n(String::new(), 8));
+                        cells.extend(std::iter::repeat_n(String::new(), 9));
                         cells.push(r.status.replace('_', " "));
                         cells.push(String::new());
                     }
