@@ -579,3 +579,44 @@ fn onnx_runtime_keeps_no_telemetry_database_in_the_users_cache() {
         cache.exists().then(|| files_under(&cache))
     );
 }
+
+#[test]
+fn a_memory_limit_too_small_for_an_engines_library_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    // Just above what a worker that loads no engine takes: room for no runtime library.
+    let baseline = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["worker", "--baseline"])
+        .output()
+        .unwrap();
+    let address_space_kb: u64 = String::from_utf8_lossy(&baseline.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let limit = address_space_kb / 1024 + 2;
+    std::fs::write(dir.path().join("free.onnx"), free_relu()).unwrap();
+    let scenario = dir.path().join("limited.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"limited\"\nthreads = [1]\noutput = \"results\"\n[[models]]\nname = \"free\"\n\
+             onnx = \"free.onnx\"\n[models.input]\nshape = [1, 3, 8, 8]\n[inputs]\nrandom = {{ count = 1, seed = 1 }}\n\
+             [backends.ort]\n[measure]\nwarmup_runs = 0\nwarmup_seconds = 0\nmin_runs = 2\nmin_seconds = 0\n\
+             memory_limit_mb = {limit}\n"
+        ),
+    )
+    .unwrap();
+    let out = harness_in(&["run", scenario.to_str().unwrap()], dir.path());
+    assert!(!out.status.success());
+    let folder = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let rows = summary_rows(&folder);
+    assert_eq!(rows[0]["status"], "load_failed");
+    let error = &rows[0]["error"];
+    assert!(
+        error.starts_with(&format!(
+            "the worker's memory limit (memory_limit_mb = {limit}) is too small for this engine: "
+        )) && error.contains("failed to map segment from shared object"),
+        "{error}"
+    );
+}
