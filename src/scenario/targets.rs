@@ -153,6 +153,29 @@ impl RemoteConfig {
         if let Some(device) = &self.device {
             check_printable("device", device).map_err(|why| ("device", why))?;
         }
+        if let Some(dir) = &self.work_dir {
+            if dir.starts_with('-') || dir.is_empty() {
+                return Err((
+                    "work_dir",
+                    format!("`{dir}` would be read by mkdir and cd as an option"),
+                ));
+            }
+            check_printable("work_dir", dir).map_err(|why| ("work_dir", why))?;
+        }
+        // It names the bundle's folder (dist/harness-ARCH-unknown-linux-gnu): a word, never a path.
+        if let Some(arch) = self
+            .arch
+            .as_ref()
+            .filter(|a| a.is_empty() || !a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            return Err((
+                "arch",
+                format!(
+                    "`{}` is not an architecture name such as aarch64 or x86_64",
+                    arch.escape_debug()
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -356,6 +379,24 @@ mod tests {
             ..ssh_target(&[])
         };
         assert_eq!(user.check().unwrap_err().0, "user");
+        for (field, config) in [
+            (
+                "work_dir",
+                RemoteConfig {
+                    work_dir: Some("--help".into()),
+                    ..ssh_target(&[])
+                },
+            ),
+            (
+                "arch",
+                RemoteConfig {
+                    arch: Some("aarch64-unknown-linux-gnu/../../../home/me".into()),
+                    ..ssh_target(&[])
+                },
+            ),
+        ] {
+            assert_eq!(config.check().unwrap_err().0, field);
+        }
         let device = RemoteConfig {
             device: Some("pi\u{1b}]0;owned\u{7}".into()),
             ..ssh_target(&[])
