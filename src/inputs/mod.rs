@@ -5,6 +5,7 @@ mod npy;
 mod random;
 
 pub use images::{ChannelOrder, Crop, Preprocess, Resize};
+pub use npy::data_files;
 pub use random::RandomInputs;
 
 use anyhow::{bail, Context, Result};

@@ -15,12 +15,7 @@ pub fn load_sets(path: &Path, description: &InputDescription, count: usize) -> R
         let tensor = load(path, description)?;
         return Ok(vec![tensor; count]);
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .with_context(|| format!("cannot read the folder {}", path.display()))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "npy"))
-        .collect();
-    files.sort();
+    let files = data_files(path)?;
     if files.len() != count {
         bail!(
             "{} holds {} .npy files; the scenario makes {count} sets of inputs (`[inputs]`), one file each",
@@ -29,6 +24,20 @@ pub fn load_sets(path: &Path, description: &InputDescription, count: usize) -> R
         );
     }
     files.iter().map(|file| load(file, description)).collect()
+}
+
+/// The files an input's `npy` names: the file itself, or a folder's `.npy` files in name order (one per set).
+pub fn data_files(path: &Path) -> Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("cannot read the folder {}", path.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "npy"))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// One `.npy` file as the input `description` wants it: the same element type and shape.

@@ -102,21 +102,11 @@ impl Scenario {
     }
 }
 
-/// The bytes of a file, or of each `.npy` file of a folder in name order (as npy folders are read); what cannot be
-/// read counts as empty: the run says why when it reads it.
+/// The bytes of each file an input's `npy` names (`inputs::data_files`); what cannot be read counts as empty:
+/// the run says why when it reads it.
 pub(super) fn contents(path: &Path) -> Vec<Vec<u8>> {
-    if !path.is_dir() {
-        return vec![std::fs::read(path).unwrap_or_default()];
-    }
-    let mut names: Vec<_> = std::fs::read_dir(path)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|file| file.extension().is_some_and(|e| e == "npy"))
-        .collect();
-    names.sort();
-    names
+    crate::inputs::data_files(path)
+        .unwrap_or_default()
         .iter()
         .map(|file| std::fs::read(file).unwrap_or_default())
         .collect()
