@@ -37,8 +37,7 @@ impl Summary {
 
     /// How precisely the median is known: the 95% interval's half-width as a share of the median.
     pub fn median_precision(&self) -> Option<f64> {
-        (self.median_ms > 0.0)
-            .then(|| (self.median_high_ms - self.median_low_ms) / 2.0 / self.median_ms)
+        crate::measure::half_width_share(self.median_low_ms, self.median_high_ms, self.median_ms)
     }
 }
 

@@ -8,7 +8,9 @@ mod process;
 mod rules;
 
 pub use clock::{Clock, MonotonicClock};
-pub use precision::{half_width_fraction, median_interval, percentile};
+pub use precision::{
+    half_width_fraction, half_width_share, median_interval, median_ns, percentile,
+};
 pub use process::{CpuShares, CpuTimes, ProcessStatus};
 pub use rules::{MeasureRules, Order};
 
@@ -91,13 +93,8 @@ fn settled(runs_ns: &[u64], window: usize, target: f64) -> bool {
     let Some(start) = runs_ns.len().checked_sub(2 * window) else {
         return false;
     };
-    let median = |runs: &[u64]| {
-        let mut sorted: Vec<f64> = runs.iter().map(|&ns| ns as f64).collect();
-        sorted.sort_by(f64::total_cmp);
-        percentile(&sorted, 50.0)
-    };
     let (before, last) = runs_ns[start..].split_at(window);
-    let (before, last) = (median(before), median(last));
+    let (before, last) = (median_ns(before), median_ns(last));
     before > 0.0 && (last - before).abs() <= target * before
 }
 

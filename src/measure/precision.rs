@@ -22,17 +22,33 @@ pub fn median_interval(sorted: &[f64]) -> (f64, f64) {
     (sorted[j - 1], sorted[k - 1])
 }
 
+/// The half-width of the interval `low`–`high` as a share of `median`: how precisely the median is known.
+/// `None` for a median of zero.
+pub fn half_width_share(low: f64, high: f64, median: f64) -> Option<f64> {
+    (median > 0.0).then(|| (high - low) / 2.0 / median)
+}
+
+/// Latencies in nanoseconds, sorted.
+fn sorted(samples_ns: &[u64]) -> Vec<f64> {
+    let mut sorted: Vec<f64> = samples_ns.iter().map(|&ns| ns as f64).collect();
+    sorted.sort_by(f64::total_cmp);
+    sorted
+}
+
+/// The median of latencies in nanoseconds (at least one).
+pub fn median_ns(samples_ns: &[u64]) -> f64 {
+    percentile(&sorted(samples_ns), 50.0)
+}
+
 /// The 95% interval's half-width as a share of the median, for latencies in nanoseconds in the order taken;
 /// `None` for no runs or a zero median.
 pub fn half_width_fraction(samples_ns: &[u64]) -> Option<f64> {
     if samples_ns.is_empty() {
         return None;
     }
-    let mut sorted: Vec<f64> = samples_ns.iter().map(|&ns| ns as f64).collect();
-    sorted.sort_by(f64::total_cmp);
-    let median = percentile(&sorted, 50.0);
+    let sorted = sorted(samples_ns);
     let (low, high) = median_interval(&sorted);
-    (median > 0.0).then(|| (high - low) / 2.0 / median)
+    half_width_share(low, high, percentile(&sorted, 50.0))
 }
 
 #[cfg(test)]
