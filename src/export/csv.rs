@@ -320,6 +320,7 @@ impl SummaryRow {
     /// The row of one measurement's record.
     pub fn of(scenario: &str, r: &MeasurementRecord) -> SummaryRow {
         let s = r.summary.as_ref();
+        let (p90, p99) = (s.map(Summary::supported_p90), s.map(Summary::supported_p99));
         let parity = r.parity.as_ref();
         let agreement = parity.and_then(|p| p.agreement.as_ref());
         let settings: Vec<String> = r
@@ -350,10 +351,10 @@ impl SummaryRow {
             min_ms: s.map(|s| s.min_ms),
             max_ms: s.map(|s| s.max_ms),
             std_ms: s.map(|s| s.std_ms),
-            p90_ms: s.and_then(|s| s.supported_p90().ok()),
-            p99_ms: s.and_then(|s| s.supported_p99().ok()),
-            p90_runs_needed: s.and_then(|s| s.supported_p90().err()),
-            p99_runs_needed: s.and_then(|s| s.supported_p99().err()),
+            p90_ms: p90.and_then(Result::ok),
+            p99_ms: p99.and_then(Result::ok),
+            p90_runs_needed: p90.and_then(Result::err),
+            p99_runs_needed: p99.and_then(Result::err),
             outliers: s.map(|s| s.outliers),
             stopped_by: r
                 .stopped_by

@@ -15,7 +15,7 @@ use std::path::{Component, Path, PathBuf};
 pub struct Refused(pub Vec<String>);
 
 impl Refused {
-    fn add(&mut self, name: &Path, why: &str) {
+    pub(super) fn add(&mut self, name: &Path, why: &str) {
         self.0.push(format!("{} ({why})", name.display()));
     }
 

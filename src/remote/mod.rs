@@ -284,9 +284,7 @@ fn fetch(
             continue;
         }
         if !entry.file_type()?.is_dir() {
-            refused
-                .0
-                .push(format!("{entry_name} (not a results folder)"));
+            refused.add(Path::new(&entry_name), "not a results folder");
             continue;
         }
         folders.push(place(&entry.path(), output)?);

@@ -319,7 +319,7 @@ fn model_file_problem(path: &Path, format: ModelFormat) -> Option<String> {
         Ok(file) => file,
         Err(e) => return Some(cannot(e)),
     };
-    if path.is_dir() {
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
         return Some(format!("{} is a folder, not a model file", path.display()));
     }
     let mut head = Vec::new();
@@ -399,16 +399,17 @@ impl Checker<'_> {
             match syntax::never_closed(self.source, span.start) {
                 Some(open) => {
                     let (line, column) = line_column(self.source, span.start);
-                    self.error(
-                        Some(open.key.clone()),
-                        &syntax::field_at(self.source, open.key.start),
-                        format!(
-                            "this {} is never closed (the parser stopped at {line}:{column}: {message})",
-                            open.what
-                        ),
-                    )
+                    let field = syntax::field_at(self.source, open.key.start);
+                    let message = format!(
+                        "this {} is never closed (the parser stopped at {line}:{column}: {message})",
+                        open.what
+                    );
+                    self.error(Some(open.key), &field, message)
                 }
-                None => self.error(Some(span.clone()), &syntax::field_at(self.source, span.start), message),
+                None => {
+                    let field = syntax::field_at(self.source, span.start);
+                    self.error(Some(span), &field, message)
+                }
             }
         })?;
         serde_path_to_error::deserialize(deserializer).map_err(|e| {

@@ -140,27 +140,25 @@ impl RemoteConfig {
         if self.kind == Access::Ssh && self.host.is_none() {
             return Err(("host", "an ssh target needs it".into()));
         }
-        for (field, value) in [("host", &self.host), ("user", &self.user)] {
+        // Values that end up as arguments of a command (ssh's destination; mkdir and cd on the board), with
+        // what would misread one beginning with `-` as an option.
+        let arguments = [
+            ("host", &self.host, "ssh"),
+            ("user", &self.user, "ssh"),
+            ("work_dir", &self.work_dir, "mkdir and cd"),
+        ];
+        for (field, value, reader) in arguments {
             let Some(value) = value else { continue };
             if value.starts_with('-') || value.is_empty() {
                 return Err((
                     field,
-                    format!("`{value}` would be read by ssh as an option, not as a {field}"),
+                    format!("`{value}` would be read by {reader} as an option, not as a {field}"),
                 ));
             }
             check_printable(field, value).map_err(|why| (field, why))?;
         }
         if let Some(device) = &self.device {
             check_printable("device", device).map_err(|why| ("device", why))?;
-        }
-        if let Some(dir) = &self.work_dir {
-            if dir.starts_with('-') || dir.is_empty() {
-                return Err((
-                    "work_dir",
-                    format!("`{dir}` would be read by mkdir and cd as an option"),
-                ));
-            }
-            check_printable("work_dir", dir).map_err(|why| ("work_dir", why))?;
         }
         // It names the bundle's folder (dist/harness-ARCH-unknown-linux-gnu): a word, never a path.
         if let Some(arch) = self
