@@ -7,6 +7,20 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+/// Why the system's loader refuses `path`, in its own words (" (…: failed to map segment from shared object)");
+/// empty when it takes the library (the engine failed for another reason, which its own error says).
+fn loader_reason(path: &Path) -> String {
+    // SAFETY: opening the library the engine was just asked to open runs the same initialisers it would have.
+    match unsafe { libloading::Library::new(path) } {
+        Ok(_) => String::new(),
+        // libloading keeps the loader's text in the error's source; its own text is "dlopen failed".
+        Err(why) => match std::error::Error::source(&why) {
+            Some(text) => format!(" ({text})"),
+            None => format!(" ({why})"),
+        },
+    }
+}
+
 /// A native runtime library loaded at most once per process, and only when a session needs it: `info` and
 /// the harness's main process never load it, so that a runtime that crashes while loading (ONNX Runtime
 /// under qemu-user) takes down only the worker that measures it.
@@ -27,10 +41,14 @@ impl<T> LazyRuntime<T> {
         }
     }
 
-    /// The loaded runtime, loading it from the located library on first use.
+    /// The loaded runtime, loading it from the located library on first use. When `load` fails, the system
+    /// loader's own reason joins its error: engine bindings report a refused library as "dlopen failed" alone.
     pub fn get(&self, load: impl FnOnce(PathBuf) -> Result<T, String>) -> Result<&T, String> {
         self.cell
-            .get_or_init(|| load(locate_library(self.override_var, self.engine, self.file)?))
+            .get_or_init(|| {
+                let path = locate_library(self.override_var, self.engine, self.file)?;
+                load(path.clone()).map_err(|e| e + &loader_reason(&path))
+            })
             .as_ref()
             .map_err(Clone::clone)
     }

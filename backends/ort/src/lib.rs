@@ -43,13 +43,7 @@ fn runtime() -> Result<&'static Runtime, String> {
             std::env::set_var(TELEMETRY_VARIABLE, "1");
         }
         let environment = ort::init_from(&path)
-            .map_err(|e| {
-                format!(
-                    "cannot load {}: {e}{}",
-                    path.display(),
-                    loader_reason(&path)
-                )
-            })?
+            .map_err(|e| format!("cannot load {}: {e}", path.display()))?
             .with_name("harness")
             // A benchmark reports nothing about the user's models to anyone (see docs/methodology.md).
             .with_telemetry(false)
@@ -194,20 +188,6 @@ fn open_session(
 }
 
 /// Asks the library at `path` (already loaded by `ort`, so this only takes another reference) for its release.
-/// Why the system's loader refuses `path`, in its own words (" (… failed to map segment from shared object)"):
-/// the `ort` crate's error says only "dlopen failed". Empty when the loader takes it after all.
-fn loader_reason(path: &Path) -> String {
-    // SAFETY: opening the library `ort` was just asked to open runs the same initialisers it would have.
-    match unsafe { libloading::Library::new(path) } {
-        Ok(_) => String::new(),
-        // libloading keeps the loader's text in the error's source; its own text is "dlopen failed".
-        Err(why) => match std::error::Error::source(&why) {
-            Some(text) => format!(" ({text})"),
-            None => format!(" ({why})"),
-        },
-    }
-}
-
 fn loaded_version(path: &Path) -> Result<String, String> {
     type GetApiBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
     // SAFETY: the library is ONNX Runtime, already loaded and initialised by `ort::init_from`; OrtGetApiBase has
